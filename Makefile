@@ -1,0 +1,70 @@
+# joe: `make` builds build/joe; `make run` runs the example workflow on this machine;
+# `make check` installs what is missing (Debian packages) and runs every test.
+PREFIX   ?= /usr/local
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+PKGS     := lua5.4 yaml-0.1 libssh2 libedit
+BUILD_DEBS := gcc make pkg-config liblua5.4-dev libyaml-dev libssh2-1-dev libedit-dev lua-unit
+TEST_DEBS  := openssh-server openssh-client
+JOE_CFLAGS = -std=c11 -Wall -Wextra -Wpedantic -D_GNU_SOURCE -MMD $(shell pkg-config --cflags $(PKGS))
+JOE_LIBS   = $(shell pkg-config --libs $(PKGS))
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+SRCS     := $(wildcard src/*.c)
+OBJS     := $(SRCS:src/%.c=build/%.o) build/embedded.o
+EMBEDDED := $(sort $(wildcard lua/*.lua lua/*/*.lua) $(shell find packages -type f ! -name '*~' ! -name '.*'))
+
+.PHONY: all deps test-deps check run install clean
+
+all: build/joe
+
+build/joe: $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(JOE_LIBS)
+
+build/%.o: src/%.c | build
+	$(CC) $(CFLAGS) $(JOE_CFLAGS) -c -o $@ $<
+
+# Every Lua source and package file goes into the binary with .incbin, under its path.
+build/embedded.c: $(EMBEDDED) Makefile | build
+	@{ echo '#include "../src/joe.h"'; i=0; for f in $(EMBEDDED); do \
+	  printf '__asm__(".section .rodata\\njoe_embed_%d: .incbin \\"%s\\"\\njoe_embed_%d_end:\\n.previous");\n' $$i $$f $$i; \
+	  printf 'extern const char joe_embed_%d[], joe_embed_%d_end[];\n' $$i $$i; i=$$((i+1)); done; \
+	  echo 'const struct joe_file joe_files[] = {'; i=0; for f in $(EMBEDDED); do \
+	  printf '  {"%s", joe_embed_%d, joe_embed_%d_end},\n' $$f $$i $$i; i=$$((i+1)); done; \
+	  echo '  {0, 0, 0}};'; } > $@
+
+build/embedded.o: build/embedded.c src/joe.h
+	$(CC) $(CFLAGS) $(JOE_CFLAGS) -c -o $@ $<
+
+build:
+	mkdir -p build
+
+# Install the Debian packages that are missing, and only those.
+define install_debs
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	  | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "installing:" $$missing; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
+endef
+
+deps:
+	$(call install_debs,$(BUILD_DEBS))
+
+test-deps: deps
+	$(call install_debs,$(TEST_DEBS))
+
+check: test-deps
+	$(MAKE) build/joe
+	build/joe test -q spec
+
+run: deps
+	$(MAKE) build/joe
+	cd build && ./joe ../packages/core/example.workflow
+
+install: build/joe
+	install -D -m 755 build/joe $(DESTDIR)$(PREFIX)/bin/joe
+
+clean:
+	rm -rf build
+
+-include $(wildcard build/*.d)

@@ -1,0 +1,178 @@
+--- cijoe: run commands and move files on this machine or on the targets of the config.
+-- Every command is logged in the run's output directory; a command that ran returns its
+-- exit status and a state table, one that could not be run returns nil and a message.
+local proc = require("cijoe.proc")
+local config = require("cijoe.config")
+local output = require("cijoe.output")
+
+local cijoe = { config = {}, monitor = false, verbose = false }
+local opened = {} -- transport name -> open transport
+
+local State = {}
+State.__index = State
+
+--- The text the command printed, as it was logged.
+function State:output()
+  local f = io.open(self.output_fpath, "rb")
+  if not f then return "" end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+--- Quote a string for sh, so that no value can inject a command.
+function cijoe.quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+-- The local machine as a transport: commands through proc, copies through cp.
+local local_transport = { name = "local" }
+
+function local_transport.run(_, cmd, opts) return proc.run(cmd, opts) end
+
+function local_transport.copy(_, src, dst)
+  local pipe = io.popen("cp -R -p -- " .. cijoe.quote(src) .. " " .. cijoe.quote(dst) .. " 2>&1")
+  local msg = pipe:read("a")
+  if pipe:close() then return true end
+  return nil, (msg:gsub("\n$", ""))
+end
+local_transport.put, local_transport.get = local_transport.copy, local_transport.copy
+
+-- The open transport called name, opened on first use.
+local function transport(name)
+  if name == "local" then return local_transport end
+  if opened[name] then return opened[name] end
+  local conf = config.get(cijoe.config, "cijoe.transport")
+  if type(conf) ~= "table" or not conf[name] then
+    return nil, "unknown transport '" .. tostring(name) .. "'"
+  end
+  opened[name] = require("cijoe.ssh").new(name, conf[name])
+  return opened[name]
+end
+
+--- Close every open transport (the end of a run, or a child of cijoe.each).
+function cijoe.close_transports()
+  for name, t in pairs(opened) do
+    t:close()
+    opened[name] = nil
+  end
+end
+
+--- The name of the transport commands use when opts.transport is not given.
+function cijoe.default_transport()
+  return cijoe.default or config.transport_names(cijoe.config)[1] or "local"
+end
+
+-- Raise the error luaL_check* would, at the caller of the cijoe function.
+local function bad_arg(n, fname, expected, got)
+  error(string.format("bad argument #%d to '%s' (%s expected, got %s)", n, fname, expected,
+    type(got)), 4)
+end
+
+-- Check the arguments of an API call: strings up to the opts table at opts_index, which
+-- may be nil. Returns opts as a table.
+local function check_args(fname, opts_index, ...)
+  local args = table.pack(...)
+  for i = 1, opts_index - 1 do
+    if type(args[i]) ~= "string" then bad_arg(i, fname, "string", args[i]) end
+  end
+  local opts = args[opts_index]
+  if opts ~= nil and type(opts) ~= "table" then bad_arg(opts_index, fname, "table", opts) end
+  return opts or {}
+end
+
+-- The environment a command gets: cijoe.run.env of the config, then opts.env.
+local function command_env(opts)
+  local env = {}
+  for k, v in pairs(config.get(cijoe.config, "cijoe.run.env", {})) do env[k] = v end
+  for k, v in pairs(opts.env or {}) do env[k] = v end
+  return next(env) and env or nil
+end
+
+-- A failure to run is written where the output would have been, then returned.
+local function failed(st, msg)
+  local f = io.open(st.output_fpath, "ab")
+  if f then
+    f:write("joe: could not run the command: ", msg, "\n")
+    f:close()
+  end
+  st.error = msg
+  return nil, msg
+end
+
+-- Run cmd on the open transport t; returns err, why (or nil, message), log error.
+local function start(t, cmd, opts, log)
+  local monitor = opts.monitor
+  if monitor == nil then monitor = cijoe.monitor end
+  return t:run(cmd, { cwd = opts.cwd, env = command_env(opts), timeout = opts.timeout,
+    monitor = monitor, log = log })
+end
+
+-- Run cmd on the named transport, log it, write its state.
+local function execute(name, cmd, opts)
+  local out, state_path = output.next_command()
+  if not out then return nil, state_path end
+  local st = setmetatable({ cmd = cmd, cwd = opts.cwd, transport = name, begin = proc.now(),
+    output_fpath = out, state_fpath = state_path }, State)
+  if cijoe.verbose then io.stderr:write("[", name, "] $ ", cmd, "\n") end
+  local t, err, why, logerr = transport(name)
+  if t then err, why, logerr = start(t, cmd, opts, out) else why, err = err, nil end
+  st["end"] = proc.now()
+  st.elapsed, st.err = st["end"] - st.begin, err
+  st.timed_out = why == "timeout" or nil
+  st.interrupted = why == "interrupted" or nil
+  local first, second = err, st
+  if err == nil or logerr then first, second = failed(st, logerr or why) end
+  local ok, werr = output.write_yaml(state_path, st)
+  if st.interrupted then error("interrupted", 0) end
+  if not ok then return nil, werr end
+  return first, second
+end
+
+--- Run a shell command on the default transport, or on opts.transport.
+-- opts: transport, cwd, env = {K = V}, timeout (seconds), monitor (stream the output).
+-- Returns err (the exit status, 128+N when killed by signal N) and the state table, or
+-- nil and a message when the command could not be run.
+function cijoe.run(cmd, opts)
+  opts = check_args("run", 2, cmd, opts)
+  return execute(opts.transport or cijoe.default_transport(), cmd, opts)
+end
+
+--- Run a shell command on this machine, whatever the default transport is.
+function cijoe.run_local(cmd, opts)
+  opts = check_args("run_local", 2, cmd, opts)
+  return execute("local", cmd, opts)
+end
+
+--- Copy a file or directory (recursively) from this machine to the target.
+-- Returns true, or nil and a message.
+function cijoe.put(src, dst, opts)
+  opts = check_args("put", 3, src, dst, opts)
+  local t, msg = transport(opts.transport or cijoe.default_transport())
+  if not t then return nil, msg end
+  return t:put(src, dst)
+end
+
+--- Copy a file or directory (recursively) from the target to this machine. A relative
+-- destination lands in the step's artifacts folder, so what was fetched stays with the run.
+-- Returns true, or nil and a message.
+function cijoe.get(src, dst, opts)
+  opts = check_args("get", 3, src, dst, opts)
+  local t, msg = transport(opts.transport or cijoe.default_transport())
+  if not t then return nil, msg end
+  if dst:sub(1, 1) ~= "/" then
+    local dir, err = output.step_path("artifacts")
+    if not dir then return nil, err end
+    dst = dir .. "/" .. dst
+  end
+  return t:get(src, dst)
+end
+
+--- A value of the config by dotted key ("qemu.guests.x.path"); the environment variable
+-- named like the key (QEMU_GUESTS_X_PATH) wins over the config; default when neither has it.
+function cijoe.getconf(key, default)
+  check_args("getconf", 2, key)
+  return config.get(cijoe.config, key, default)
+end
+
+return cijoe

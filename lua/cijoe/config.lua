@@ -1,0 +1,208 @@
+-- Configs: YAML files checked one by one (so errors name file:line:column), ${VAR}
+-- expanded, merged in order, and looked up by dotted keys with environment overrides.
+local yaml = require("cijoe.yaml")
+
+local config = {}
+
+-- What a transport entry may hold, and what each value must be.
+local TRANSPORT_KEYS = {
+  hostname = "string", port = "port", username = "string", password = "string",
+  key_filename = "string", passphrase = "string", host_key_check = "host_key_check",
+  connect_timeout = "number", keepalive = "number", known_hosts = "string",
+}
+
+local CHECKS = {
+  string = { function(v) return type(v) == "string" or type(v) == "number" end, "a string" },
+  number = { function(v) return type(v) == "number" and v > 0 end, "a positive number" },
+  boolean = { function(v) return type(v) == "boolean" end, "true or false" },
+  map = { function(v) return type(v) == "table" and #v == 0 end, "a mapping" },
+  port = { function(v) return math.type(v) == "integer" and v > 0 and v < 65536 end,
+           "a port number (1-65535)" },
+  host_key_check = { function(v) return type(v) == "boolean" or v == "accept-new" end,
+                     "yes, no or accept-new" },
+}
+
+-- The "file:line:column" where t[key] was written, for messages.
+local function where(doc, t, key)
+  local m = doc.marks[t] and doc.marks[t][key]
+  return doc.file .. ":" .. (m or "1:1")
+end
+
+-- Raise a config error at t[key]; load() turns it into nil, message.
+local function complain(doc, t, key, text)
+  error({ config_error = where(doc, t, key) .. ": " .. text }, 0)
+end
+
+-- Check t[key] against one of CHECKS.
+local function check(doc, t, key, kind, name)
+  local ok, expected = CHECKS[kind][1], CHECKS[kind][2]
+  if t[key] ~= nil and not ok(t[key]) then
+    complain(doc, t, key, (name or key) .. " must be " .. expected)
+  end
+end
+
+-- Expand ${VAR} and ${VAR:-default} in s; an unset VAR without a default is an error.
+local function expand(s, doc, t, key)
+  return (s:gsub("%${([%a_][%w_]*)(.-)}", function(name, rest)
+    local value = os.getenv(name)
+    if rest == "" and value == nil then
+      complain(doc, t, key, "environment variable " .. name ..
+        " is not set (write ${" .. name .. ":-default} to give a default)")
+    elseif rest == "" then
+      return value
+    elseif rest:sub(1, 2) == ":-" then
+      return (value and value ~= "") and value or rest:sub(3)
+    end
+  end))
+end
+
+-- Expand every string of the document, once per table even when aliases share it.
+local function expand_all(doc, t, seen)
+  if seen[t] then return end
+  seen[t] = true
+  for key, value in pairs(t) do
+    if type(value) == "string" and value:find("${", 1, true) then
+      t[key] = expand(value, doc, t, key)
+    elseif type(value) == "table" then
+      expand_all(doc, value, seen)
+    end
+  end
+end
+
+-- The names of a mapping's keys in the order they were written.
+local function ordered_keys(doc, t)
+  local keys = {}
+  for key in pairs(t) do keys[#keys + 1] = key end
+  local function pos(key)
+    local line, col = (doc.marks[t][key] or "0:0"):match("(%d+):(%d+)")
+    return tonumber(line) * 100000 + tonumber(col)
+  end
+  table.sort(keys, function(a, b) return pos(a) < pos(b) end)
+  return keys
+end
+
+-- Check the cijoe.transport section and note the order of its names.
+local function check_transports(doc, transports)
+  for _, name in ipairs(ordered_keys(doc, transports)) do
+    local t = transports[name]
+    if name == "local" then complain(doc, transports, name, "the transport name 'local' is reserved") end
+    check(doc, transports, name, "map", "transport " .. name)
+    for key in pairs(t) do
+      if not TRANSPORT_KEYS[key] then complain(doc, t, key, "unknown key '" .. key .. "' in transport " .. name) end
+      check(doc, t, key, TRANSPORT_KEYS[key], "transport " .. name .. ": " .. key)
+    end
+    doc.transport_order[#doc.transport_order + 1] = name
+  end
+end
+
+-- Check the parts of the cijoe section that joe itself reads.
+local function check_document(doc)
+  local root = doc.root
+  if root == nil then doc.root = {} return end
+  if not CHECKS.map[1](root) then
+    error({ config_error = doc.file .. ":1:1: the document must be a mapping" }, 0)
+  end
+  if root.cijoe == nil then return end
+  check(doc, root, "cijoe", "map")
+  local c = root.cijoe
+  for _, key in ipairs({ "transport", "run", "workflow" }) do check(doc, c, key, "map", "cijoe." .. key) end
+  if c.run then check(doc, c.run, "env", "map", "cijoe.run.env") end
+  if c.workflow then check(doc, c.workflow, "fail_fast", "boolean", "cijoe.workflow.fail_fast") end
+  if c.transport then check_transports(doc, c.transport) end
+end
+
+-- A deep copy of maps, so merging never changes a table an alias shares.
+local function copy(v)
+  if type(v) ~= "table" then return v end
+  local out = {}
+  for k, x in pairs(v) do out[k] = copy(x) end
+  return out
+end
+
+local function is_map(v) return type(v) == "table" and #v == 0 end
+
+--- Merge src into dst: maps key by key, anything else replaced.
+function config.merge(dst, src)
+  for key, value in pairs(src) do
+    if is_map(value) and is_map(dst[key]) then
+      config.merge(dst[key], value)
+    else
+      dst[key] = copy(value)
+    end
+  end
+  return dst
+end
+
+-- Parse and check one file's text; returns a doc or raises a config error.
+local function parse(text, file)
+  local root, marks = yaml.load(text, file)
+  if root == nil and marks ~= nil then error({ config_error = marks }, 0) end
+  local doc = { root = root, marks = marks or {}, file = file, transport_order = {} }
+  check_document(doc)
+  expand_all(doc, doc.root, {})
+  return doc
+end
+
+--- Load and merge config sources in order; each is {file = path} or {file = name,
+--- text = yaml}. Returns the config table, or nil and "file:line:column: problem".
+function config.load(sources)
+  local ok, result = pcall(function()
+    local merged, order, seen = {}, {}, {}
+    for _, src in ipairs(sources) do
+      local text, err = src.text, nil
+      if not text then
+        local f
+        f, err = io.open(src.file, "rb")
+        if not f then error({ config_error = err }, 0) end
+        text = f:read("a")
+        f:close()
+      end
+      local doc = parse(text, src.file)
+      config.merge(merged, doc.root)
+      for _, name in ipairs(doc.transport_order) do
+        if not seen[name] then seen[name], order[#order + 1] = true, name end
+      end
+    end
+    return setmetatable(merged, { transport_order = order })
+  end)
+  if ok then return result end
+  if type(result) == "table" and result.config_error then return nil, result.config_error end
+  error(result, 0)
+end
+
+--- The transport names in the order the configs wrote them; the first is the default.
+function config.transport_names(conf)
+  return getmetatable(conf).transport_order
+end
+
+--- The environment variable that overrides a key: qemu.guests.x -> QEMU_GUESTS_X.
+function config.env_name(key)
+  return (key:upper():gsub("[.-]", "_"))
+end
+
+--- Look up a dotted key: the environment first, then the config, then default.
+function config.get(conf, key, default)
+  local value = os.getenv(config.env_name(key))
+  if value ~= nil then return value end
+  value = conf
+  for part in key:gmatch("[^.]+") do
+    if type(value) ~= "table" then return default end
+    value = value[part]
+  end
+  if value == nil then return default end
+  return value
+end
+
+--- A copy with passwords, passphrases, secrets and tokens masked, for config.orig.
+function config.masked(v, key)
+  if type(key) == "string" and (key:lower():find("pass") or key:lower():find("secret")
+      or key:lower():find("token")) and type(v) ~= "table" then
+    return "********"
+  end
+  if type(v) ~= "table" then return v end
+  local out = {}
+  for k, x in pairs(v) do out[k] = config.masked(x, k) end
+  return out
+end
+
+return config

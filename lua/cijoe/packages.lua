@@ -1,0 +1,90 @@
+-- Packages: the built-in ones (in the binary, or in the tree JOE_LUA_PATH names), then
+-- ./packages, the folders of JOE_PATH and ~/.local/share/joe/packages.
+local embedded = require("cijoe.embedded")
+local fs = require("cijoe.fs")
+
+local packages = {}
+
+-- The whole content of a file, or nil.
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+--- The folders user packages are found in, in search order.
+function packages.folders()
+  local dirs = { "./packages" }
+  for dir in (os.getenv("JOE_PATH") or ""):gmatch("[^:]+") do dirs[#dirs + 1] = dir end
+  dirs[#dirs + 1] = (os.getenv("HOME") or "") .. "/.local/share/joe/packages"
+  return dirs
+end
+
+--- Let require() find the modules of user packages: require("mypkg") loads
+--- <folder>/mypkg/init.lua.
+function packages.extend_path()
+  local paths = {}
+  for _, dir in ipairs(packages.folders()) do
+    paths[#paths + 1] = dir .. "/?/init.lua;" .. dir .. "/?.lua"
+  end
+  package.path = package.path .. ";" .. table.concat(paths, ";")
+end
+
+-- The built-in packages' files as {relative path -> true}.
+local function builtin_files()
+  local tree, files = os.getenv("JOE_LUA_PATH"), {}
+  if not tree then
+    for _, path in ipairs(embedded.files()) do
+      local rel = path:match("^packages/(.*)")
+      if rel then files[rel] = true end
+    end
+    return files
+  end
+  local function walk(rel)
+    for _, name in ipairs(fs.dir(tree .. "/packages/" .. rel) or {}) do
+      local sub = rel == "" and name or rel .. "/" .. name
+      local st = fs.stat(tree .. "/packages/" .. sub)
+      if st and st.type == "directory" then walk(sub) else files[sub] = true end
+    end
+  end
+  walk("")
+  return files
+end
+
+--- The text of a package file ("core/default.config") and where it was found, or nil.
+function packages.read(rel)
+  local tree = os.getenv("JOE_LUA_PATH")
+  local text = tree and read_file(tree .. "/packages/" .. rel) or embedded.read("packages/" .. rel)
+  if text then return text, (tree and tree .. "/" or "") .. "packages/" .. rel end
+  for _, dir in ipairs(packages.folders()) do
+    text = read_file(dir .. "/" .. rel)
+    if text then return text, dir .. "/" .. rel end
+  end
+end
+
+--- Every package: name -> {builtin = bool, files = {relative path -> true}}.
+function packages.list()
+  local found = {}
+  for rel in pairs(builtin_files()) do
+    local name, file = rel:match("^([^/]+)/(.+)")
+    found[name] = found[name] or { builtin = true, files = {} }
+    found[name].files[file] = true
+  end
+  for _, dir in ipairs(packages.folders()) do
+    for _, name in ipairs(fs.dir(dir) or {}) do
+      if not found[name] and (fs.stat(dir .. "/" .. name) or {}).type == "directory" then
+        found[name] = { builtin = false, dir = dir .. "/" .. name, files = {} }
+        for _, sub in ipairs({ "", "worklets/", "selftest/" }) do
+          for _, file in ipairs(fs.dir(dir .. "/" .. name .. "/" .. sub) or {}) do
+            found[name].files[sub .. file] = true
+          end
+        end
+      end
+    end
+  end
+  return found
+end
+
+return packages

@@ -1,0 +1,160 @@
+-- Workflows: a Lua script that declares steps, or is one step itself. Steps run in order;
+-- workflow.state is rewritten as each one starts and ends, so it is true after a crash.
+local proc = require("cijoe.proc")
+local output = require("cijoe.output")
+local packages = require("cijoe.packages")
+local cijoe = require("cijoe")
+
+local workflow = {}
+
+-- Keep the traceback of a failing step for its log.
+local function traceback(err)
+  return debug.traceback(tostring(err), 2)
+end
+
+--- The function and description of worklet "pkg.name", or nil and a message.
+function workflow.worklet(name)
+  local pkg, file = tostring(name):match("^([%w_-]+)%.([%w_-]+)$")
+  local text, origin = packages.read((pkg or "?") .. "/worklets/" .. (file or "?") .. ".lua")
+  if not text then return nil, "unknown worklet '" .. tostring(name) .. "'" end
+  local chunk, err = load(text, "@" .. origin, "t")
+  if not chunk then return nil, err end
+  local ok, fn = pcall(chunk)
+  if not ok or type(fn) ~= "function" then
+    return nil, origin .. ": a worklet must return a function" .. (ok and "" or ": " .. tostring(fn))
+  end
+  local doc = {}
+  for line in text:gmatch("[^\n]*") do
+    local comment = line:match("^%-%-%-%s?(.*)")
+    if not comment then break end
+    doc[#doc + 1] = comment
+  end
+  return fn, table.concat(doc, " ")
+end
+
+-- A step from step("name", fn_or_worklet [, with]) or step{name =, uses =, with =}.
+local function make_step(name, body, with)
+  local spec = type(name) == "table" and name or { name = name, with = with }
+  if type(body) == "function" then spec.fn = body elseif body ~= nil then spec.uses = body end
+  if type(spec.name) ~= "string" or spec.name == "" then error("step: a name is required", 3) end
+  if not spec.fn and type(spec.uses) ~= "string" then
+    error("step '" .. spec.name .. "': give a function or a worklet name", 3)
+  end
+  if spec.uses and not spec.fn then
+    local fn, doc = workflow.worklet(spec.uses)
+    if not fn then error("step '" .. spec.name .. "': " .. doc, 3) end
+    spec.fn, spec.description = fn, spec.description or doc
+  end
+  return spec
+end
+
+--- Load a workflow script: compile it with step() and cijoe in its environment.
+-- Returns the workflow, or nil and "file:line: message".
+function workflow.load(path)
+  local wf = { path = path, steps = {}, names = {} }
+  wf.name = path:match("([^/]+)$"):gsub("%.[^.]*$", "")
+  local env = setmetatable({ cijoe = cijoe }, { __index = _G })
+  function env.step(...)
+    local s = make_step(...)
+    if wf.names[s.name] then error("step '" .. s.name .. "' is declared twice", 2) end
+    wf.steps[#wf.steps + 1], wf.names[s.name] = s, true
+  end
+  local chunk, err = loadfile(path, "t", env)
+  if not chunk then return nil, err end
+  wf.chunk = chunk
+  return wf
+end
+
+-- Rewrite workflow.state from the run's records.
+local function save(run)
+  run.record.elapsed = proc.now() - run.record.begin
+  assert(output.write_yaml(output.dir .. "/workflow.state", run.record, true))
+end
+
+-- One line per finished step on the terminal.
+local function report_line(run, rec)
+  if run.quiet then return end
+  io.stdout:write(string.format("%3d %-40s %-7s %8.2fs\n", rec.number, rec.name, rec.status,
+    rec.elapsed or 0))
+  io.stdout:flush()
+end
+
+-- Run fn(args, cijoe) as step rec; a step passes on nil, 0 or true.
+local function run_step(run, rec, fn, args)
+  output.begin_step(rec.name, rec.number)
+  rec.status, rec.begin = "running", proc.now()
+  save(run)
+  local ok, result, msg = xpcall(fn, traceback, args or {}, cijoe)
+  rec.elapsed = proc.now() - rec.begin
+  local passed = ok and (result == nil or result == 0 or result == true)
+  rec.status = proc.signal() and "interrupted" or passed and "passed" or "failed"
+  if not ok then io.stderr:write("joe: ", tostring(result), "\n") end
+  if not passed then
+    rec.error = ok and ("returned " .. tostring(result) .. (msg and ": " .. tostring(msg) or ""))
+      or tostring(result)
+    local log = io.open((output.step_path() or ".") .. "/step.log", "ab")
+    if log then log:write(rec.error, "\n"):close() end
+  end
+  save(run)
+  return passed
+end
+
+-- Check the requested step names before anything runs.
+local function selection(wf, wanted)
+  local set = {}
+  for _, name in ipairs(wanted) do
+    if not wf.names[name] then return nil, "unknown step '" .. name .. "' in " .. wf.path end
+    set[name] = true
+  end
+  return next(set) and set or nil
+end
+
+-- Run the declared steps; those not selected, and those after a fail_fast failure, skip.
+local function run_steps(run, wf, selected, first)
+  local failed, fail_fast = false, cijoe.getconf("cijoe.workflow.fail_fast", false)
+  for i, s in ipairs(wf.steps) do
+    run.record.steps[i] = { name = s.name, number = first + i - 1, status = "pending",
+      description = s.description, uses = s.uses }
+  end
+  for i, s in ipairs(wf.steps) do
+    local rec = run.record.steps[i]
+    if (selected and not selected[s.name]) or (failed and fail_fast) or proc.signal() then
+      rec.status = "skipped"
+      report_line(run, rec)
+    else
+      failed = not run_step(run, rec, s.fn, s.with) or failed
+      report_line(run, rec)
+    end
+  end
+  return not failed
+end
+
+--- Run a loaded workflow; `wanted` lists step names to run (all when empty).
+-- Returns the exit status: 0 when every selected step passed, 1 otherwise, 128+N when
+-- stopped by signal N; or nil and a message for a bad selection.
+function workflow.run(wf, wanted, opts)
+  local run = { quiet = opts.quiet, record = { name = wf.name, script = wf.path,
+    begin = proc.now(), status = "running", steps = {} } }
+  local rec = { name = wf.name, number = 1 }
+  run.record.steps[1] = rec
+  local passed = run_step(run, rec, wf.chunk)
+  local declared = #wf.steps > 0
+  if declared and passed and not output.step_made then
+    table.remove(run.record.steps, 1) -- the script only declared its steps
+  else
+    report_line(run, rec)
+  end
+  if declared then
+    local selected, err = selection(wf, wanted)
+    if err then return nil, err end
+    passed = passed and run_steps(run, wf, selected, output.step_made and 2 or 1)
+  elseif #wanted > 0 then
+    return nil, wf.path .. " declares no steps"
+  end
+  local sig = proc.signal()
+  run.record.status = sig and "interrupted" or passed and "passed" or "failed"
+  save(run)
+  return sig and 128 + sig or passed and 0 or 1
+end
+
+return workflow

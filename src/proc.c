@@ -1,0 +1,297 @@
+/* Local commands: spawn `sh -c CMD` in its own process group with stdout and stderr on one
+   pipe, copy every byte to the log (and the terminal with monitor) as it arrives, and
+   enforce timeouts and Ctrl-C by signalling the whole group. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "joe.h"
+
+extern char **environ;
+
+enum { KILL_GRACE_MS = 1000, BUF_SIZE = 1 << 16 };
+
+struct child {
+  pid_t pid;
+  int out;         /* read end of the output pipe; -1 once it reached EOF */
+  int pidfd;       /* readable when the child exits */
+  int log;         /* the command's log file; -1 for none */
+  int log_errno;   /* the first failed write to the log */
+  int monitor;     /* also copy the output to our stdout */
+  double deadline; /* when the timeout fires; 0 for none */
+  double kill_at;  /* when SIGTERM becomes SIGKILL; 0 until the group was signalled */
+  const char *why; /* "timeout" or "interrupted" once the group was signalled */
+};
+
+/* Wall-clock seconds as a float: the begin/end stamps of the state files. */
+double joe_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* write(2) until done; a full disk must not go unnoticed. */
+static int write_all(int fd, const char *buf, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, buf, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return errno;
+    buf += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+/* Move what the pipe holds to the log and the terminal: 1 when it moved bytes, 0 at
+   EOF, -1 when nothing is there yet. */
+static int drain_once(struct child *c) {
+  char buf[BUF_SIZE];
+  ssize_t n;
+  while ((n = read(c->out, buf, sizeof buf)) < 0 && errno == EINTR) {
+  }
+  if (n <= 0)
+    return n == 0 ? 0 : -1;
+  if (c->log >= 0 && !c->log_errno)
+    c->log_errno = write_all(c->log, buf, (size_t)n);
+  if (c->monitor)
+    write_all(STDOUT_FILENO, buf, (size_t)n);
+  return 1;
+}
+
+/* After the child exited, take what it left in the pipe without waiting for a
+   background grandchild that may keep the pipe open. */
+static void drain_rest(struct child *c) {
+  fcntl(c->out, F_SETFL, O_NONBLOCK);
+  while (drain_once(c) > 0) {
+  }
+}
+
+/* Signal the group now, SIGKILL it after the grace period. */
+static void signal_group(struct child *c, int sig, const char *why) {
+  if (!c->why)
+    c->why = why;
+  kill(-c->pid, sig);
+  c->kill_at = joe_now() + KILL_GRACE_MS / 1000.0;
+}
+
+/* Milliseconds poll may sleep before a timer is due; -1 for no timer. */
+static int next_wakeup(const struct child *c) {
+  double due = c->kill_at ? c->kill_at : c->deadline;
+  if (!due)
+    return -1;
+  double left = (due - joe_now()) * 1000.0;
+  return left <= 0 ? 0 : (int)left + 1;
+}
+
+/* Fire the timeout and the SIGKILL escalation when they are due. */
+static void check_timers(struct child *c) {
+  double now = joe_now();
+  if (c->kill_at && now >= c->kill_at) {
+    kill(-c->pid, SIGKILL);
+    c->kill_at = now + 3600;
+  } else if (!c->kill_at && c->deadline && now >= c->deadline)
+    signal_group(c, SIGTERM, "timeout");
+}
+
+/* Poll the pipe, the child and the signal pipe until the child is reaped. */
+static int wait_child(struct child *c) {
+  int status = 0, sigfd = joe_signal_fd();
+  for (;;) {
+    struct pollfd p[3] = {{c->out, POLLIN, 0}, {c->pidfd, POLLIN, 0}, {sigfd, POLLIN, 0}};
+    if (poll(p, 3, next_wakeup(c)) < 0 && errno != EINTR)
+      break;
+    if (p[0].revents && drain_once(c) == 0) {
+      close(c->out);
+      c->out = -1;
+    }
+    if (p[1].revents && waitpid(c->pid, &status, 0) == c->pid)
+      break;
+    if (p[2].revents || (joe_pending_signal() && sigfd >= 0)) {
+      signal_group(c, joe_pending_signal(), "interrupted");
+      sigfd = -1;
+    }
+    check_timers(c);
+  }
+  if (c->out >= 0)
+    drain_rest(c);
+  if (c->why)
+    kill(-c->pid, SIGKILL); /* what the shell left behind in the group */
+  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+/* The environment of the child: ours, with the entries of the table at `idx` set. The
+   strings stay referenced from a table left on the stack, the array is a userdata. */
+static char **child_environ(lua_State *L, int idx) {
+  if (lua_isnoneornil(L, idx))
+    return environ;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_newtable(L);
+  int strings = lua_gettop(L), n = 0;
+  for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
+    luaL_argcheck(L, lua_type(L, -2) == LUA_TSTRING, idx, "env keys must be strings");
+    const char *value = luaL_tolstring(L, -1, NULL);
+    lua_pushfstring(L, "%s=%s", lua_tostring(L, -3), value);
+    lua_rawseti(L, strings, ++n);
+    lua_pop(L, 1);
+  }
+  size_t total = 0;
+  while (environ[total])
+    total++;
+  char **envp = lua_newuserdatauv(L, sizeof(char *) * (total + (size_t)n + 1), 0);
+  size_t used = 0;
+  for (size_t i = 0; i < total; i++) {
+    const char *eq = strchr(environ[i], '=');
+    lua_pushlstring(L, environ[i], eq ? (size_t)(eq - environ[i]) : strlen(environ[i]));
+    if (lua_rawget(L, idx) == LUA_TNIL)
+      envp[used++] = environ[i];
+    lua_pop(L, 1);
+  }
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, strings, i);
+    envp[used++] = (char *)lua_tostring(L, -1);
+    lua_pop(L, 1);
+  }
+  envp[used] = NULL;
+  return envp;
+}
+
+/* posix_spawn `sh -c cmd` with output on `wr`, stdin from /dev/null, in a new process
+   group, with default signal dispositions; returns 0 or an errno. */
+static int spawn_shell(pid_t *pid, const char *cmd, const char *cwd, char **envp, int wr) {
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
+  sigset_t none, defaults;
+  char *argv[] = {"sh", "-c", (char *)cmd, NULL};
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  sigaddset(&defaults, SIGINT);
+  sigaddset(&defaults, SIGTERM);
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, wr, 1);
+  posix_spawn_file_actions_adddup2(&fa, wr, 2);
+  if (cwd)
+    posix_spawn_file_actions_addchdir_np(&fa, cwd);
+  posix_spawnattr_init(&at);
+  posix_spawnattr_setsigmask(&at, &none);
+  posix_spawnattr_setsigdefault(&at, &defaults);
+  posix_spawnattr_setpgroup(&at, 0);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                    POSIX_SPAWN_SETSIGDEF);
+  int rc = posix_spawn(pid, "/bin/sh", &fa, &at, argv, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
+  return rc;
+}
+
+/* Open the log, the pipe, and start the shell; on failure push nil, msg and return 2. */
+static int start(lua_State *L, struct child *c, const char *cmd, const char *cwd,
+                 const char *log, char **envp) {
+  int fds[2];
+  if (log && (c->log = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+    return luaL_fileresult(L, 0, log);
+  if (pipe2(fds, O_CLOEXEC) != 0)
+    return luaL_fileresult(L, 0, "pipe");
+  int rc = spawn_shell(&c->pid, cmd, cwd, envp, fds[1]);
+  close(fds[1]);
+  c->out = fds[0];
+  if (rc == 0)
+    c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
+  if (rc == 0 && c->pidfd >= 0)
+    return 0;
+  if (rc == 0)
+    rc = errno;
+  lua_pushnil(L);
+  if (cwd && access(cwd, X_OK) != 0)
+    lua_pushfstring(L, "cannot enter %s: %s", cwd, strerror(errno));
+  else
+    lua_pushfstring(L, "cannot run /bin/sh: %s", strerror(rc));
+  return 2;
+}
+
+/* Release the descriptors of a finished or failed command. */
+static void finish(struct child *c) {
+  int fds[3] = {c->out, c->pidfd, c->log};
+  for (int i = 0; i < 3; i++)
+    if (fds[i] >= 0)
+      close(fds[i]);
+}
+
+/* proc.run(cmd, {cwd=, env=, timeout=, log=, monitor=}) -> status, why, log_error
+   or nil, message when the command could not be started. */
+static int proc_run(lua_State *L) {
+  const char *cmd = luaL_checkstring(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  struct child c = {.pid = -1, .out = -1, .pidfd = -1, .log = -1};
+  lua_getfield(L, 2, "cwd");
+  lua_getfield(L, 2, "log");
+  lua_getfield(L, 2, "timeout");
+  lua_getfield(L, 2, "monitor");
+  lua_getfield(L, 2, "env");
+  const char *cwd = luaL_optstring(L, 3, NULL), *log = luaL_optstring(L, 4, NULL);
+  double timeout = luaL_optnumber(L, 5, 0);
+  c.monitor = lua_toboolean(L, 6);
+  c.deadline = timeout > 0 ? joe_now() + timeout : 0;
+  char **envp = child_environ(L, 7);
+  if (joe_pending_signal()) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "interrupted");
+    return 2;
+  }
+  int failed = start(L, &c, cmd, cwd, log, envp);
+  joe_in_command = 1;
+  int status = failed ? 0 : wait_child(&c);
+  joe_in_command = 0;
+  finish(&c);
+  if (failed)
+    return failed;
+  lua_pushinteger(L, status);
+  lua_pushstring(L, c.why); /* NULL pushes nil */
+  if (c.log_errno)
+    lua_pushfstring(L, "%s: %s", log, strerror(c.log_errno));
+  else
+    lua_pushnil(L);
+  return 3;
+}
+
+/* proc.now(): wall-clock seconds with sub-second precision. */
+static int proc_now(lua_State *L) {
+  lua_pushnumber(L, joe_now());
+  return 1;
+}
+
+/* proc.signal(): the number of a pending SIGINT/SIGTERM, or nil. */
+static int proc_signal(lua_State *L) {
+  if (joe_pending_signal())
+    lua_pushinteger(L, joe_pending_signal());
+  else
+    lua_pushnil(L);
+  return 1;
+}
+
+/* proc.clear_signal(): the REPL handled a Ctrl-C and goes on. */
+static int proc_clear_signal(lua_State *L) {
+  (void)L;
+  joe_clear_signal();
+  return 0;
+}
+
+int luaopen_cijoe_proc(lua_State *L) {
+  static const luaL_Reg funcs[] = {{"run", proc_run},
+                                   {"now", proc_now},
+                                   {"signal", proc_signal},
+                                   {"clear_signal", proc_clear_signal},
+                                   {NULL, NULL}};
+  luaL_newlib(L, funcs);
+  return 1;
+}
