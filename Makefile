@@ -14,7 +14,7 @@ SRCS     := $(wildcard src/*.c)
 OBJS     := $(SRCS:src/%.c=build/%.o) build/embedded.o
 EMBEDDED := $(sort $(wildcard lua/*.lua lua/*/*.lua) $(shell find packages -type f ! -name '*~' ! -name '.*'))
 
-.PHONY: all deps test-deps check run install clean
+.PHONY: all deps test-deps check run bench install clean
 
 all: build/joe
 
@@ -60,6 +60,15 @@ check: test-deps
 run: deps
 	$(MAKE) build/joe
 	cd build && ./joe ../packages/core/example.workflow
+
+# The speed targets: each benchmark prints joe's figure next to a reference measured in the
+# same run and fails when a ratio is below its target.
+BENCHES := spec/bench/local.lua
+bench: build/joe build/bench-spawn
+	@status=0; for b in $(BENCHES); do JOE_ROOT=$(CURDIR) build/joe -q -o build/bench-$$(date +%s%N) $$b || status=1; done; exit $$status
+
+build/bench-spawn: spec/bench/spawn.c | build
+	$(CC) -O2 -o $@ $<
 
 install: build/joe
 	install -D -m 755 build/joe $(DESTDIR)$(PREFIX)/bin/joe

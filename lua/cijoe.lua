@@ -4,6 +4,7 @@
 local proc = require("cijoe.proc")
 local config = require("cijoe.config")
 local output = require("cijoe.output")
+local yaml = require("cijoe.yaml")
 
 local cijoe = { config = {}, monitor = false, verbose = false }
 local opened = {} -- transport name -> open transport
@@ -81,12 +82,21 @@ local function check_args(fname, opts_index, ...)
   return opts or {}
 end
 
--- The environment a command gets: cijoe.run.env of the config, then opts.env.
+-- The environment a command gets: cijoe.run.env of the config, then opts.env. The
+-- config's part is computed once per config.
+local env_cache = setmetatable({}, { __mode = "k" })
 local function command_env(opts)
+  local base = env_cache[cijoe.config]
+  if not base then
+    base = {}
+    for k, v in pairs(config.get(cijoe.config, "cijoe.run.env", {})) do base[k] = v end
+    env_cache[cijoe.config] = base
+  end
+  if not opts.env then return base end
   local env = {}
-  for k, v in pairs(config.get(cijoe.config, "cijoe.run.env", {})) do env[k] = v end
-  for k, v in pairs(opts.env or {}) do env[k] = v end
-  return next(env) and env or nil
+  for k, v in pairs(base) do env[k] = v end
+  for k, v in pairs(opts.env) do env[k] = v end
+  return env
 end
 
 -- A failure to run is written where the output would have been, then returned.
@@ -100,12 +110,25 @@ local function failed(st, msg)
   return nil, msg
 end
 
--- Run cmd on the open transport t; returns err, why (or nil, message), log error.
-local function start(t, cmd, opts, log)
+-- Run cmd on the open transport t; returns err, why (or nil, message), log error. The
+-- state file is created while the command starts up, off the critical path.
+local function start(t, cmd, opts, st)
   local monitor = opts.monitor
   if monitor == nil then monitor = cijoe.monitor end
   return t:run(cmd, { cwd = opts.cwd, env = command_env(opts), timeout = opts.timeout,
-    monitor = monitor, log = log })
+    monitor = monitor, log = st.output_fpath,
+    started = function() st.file = io.open(st.state_fpath, "wb") end })
+end
+
+-- Write the state file, through the handle opened while the command ran when there is one.
+local function save_state(st)
+  local file = st.file
+  st.file = nil
+  if not file then return output.write_yaml(st.state_fpath, st) end
+  local ok, err = file:write(yaml.dump(st))
+  local closed, cerr = file:close()
+  if ok and closed then return true end
+  return nil, st.state_fpath .. ": " .. tostring(err or cerr)
 end
 
 -- Run cmd on the named transport, log it, write its state.
@@ -116,14 +139,14 @@ local function execute(name, cmd, opts)
     output_fpath = out, state_fpath = state_path }, State)
   if cijoe.verbose then io.stderr:write("[", name, "] $ ", cmd, "\n") end
   local t, err, why, logerr = transport(name)
-  if t then err, why, logerr = start(t, cmd, opts, out) else why, err = err, nil end
+  if t then err, why, logerr = start(t, cmd, opts, st) else why, err = err, nil end
   st["end"] = proc.now()
   st.elapsed, st.err = st["end"] - st.begin, err
   st.timed_out = why == "timeout" or nil
   st.interrupted = why == "interrupted" or nil
   local first, second = err, st
   if err == nil or logerr then first, second = failed(st, logerr or why) end
-  local ok, werr = output.write_yaml(state_path, st)
+  local ok, werr = save_state(st)
   if st.interrupted then error("interrupted", 0) end
   if not ok then return nil, werr end
   return first, second

@@ -113,6 +113,20 @@ function TestRuntime:test_monitor_streams_output()
   lu.assertStrContains(loud, "streamed")
 end
 
+function TestRuntime:test_closed_stdout_and_background_children()
+  local status, out = self:script([[
+    local t0 = require("cijoe.proc").now()
+    local err = cijoe.run("echo before; exec >&- 2>&-; sleep 0.5; exit 4")
+    local waited = require("cijoe.proc").now() - t0
+    t0 = require("cijoe.proc").now()
+    local err2 = cijoe.run("sleep 3 & echo after")
+    print(err, waited >= 0.5, err2, require("cijoe.proc").now() - t0 < 2)]])
+  lu.assertEquals(status, 0)
+  lu.assertStrContains(out, "4\ttrue\t0\ttrue")
+  lu.assertEquals(h.read(self:step_file("cmd_01.output")), "before\n")
+  lu.assertEquals(h.read(self:step_file("cmd_02.output")), "after\n")
+end
+
 function TestRuntime:test_large_output_is_logged_whole()
   local status = self:script([[
     cijoe.run("head -c 50000000 /dev/zero | tr '\\0' a & head -c 30000000 /dev/zero >&2; wait")]])

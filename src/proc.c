@@ -20,7 +20,10 @@ enum { KILL_GRACE_MS = 1000, BUF_SIZE = 1 << 16 };
 
 struct child {
   pid_t pid;
-  int out;         /* read end of the output pipe; -1 once it reached EOF */
+  int out;         /* read end of the output pipe */
+  int hold;        /* our copy of its write end: the pipe never hangs up while the child
+                      runs, so only data and the child's exit wake us (one wake-up for a
+                      silent command, as a plain waitpid) */
   int pidfd;       /* readable when the child exits */
   int log;         /* the command's log file; -1 for none */
   int log_errno;   /* the first failed write to the log */
@@ -102,17 +105,16 @@ static void check_timers(struct child *c) {
     signal_group(c, SIGTERM, "timeout");
 }
 
-/* Poll the pipe, the child and the signal pipe until the child is reaped. */
+/* Poll the pipe, the child and the signal pipe until the child is reaped; then take
+   what it left in the pipe. */
 static int wait_child(struct child *c) {
   int status = 0, sigfd = joe_signal_fd();
   for (;;) {
     struct pollfd p[3] = {{c->out, POLLIN, 0}, {c->pidfd, POLLIN, 0}, {sigfd, POLLIN, 0}};
     if (poll(p, 3, next_wakeup(c)) < 0 && errno != EINTR)
       break;
-    if (p[0].revents && drain_once(c) == 0) {
-      close(c->out);
-      c->out = -1;
-    }
+    if (p[0].revents)
+      drain_once(c);
     if (p[1].revents && waitpid(c->pid, &status, 0) == c->pid)
       break;
     if (p[2].revents || (joe_pending_signal() && sigfd >= 0)) {
@@ -121,8 +123,9 @@ static int wait_child(struct child *c) {
     }
     check_timers(c);
   }
-  if (c->out >= 0)
-    drain_rest(c);
+  close(c->hold);
+  c->hold = -1;
+  drain_rest(c);
   if (c->why)
     kill(-c->pid, SIGKILL); /* what the shell left behind in the group */
   return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
@@ -194,23 +197,24 @@ static int spawn_shell(pid_t *pid, const char *cmd, const char *cwd, char **envp
   return rc;
 }
 
-/* Open the log, the pipe, and start the shell; on failure push nil, msg and return 2. */
+/* Start the shell, then open the log while it starts up on the other CPU; on failure
+   push nil, msg and return 2. */
 static int start(lua_State *L, struct child *c, const char *cmd, const char *cwd,
                  const char *log, char **envp) {
   int fds[2];
-  if (log && (c->log = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-    return luaL_fileresult(L, 0, log);
   if (pipe2(fds, O_CLOEXEC) != 0)
     return luaL_fileresult(L, 0, "pipe");
   int rc = spawn_shell(&c->pid, cmd, cwd, envp, fds[1]);
-  close(fds[1]);
   c->out = fds[0];
+  c->hold = fds[1];
   if (rc == 0)
     c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
-  if (rc == 0 && c->pidfd >= 0)
-    return 0;
-  if (rc == 0)
+  if (rc == 0 && c->pidfd < 0)
     rc = errno;
+  if (rc == 0 && log && (c->log = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+    c->log_errno = errno;
+  if (rc == 0)
+    return 0;
   lua_pushnil(L);
   if (cwd && access(cwd, X_OK) != 0)
     lua_pushfstring(L, "cannot enter %s: %s", cwd, strerror(errno));
@@ -219,20 +223,34 @@ static int start(lua_State *L, struct child *c, const char *cmd, const char *cwd
   return 2;
 }
 
+/* Call opts.started(), if given, while the command starts up: Lua can do its own
+   bookkeeping in that time. If it raises, the command is killed and the error kept on
+   the stack; returns nonzero then. */
+static int call_started(lua_State *L, struct child *c) {
+  if (lua_getfield(L, 2, "started") != LUA_TFUNCTION) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  if (lua_pcall(L, 0, 0, 0) == LUA_OK)
+    return 0;
+  signal_group(c, SIGKILL, "interrupted");
+  return 1;
+}
+
 /* Release the descriptors of a finished or failed command. */
 static void finish(struct child *c) {
-  int fds[3] = {c->out, c->pidfd, c->log};
-  for (int i = 0; i < 3; i++)
+  int fds[4] = {c->out, c->hold, c->pidfd, c->log};
+  for (int i = 0; i < 4; i++)
     if (fds[i] >= 0)
       close(fds[i]);
 }
 
-/* proc.run(cmd, {cwd=, env=, timeout=, log=, monitor=}) -> status, why, log_error
-   or nil, message when the command could not be started. */
+/* proc.run(cmd, {cwd=, env=, timeout=, log=, monitor=, started=}) -> status, why,
+   log_error, or nil, message when the command could not be started. */
 static int proc_run(lua_State *L) {
   const char *cmd = luaL_checkstring(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
-  struct child c = {.pid = -1, .out = -1, .pidfd = -1, .log = -1};
+  struct child c = {.pid = -1, .out = -1, .hold = -1, .pidfd = -1, .log = -1};
   lua_getfield(L, 2, "cwd");
   lua_getfield(L, 2, "log");
   lua_getfield(L, 2, "timeout");
@@ -249,12 +267,13 @@ static int proc_run(lua_State *L) {
     return 2;
   }
   int failed = start(L, &c, cmd, cwd, log, envp);
+  int callback_failed = !failed && call_started(L, &c);
   joe_in_command = 1;
   int status = failed ? 0 : wait_child(&c);
   joe_in_command = 0;
   finish(&c);
-  if (failed)
-    return failed;
+  if (failed || callback_failed)
+    return failed ? failed : lua_error(L);
   lua_pushinteger(L, status);
   lua_pushstring(L, c.why); /* NULL pushes nil */
   if (c.log_errno)

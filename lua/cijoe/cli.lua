@@ -170,6 +170,7 @@ function cli.main(argv)
     return 0
   end
   packages.extend_path()
+  _G.cijoe = cijoe
   if opts.setup then return setup(opts.setup) end
   if #args == 0 then return cli.die("no script given (see joe --help)", 2) end
   local command = commands[args[1]]

@@ -61,6 +61,7 @@ function workflow.load(path)
   end
   local chunk, err = loadfile(path, "t", env)
   if not chunk then return nil, err end
+  package.path = (path:match("^(.*)/") or ".") .. "/?.lua;" .. package.path
   wf.chunk = chunk
   return wf
 end
