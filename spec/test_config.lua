@@ -80,7 +80,7 @@ function TestConfig:test_secrets_masked_in_config_orig()
   local orig = h.read(h.latest(self.dir) .. "/config.orig")
   lu.assertNotStrContains(orig, "hunter2")
   lu.assertNotStrContains(orig, ": pp")
-  lu.assertStrContains(orig, "password: '********'")
+  lu.assertStrContains(orig, 'password: "********"')
 end
 
 function TestConfig:test_yaml_scalars_and_roundtrip()

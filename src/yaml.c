@@ -240,53 +240,47 @@ static int yaml_load(lua_State *L) {
   return 2;
 }
 
-struct dumper {
-  yaml_emitter_t emitter;
-  int has_emitter;
-  char *out;
+/* The dump: block YAML written straight into a buffer that a userdata owns (so a raised
+   error frees it); strings are double-quoted unless they are plainly safe. */
+struct out {
+  char *data;
   size_t len, cap;
 };
 
-/* Free the emitter and its output; also the __gc of the dumper. */
-static void free_dumper(struct dumper *d) {
-  if (d->has_emitter)
-    yaml_emitter_delete(&d->emitter);
-  free(d->out);
-  d->has_emitter = 0;
-  d->out = NULL;
-}
-
-static int dumper_gc(lua_State *L) {
-  free_dumper(lua_touserdata(L, 1));
+static int out_gc(lua_State *L) {
+  struct out *o = lua_touserdata(L, 1);
+  free(o->data);
+  o->data = NULL;
   return 0;
 }
 
-/* libyaml's output handler: append to a malloc'ed buffer the userdata owns. */
-static int append_output(void *data, unsigned char *buf, size_t size) {
-  struct dumper *d = data;
-  if (d->len + size > d->cap) {
-    size_t cap = (d->cap + size) * 2;
-    char *grown = realloc(d->out, cap);
+static void put(lua_State *L, struct out *o, const char *s, size_t n) {
+  if (o->len + n > o->cap) {
+    size_t cap = (o->cap + n) * 2;
+    char *grown = realloc(o->data, cap);
     if (!grown)
-      return 0;
-    d->out = grown;
-    d->cap = cap;
+      luaL_error(L, "yaml.dump: out of memory");
+    o->data = grown;
+    o->cap = cap;
   }
-  memcpy(d->out + d->len, buf, size);
-  d->len += size;
-  return 1;
+  memcpy(o->data + o->len, s, n);
+  o->len += n;
 }
 
-/* Hand one event to the emitter, raising its complaint. */
-static void emit(lua_State *L, struct dumper *d, yaml_event_t *ev) {
-  if (!yaml_emitter_emit(&d->emitter, ev))
-    luaL_error(L, "yaml.dump: %s", d->emitter.problem ? d->emitter.problem : "out of memory");
+static void put_str(lua_State *L, struct out *o, const char *s) { put(L, o, s, strlen(s)); }
+
+/* Start a line `depth` levels in (nothing before the first line). */
+static void newline(lua_State *L, struct out *o, int depth) {
+  if (o->len > 0)
+    put(L, o, "\n", 1);
+  for (int i = 0; i < depth; i++)
+    put(L, o, "  ", 2);
 }
 
 /* True when the plain form of s would load as something other than this string. */
-static int needs_quotes(lua_State *L, const char *s) {
-  if (*s == '\0' || one_of(s, "~ null Null NULL true True TRUE yes Yes YES on On ON "
-                              "false False FALSE no No NO off Off OFF"))
+static int resolves_otherwise(lua_State *L, const char *s) {
+  if (one_of(s, "~ null Null NULL true True TRUE yes Yes YES on On ON "
+                "false False FALSE no No NO off Off OFF"))
     return 1;
   int is_number = lua_stringtonumber(L, s) != 0;
   if (is_number)
@@ -294,154 +288,165 @@ static int needs_quotes(lua_State *L, const char *s) {
   return is_number;
 }
 
-/* Replace the string at the top by a copy where bytes that are not UTF-8 are U+FFFD. */
-static void make_utf8(lua_State *L) {
-  size_t len, i = 0;
-  const unsigned char *s = (const unsigned char *)lua_tolstring(L, -1, &len);
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
-  while (i < len) {
-    int n = s[i] < 0x80 ? 1 : (s[i] >> 5) == 6 ? 2 : (s[i] >> 4) == 14 ? 3 : (s[i] >> 3) == 30 ? 4 : 0;
-    int ok = n > 0 && i + (size_t)n <= len;
-    for (int k = 1; ok && k < n; k++)
-      ok = (s[i + (size_t)k] & 0xC0) == 0x80;
-    if (ok)
-      luaL_addlstring(&b, (const char *)s + i, (size_t)n);
+/* True when s can be written plain and reads back as the same string. */
+static int plain_safe(lua_State *L, const char *s, size_t len) {
+  static const char first[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./";
+  static const char rest[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./ -+:,=@";
+  if (len == 0 || strlen(s) != len || !strchr(first, s[0]) || strspn(s, rest) != len)
+    return 0;
+  if (s[len - 1] == ' ' || s[len - 1] == ':' || strstr(s, ": ") || strstr(s, " #"))
+    return 0;
+  return !resolves_otherwise(L, s);
+}
+
+/* Decode the UTF-8 sequence at s (left bytes remain): its length and code point, or 0
+   when it is not valid UTF-8. */
+static size_t utf8_decode(const unsigned char *s, size_t left, unsigned long *cp) {
+  static const unsigned long min[] = {0, 0, 0x80, 0x800, 0x10000};
+  size_t n = s[0] < 0x80 ? 1 : (s[0] >> 5) == 6 ? 2 : (s[0] >> 4) == 14 ? 3 : (s[0] >> 3) == 30 ? 4 : 0;
+  if (n == 0 || n > left)
+    return 0;
+  *cp = n == 1 ? s[0] : s[0] & (0x7F >> n);
+  for (size_t k = 1; k < n; k++) {
+    if ((s[k] & 0xC0) != 0x80)
+      return 0;
+    *cp = (*cp << 6) | (s[k] & 0x3F);
+  }
+  if (*cp < min[n] || (*cp >= 0xD800 && *cp <= 0xDFFF) || *cp > 0x10FFFF)
+    return 0;
+  return n;
+}
+
+/* A string in double quotes: bytes that are not UTF-8 become U+FFFD, characters YAML may
+   not hold raw are escaped. */
+static void put_quoted(lua_State *L, struct out *o, const char *s, size_t len) {
+  char esc[16];
+  put(L, o, "\"", 1);
+  for (size_t i = 0, n; i < len; i += n ? n : 1) {
+    unsigned long cp = 0;
+    n = utf8_decode((const unsigned char *)s + i, len - i, &cp);
+    if (n == 0)
+      put_str(L, o, "\xEF\xBF\xBD");
+    else if (cp == '"' || cp == '\\')
+      put(L, o, cp == '"' ? "\\\"" : "\\\\", 2);
+    else if (cp == '\n')
+      put(L, o, "\\n", 2);
+    else if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0) || cp == 0xFFFE || cp == 0xFFFF)
+      put(L, o, esc, (size_t)snprintf(esc, sizeof esc, "\\u%04lx", cp));
     else
-      luaL_addstring(&b, "\xEF\xBF\xBD");
-    i += ok ? (size_t)n : 1;
+      put(L, o, s + i, n);
   }
-  luaL_pushresult(&b);
-  lua_remove(L, -2);
+  put(L, o, "\"", 1);
 }
 
-/* Emit the scalar form of the value at the top of the stack. */
-static void emit_scalar(lua_State *L, struct dumper *d) {
-  yaml_event_t ev;
-  yaml_scalar_style_t style = YAML_ANY_SCALAR_STYLE;
-  int type = lua_type(L, -1);
-  if (type != LUA_TSTRING && type != LUA_TNUMBER && type != LUA_TBOOLEAN)
-    luaL_error(L, "yaml.dump: cannot write a %s", luaL_typename(L, -1));
-  lua_pushstring(L, type == LUA_TBOOLEAN ? (lua_toboolean(L, -1) ? "true" : "false")
-                                         : lua_tostring(L, -1));
-  const char *s = lua_tostring(L, -1);
-  if (type == LUA_TSTRING && needs_quotes(L, s))
-    style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
-  else if (type == LUA_TSTRING && strchr(s, '\n'))
-    style = YAML_LITERAL_SCALAR_STYLE;
-  size_t len = lua_rawlen(L, -1);
-  if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)len, 1, 1, style)) {
-    make_utf8(L);
-    s = lua_tolstring(L, -1, &len);
-    if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)len, 1, 1, style))
-      luaL_error(L, "yaml.dump: out of memory");
+/* A string, number or boolean at index idx. */
+static void put_scalar(lua_State *L, struct out *o, int idx) {
+  size_t len;
+  int type = lua_type(L, idx);
+  if (type == LUA_TBOOLEAN) {
+    put_str(L, o, lua_toboolean(L, idx) ? "true" : "false");
+  } else if (type == LUA_TNUMBER) {
+    lua_pushvalue(L, idx);
+    put_str(L, o, lua_tostring(L, -1));
+    lua_pop(L, 1);
+  } else if (type == LUA_TSTRING) {
+    const char *s = lua_tolstring(L, idx, &len);
+    if (plain_safe(L, s, len))
+      put(L, o, s, len);
+    else
+      put_quoted(L, o, s, len);
+  } else {
+    luaL_error(L, "yaml.dump: cannot write a %s", luaL_typename(L, idx));
   }
-  emit(L, d, &ev);
-  lua_pop(L, 1);
 }
 
-static void emit_value(lua_State *L, struct dumper *d, int depth);
+static void put_value(lua_State *L, struct out *o, int depth, int after_dash);
 
-/* Compare the string forms of two keys, for a stable order of mapping keys. */
-static int compare_keys(const void *a, const void *b) {
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
+struct key {
+  const char *name;
+  lua_Integer index;
+};
+
+static int by_name(const void *a, const void *b) {
+  return strcmp(((const struct key *)a)->name, ((const struct key *)b)->name);
 }
 
-/* Emit a table whose keys are not 1..n as a mapping with sorted keys. */
-static void emit_mapping(lua_State *L, struct dumper *d, int t, int depth) {
-  yaml_event_t ev;
-  size_t n = 0;
-  lua_newtable(L); /* key string -> original key; keeps the strings alive */
-  int keys = lua_gettop(L);
+/* The table at the top as "key: value" lines, keys sorted so files compare; with
+   inline_first the first pair continues the line after "- ". */
+static void put_mapping(lua_State *L, struct out *o, int depth, int inline_first) {
+  int t = lua_gettop(L);
+  lua_newtable(L); /* keys at 1..n, their string forms at -1..-n */
+  int keys = t + 1;
+  lua_Integer n = 0;
   for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1)) {
     lua_pushvalue(L, -2);
-    lua_pushstring(L, luaL_tolstring(L, -1, NULL));
-    lua_remove(L, -2);
-    lua_insert(L, -2);
-    lua_rawset(L, keys);
-    n++;
+    lua_rawseti(L, keys, ++n);
+    luaL_tolstring(L, -2, NULL);
+    lua_rawseti(L, keys, -n);
   }
-  const char **sorted = lua_newuserdatauv(L, sizeof(char *) * (n + 1), 0);
-  n = 0;
-  for (lua_pushnil(L); lua_next(L, keys); lua_pop(L, 1))
-    sorted[n++] = lua_tostring(L, -2);
-  qsort(sorted, n, sizeof *sorted, compare_keys);
-  yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, n ? YAML_BLOCK_MAPPING_STYLE : YAML_FLOW_MAPPING_STYLE);
-  emit(L, d, &ev);
-  for (size_t i = 0; i < n; i++) {
-    lua_pushstring(L, sorted[i]);
-    emit_scalar(L, d);
-    lua_pushstring(L, sorted[i]);
-    lua_rawget(L, keys);
-    lua_gettable(L, t);
-    emit_value(L, d, depth + 1);
-  }
-  yaml_mapping_end_event_initialize(&ev);
-  emit(L, d, &ev);
-  lua_pop(L, 2);
-}
-
-/* Emit a table whose keys are exactly 1..n as a sequence. */
-static void emit_sequence(lua_State *L, struct dumper *d, int t, lua_Integer n, int depth) {
-  yaml_event_t ev;
-  yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE);
-  emit(L, d, &ev);
+  struct key *sorted = lua_newuserdatauv(L, sizeof(struct key) * (size_t)(n + 1), 0);
   for (lua_Integer i = 1; i <= n; i++) {
-    lua_rawgeti(L, t, i);
-    emit_value(L, d, depth + 1);
+    lua_rawgeti(L, keys, -i);
+    sorted[i - 1] = (struct key){lua_tostring(L, -1), i};
+    lua_pop(L, 1);
   }
-  yaml_sequence_end_event_initialize(&ev);
-  emit(L, d, &ev);
+  qsort(sorted, (size_t)n, sizeof *sorted, by_name);
+  for (lua_Integer i = 0; i < n; i++) {
+    if (i > 0 || !inline_first)
+      newline(L, o, depth);
+    lua_rawgeti(L, keys, sorted[i].index);
+    put_scalar(L, o, -1);
+    put(L, o, ":", 1);
+    lua_gettable(L, t);
+    put_value(L, o, depth + 1, 0);
+  }
+  lua_settop(L, t);
 }
 
-/* Emit the value at the top of the stack and pop it. */
-static void emit_value(lua_State *L, struct dumper *d, int depth) {
+/* The value at the top, written after "key:" or "-"; pops it. */
+static void put_value(lua_State *L, struct out *o, int depth, int after_dash) {
   if (depth > MAX_DEPTH)
     luaL_error(L, "yaml.dump: nesting too deep (a cycle?)");
-  luaL_checkstack(L, 8, "yaml.dump");
-  if (lua_type(L, -1) != LUA_TTABLE) {
-    emit_scalar(L, d);
-    return;
-  }
+  luaL_checkstack(L, 10, "yaml.dump");
   int t = lua_gettop(L);
   lua_Integer len = (lua_Integer)lua_rawlen(L, t), count = 0;
-  for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1))
-    count++;
-  if (len > 0 && len == count)
-    emit_sequence(L, d, t, len, depth);
-  else
-    emit_mapping(L, d, t, depth);
-  lua_pop(L, 1);
+  if (lua_type(L, t) == LUA_TTABLE)
+    for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1))
+      count++;
+  if (lua_type(L, t) != LUA_TTABLE || count == 0) {
+    put(L, o, " ", o->len > 0);
+    if (lua_type(L, t) == LUA_TTABLE)
+      put_str(L, o, "{}");
+    else
+      put_scalar(L, o, t);
+  } else if (len == count) {
+    for (lua_Integer i = 1; i <= len; i++) {
+      newline(L, o, depth);
+      put(L, o, "-", 1);
+      lua_rawgeti(L, t, i);
+      put_value(L, o, depth + 1, 1);
+    }
+  } else {
+    put(L, o, " ", after_dash);
+    put_mapping(L, o, depth, after_dash);
+  }
+  lua_settop(L, t - 1);
 }
 
-/* yaml.dump(value) -> the YAML text of a table of strings, numbers and booleans. */
+/* yaml.dump(value) -> YAML text of a value made of tables, strings, numbers, booleans. */
 static int yaml_dump(lua_State *L) {
-  yaml_event_t ev;
   luaL_checkany(L, 1);
   lua_settop(L, 1);
-  struct dumper *d = lua_newuserdatauv(L, sizeof *d, 0);
-  memset(d, 0, sizeof *d);
+  struct out *o = lua_newuserdatauv(L, sizeof *o, 0);
+  memset(o, 0, sizeof *o);
   lua_newtable(L);
-  luaL_setfuncs(L, (const luaL_Reg[]){{"__gc", dumper_gc}, {NULL, NULL}}, 0);
+  lua_pushcfunction(L, out_gc);
+  lua_setfield(L, -2, "__gc");
   lua_setmetatable(L, -2);
-  d->has_emitter = yaml_emitter_initialize(&d->emitter);
-  if (!d->has_emitter)
-    return luaL_error(L, "yaml.dump: out of memory");
-  yaml_emitter_set_output(&d->emitter, append_output, d);
-  yaml_emitter_set_unicode(&d->emitter, 1);
-  yaml_emitter_set_width(&d->emitter, -1);
-  yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
-  emit(L, d, &ev);
-  yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
-  emit(L, d, &ev);
   lua_pushvalue(L, 1);
-  emit_value(L, d, 0);
-  yaml_document_end_event_initialize(&ev, 1);
-  emit(L, d, &ev);
-  yaml_stream_end_event_initialize(&ev);
-  emit(L, d, &ev);
-  lua_pushlstring(L, d->out ? d->out : "", d->len);
-  free_dumper(d);
+  put_value(L, o, 0, 0);
+  put(L, o, "\n", 1);
+  lua_pushlstring(L, o->data, o->len);
   return 1;
 }
 
