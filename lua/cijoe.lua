@@ -47,7 +47,7 @@ local function transport(name)
   if type(conf) ~= "table" or not conf[name] then
     return nil, "unknown transport '" .. tostring(name) .. "'"
   end
-  opened[name] = require("cijoe.ssh").new(name, conf[name])
+  opened[name] = require("cijoe.remote").new(name, conf[name])
   return opened[name]
 end
 

@@ -1,0 +1,88 @@
+-- A real OpenSSH sshd on 127.0.0.1 for tests and benchmarks: a free port, its own host
+-- key, a test user whose shell is /bin/sh (root's startup files are slow), a client key,
+-- a known_hosts file, and a joe config that points at it.
+local h = require("helper")
+
+local sshd = { user = "joetest", password = "joe-test-pw" }
+
+-- The test user exists, has /bin/sh and a known password.
+local function ensure_user()
+  h.sh("id " .. sshd.user .. " >/dev/null 2>&1 || useradd -m -s /bin/sh " .. sshd.user)
+  h.sh("echo '" .. sshd.user .. ":" .. sshd.password .. "' | chpasswd")
+end
+
+-- A TCP port nothing listens on.
+local function free_port()
+  for _ = 1, 50 do
+    local port = 20000 + math.random(30000)
+    if h.sh("ss -Hltn 'sport = :" .. port .. "'") == "" then return port end
+  end
+  error("no free port")
+end
+
+-- The sshd_config of the fixture.
+local function config(f)
+  return table.concat({
+    "Port " .. f.port, "ListenAddress 127.0.0.1", "HostKey " .. f.dir .. "/host_key",
+    "PidFile " .. f.dir .. "/sshd.pid", "AuthorizedKeysFile " .. f.dir .. "/authorized_keys",
+    "StrictModes no", "UsePAM no", "PasswordAuthentication yes", "KbdInteractiveAuthentication no",
+    "PermitRootLogin no", "MaxStartups 500", "MaxSessions 500", "LogLevel ERROR",
+    "Subsystem sftp /usr/lib/openssh/sftp-server", "" }, "\n")
+end
+
+local Fixture = {}
+Fixture.__index = Fixture
+
+--- Start sshd (again, after stop or kill_all: same port, same host key).
+function Fixture:start()
+  h.sh("mkdir -p /run/sshd")
+  local out, status = h.sh("/usr/sbin/sshd -f " .. self.dir .. "/sshd_config -E " .. self.dir .. "/sshd.log")
+  assert(status == 0, "sshd did not start: " .. out)
+  for _ = 1, 100 do
+    if h.sh("ss -Hltn 'sport = :" .. self.port .. "'") ~= "" then return self end
+    h.sh("sleep 0.05")
+  end
+  error("sshd does not listen on " .. self.port)
+end
+
+--- Stop the listener; sessions already open go on.
+function Fixture:stop()
+  h.sh("kill $(cat " .. self.dir .. "/sshd.pid) 2>/dev/null; rm -f " .. self.dir .. "/sshd.pid")
+end
+
+--- Kill the listener and every session of the test user: the target "dies".
+function Fixture:kill_all()
+  self:stop()
+  h.sh("pkill -KILL -f 'sshd: " .. sshd.user .. "' ; pkill -KILL -u " .. sshd.user .. " ; true")
+end
+
+--- A joe config with transports named in names (default {"target"}), extra keys merged in.
+function Fixture:config(names, extra)
+  local lines = { "cijoe:", "  transport:" }
+  for _, name in ipairs(names or { "target" }) do
+    lines[#lines + 1] = "    " .. name .. ":"
+    local keys = { hostname = "127.0.0.1", port = self.port, username = sshd.user,
+      key_filename = self.dir .. "/id_ed25519", known_hosts = self.dir .. "/known_hosts" }
+    for k, v in pairs(extra or {}) do keys[k] = v end
+    for k, v in pairs(keys) do
+      if v ~= false then lines[#lines + 1] = string.format("      %s: %s", k, tostring(v)) end
+    end
+  end
+  return table.concat(lines, "\n") .. "\n"
+end
+
+--- A running sshd fixture.
+function sshd.start()
+  ensure_user()
+  local f = setmetatable({ dir = h.tmpdir(), port = free_port() }, Fixture)
+  h.sh("chmod 755 " .. f.dir)
+  for _, key in ipairs({ "host_key", "id_ed25519" }) do
+    h.sh("ssh-keygen -q -t ed25519 -N '' -f " .. f.dir .. "/" .. key)
+  end
+  h.sh("cp " .. f.dir .. "/id_ed25519.pub " .. f.dir .. "/authorized_keys")
+  h.write(f.dir .. "/known_hosts", "[127.0.0.1]:" .. f.port .. " " .. h.read(f.dir .. "/host_key.pub"))
+  h.write(f.dir .. "/sshd_config", config(f))
+  return f:start()
+end
+
+return sshd

@@ -1,0 +1,203 @@
+-- The SSH transport against a real sshd on loopback: commands, logs, timeouts, quoting,
+-- authentication, host keys, a dying server, SFTP trees and big files, two transports.
+local lu = require("luaunit")
+local h = require("helper")
+local sshd = require("sshd")
+
+TestSsh = {}
+
+function TestSsh.setupClass()
+  TestSsh.server = sshd.start()
+end
+
+function TestSsh.teardownClass()
+  TestSsh.server:kill_all()
+end
+
+function TestSsh:setUp()
+  self.dir = h.tmpdir()
+  self.server:start() -- a test may have stopped it
+  h.write(self.dir .. "/ssh.yaml", self.server:config())
+end
+
+-- Run a script body with the fixture's config; returns status, stdout, stderr.
+function TestSsh:script(body, config)
+  h.write(self.dir .. "/s.lua", body)
+  return h.joe_in(self.dir, "-q -c " .. (config or "ssh.yaml") .. " s.lua")
+end
+
+function TestSsh:log(n)
+  return h.read(string.format("%s/001_s/cmd_%02d.output", h.latest(self.dir), n))
+end
+
+function TestSsh:test_exit_status_signal_and_output()
+  local status, out = self:script([[
+    print((cijoe.run("echo out; echo err >&2; exit 3")))
+    print((cijoe.run("kill -TERM $$")))
+    local _, st = cijoe.run("id -un")
+    print(st.transport, st:output())]])
+  lu.assertEquals(status, 0)
+  lu.assertStrContains(out, "3\n143\ntarget\tjoetest\n")
+  lu.assertEquals(self:log(1), "out\nerr\n")
+end
+
+function TestSsh:test_100mb_interleaved_output_is_logged_whole()
+  local status, out = self:script([[
+    print((cijoe.run("yes o | head -c 50000000 & yes e | head -c 50000000 >&2; wait")))]])
+  lu.assertEquals(status, 0)
+  lu.assertEquals(out, "0\n")
+  local log = string.format("%s/001_s/cmd_01.output", h.latest(self.dir))
+  lu.assertEquals(h.sh("wc -c < " .. log), "100000000\n")
+  lu.assertEquals(h.sh("tr -cd o < " .. log .. " | wc -c"), "25000000\n")
+  lu.assertEquals(h.sh("tr -cd e < " .. log .. " | wc -c"), "25000000\n")
+  lu.assertEquals(h.sh("tr -d 'oe\\n' < " .. log .. " | wc -c"), "0\n")
+end
+
+function TestSsh:test_timeout_kills_remote_and_session_survives()
+  local marker = 5000 + math.random(999)
+  local status, out = self:script(string.format([[
+    local t0 = require("cijoe.proc").now()
+    local err, st = cijoe.run("echo begun; sleep %d; echo never", { timeout = 1 })
+    print(err ~= 0, st.timed_out, require("cijoe.proc").now() - t0 < 6)
+    print(cijoe.run("echo after"))]], marker))
+  lu.assertEquals(status, 0)
+  lu.assertStrContains(out, "true\ttrue\ttrue\n0\t")
+  lu.assertEquals(self:log(1), "begun\n")
+  lu.assertEquals(self:log(2), "after\n")
+  h.sh("sleep 0.5")
+  lu.assertEquals(h.sh("pgrep -u joetest -f '[s]leep " .. marker .. "' || true"), "")
+end
+
+function TestSsh:test_env_cwd_and_hostile_values()
+  local flag = self.dir .. "/pwned"
+  local status = self:script(string.format([[
+    cijoe.run('pwd; printf "%%s|" "$A" "$B"', { cwd = "/tmp", env = { A = "x'; touch %s; '$(touch %s)", B = 2 } })]], flag, flag))
+  lu.assertEquals(status, 0)
+  lu.assertEquals(self:log(1), string.format("/tmp\nx'; touch %s; '$(touch %s)|2|", flag, flag))
+  lu.assertNil(h.read(flag))
+end
+
+function TestSsh:test_wrong_password_names_host()
+  h.write(self.dir .. "/pw.yaml", self.server:config(nil, { key_filename = false, password = "wrong" }))
+  local status, out = self:script([[print(cijoe.run("true"))]], "pw.yaml")
+  lu.assertEquals(status, 0)
+  lu.assertStrContains(out, "nil\ttransport target: joetest@127.0.0.1:" .. self.server.port .. ": authentication failed")
+  lu.assertNotStrContains(h.sh("cat " .. h.latest(self.dir) .. "/*/*"), "wrong")
+end
+
+function TestSsh:test_password_login()
+  h.write(self.dir .. "/pw.yaml", self.server:config(nil, { key_filename = false, password = sshd.password }))
+  local status, out = self:script([[print(cijoe.run("true"))]], "pw.yaml")
+  lu.assertEquals(status, 0)
+  lu.assertStrContains(out, "0\t")
+  lu.assertNotStrContains(h.read(h.latest(self.dir) .. "/config.orig"), sshd.password)
+end
+
+function TestSsh:test_agent_and_passphrase_keys()
+  h.sh("cp " .. self.server.dir .. "/id_ed25519 " .. self.dir .. "/locked && ssh-keygen -q -p -P '' -N 'sesame' -f " .. self.dir .. "/locked")
+  h.write(self.dir .. "/pp.yaml", self.server:config(nil, { key_filename = self.dir .. "/locked", passphrase = "sesame" }))
+  local status, out = self:script([[print(cijoe.run("true"))]], "pp.yaml")
+  lu.assertEquals(status, 0, out)
+  lu.assertStrContains(out, "0\t")
+  h.write(self.dir .. "/agent.yaml", self.server:config(nil, { key_filename = false }))
+  h.write(self.dir .. "/s.lua", [[print(cijoe.run("true"))]])
+  local agent_out = h.sh(string.format("cd %s && eval $(ssh-agent -s) >/dev/null && ssh-add -q %s/id_ed25519 && %s -q -c agent.yaml s.lua; kill $SSH_AGENT_PID",
+    self.dir, self.server.dir, h.joe))
+  lu.assertStrContains(agent_out, "0\t")
+end
+
+function TestSsh:test_host_key_policies()
+  local other = self.dir .. "/other_known_hosts"
+  h.write(other, "[127.0.0.1]:" .. self.server.port .. " " .. h.read(self.server.dir .. "/id_ed25519.pub"))
+  local empty = self.dir .. "/empty_known_hosts"
+  local cases = {
+    { empty, "yes", "the host key is not known (SHA256:" },
+    { other, "yes", "the host key has CHANGED" },
+    { other, "accept-new", "the host key has CHANGED" },
+    { other, "no", "0\t" },
+    { empty, "accept-new", "0\t" },
+    { empty, "yes", "0\t" }, -- accept-new wrote it down
+  }
+  for _, case in ipairs(cases) do
+    h.write(self.dir .. "/hk.yaml", self.server:config(nil, { known_hosts = case[1], host_key_check = case[2] }))
+    local _, out = self:script([[print(cijoe.run("true"))]], "hk.yaml")
+    lu.assertNotNil(out:find(case[3], 1, true), case[2] .. " " .. case[1] .. ": " .. out)
+  end
+  lu.assertStrContains(h.read(empty), "[127.0.0.1]:" .. self.server.port .. " ssh-ed25519 ")
+end
+
+function TestSsh:test_server_dies_mid_command_then_reconnect()
+  local go = self.dir .. "/go"
+  h.write(self.dir .. "/s.lua", string.format([[
+    print(cijoe.run("echo begun; sleep 30"))
+    while not io.open(%q) do os.execute("sleep 0.1") end
+    print(cijoe.run("echo again"))]], go))
+  local out = h.sh(string.format([[cd %s && (%s -q -c ssh.yaml s.lua > out.txt 2>&1 & pid=$!;
+    while ! grep -qs begun cijoe-output/latest/001_s/cmd_01.output; do sleep 0.05; done;
+    echo killing; ) ]], h.q(self.dir), h.q(h.joe)))
+  lu.assertStrContains(out, "killing")
+  self.server:kill_all()
+  self.server:start()
+  h.write(go, "")
+  h.sh("for i in $(seq 100); do grep -q again " .. self.dir .. "/out.txt 2>/dev/null && break; sleep 0.1; done")
+  local printed = h.read(self.dir .. "/out.txt")
+  lu.assertStrContains(printed, "nil\ttransport target: joetest@127.0.0.1:" .. self.server.port .. ": the connection broke")
+  lu.assertStrMatches(printed, ".*\n0\ttable: .*")
+  lu.assertEquals(self:log(2), "again\n")
+end
+
+function TestSsh:test_put_get_tree_with_modes()
+  h.write(self.dir .. "/tree/a.txt", "A")
+  h.write(self.dir .. "/tree/sub/run.sh", "echo run")
+  h.sh("chmod 751 " .. self.dir .. "/tree/sub/run.sh; chmod 700 " .. self.dir .. "/tree/sub")
+  local remote = "/tmp/joe-put-" .. math.random(1e9)
+  local status, out = self:script(string.format([[
+    print(cijoe.put("tree", %q))
+    print(cijoe.run("stat -c '%%a %%n' %s/a.txt %s/sub/run.sh && sh %s/sub/run.sh"))
+    print(cijoe.get(%q, "back"))
+    print(cijoe.get("/nonexistent/file", "x"))
+    cijoe.run("rm -rf %s")]], remote, remote, remote, remote, remote, remote))
+  lu.assertEquals(status, 0, out)
+  lu.assertStrContains(out, "true\n0\t")
+  local back = h.latest(self.dir) .. "/001_s/artifacts/back"
+  lu.assertEquals(h.read(back .. "/sub/run.sh"), "echo run")
+  lu.assertEquals(h.sh("stat -c %a " .. back .. "/sub/run.sh"), "751\n")
+  lu.assertStrContains(self:log(1), "644 " .. remote .. "/a.txt\n751 " .. remote .. "/sub/run.sh\nrun\n")
+  lu.assertStrContains(out, "nil\tjoetest@127.0.0.1:" .. self.server.port .. ": /nonexistent/file: no such file")
+end
+
+function TestSsh:test_256mib_file_roundtrip_checksum()
+  h.sh("head -c 268435456 /dev/urandom > " .. self.dir .. "/big")
+  local sum = h.sh("sha256sum < " .. self.dir .. "/big")
+  local remote = "/tmp/joe-big-" .. math.random(1e9)
+  local status, out = self:script(string.format([[
+    print(cijoe.put("big", %q))
+    local _, st = cijoe.run("sha256sum < %s")
+    io.write(st:output())
+    print(cijoe.get(%q, "big.back"))
+    cijoe.run("rm -f %s")]], remote, remote, remote, remote))
+  lu.assertEquals(status, 0, out)
+  lu.assertStrContains(out, "true\n" .. sum .. "true\n")
+  lu.assertEquals(h.sh("sha256sum < " .. h.latest(self.dir) .. "/001_s/artifacts/big.back"), sum)
+end
+
+function TestSsh:test_two_transports_and_local()
+  h.write(self.dir .. "/two.yaml", self.server:config({ "first", "second" }))
+  local status, out = self:script([[
+    print(cijoe.default_transport())
+    for _, t in ipairs({ "first", "second", "local" }) do
+      local err, st = cijoe.run("echo $USER", { transport = t })
+      print(err, st.transport)
+    end
+    local _, st = cijoe.run_local("true")
+    print(st.transport)]], "two.yaml")
+  lu.assertEquals(status, 0, out)
+  lu.assertStrContains(out, "first\n0\tfirst\n0\tsecond\n0\tlocal\nlocal\n")
+end
+
+function TestSsh:test_unreachable_host_is_nil_and_message()
+  h.write(self.dir .. "/dead.yaml", self.server:config(nil, { port = 1, connect_timeout = 2 }))
+  local status, out = self:script([[print(cijoe.run("true"))]], "dead.yaml")
+  lu.assertEquals(status, 0)
+  lu.assertStrContains(out, "nil\ttransport target: joetest@127.0.0.1:1: Connection refused")
+end
