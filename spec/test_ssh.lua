@@ -146,6 +146,36 @@ function TestSsh:test_server_dies_mid_command_then_reconnect()
   lu.assertEquals(self:log(2), "again\n")
 end
 
+function TestSsh:test_server_restarted_between_commands_reconnects_once()
+  local go, ready = self.dir .. "/go", self.dir .. "/ready"
+  h.write(self.dir .. "/s.lua", string.format([[
+    print(cijoe.run("echo one"))
+    io.open(%q, "w"):close()
+    while not io.open(%q) do os.execute("sleep 0.1") end
+    print(cijoe.run("echo two"))]], ready, go))
+  h.sh(string.format("cd %s && (%s -q -c ssh.yaml s.lua > out.txt 2>&1 &)", h.q(self.dir), h.q(h.joe)))
+  h.sh("for i in $(seq 100); do [ -e " .. ready .. " ] && break; sleep 0.05; done")
+  self.server:kill_all()
+  self.server:start()
+  h.write(go, "")
+  h.sh("for i in $(seq 100); do grep -q '^0.*\n0' " .. self.dir .. "/out.txt 2>/dev/null; [ $(grep -c '^0' " .. self.dir .. "/out.txt) = 2 ] && break; sleep 0.1; done")
+  lu.assertStrMatches(h.read(self.dir .. "/out.txt"), "0\ttable: [^\n]*\n0\ttable: [^\n]*\n")
+  lu.assertEquals(self:log(2), "two\n")
+end
+
+function TestSsh:test_silent_server_times_out_connecting()
+  local port = self.server.port + 1
+  h.sh("(timeout 20 nc -l 127.0.0.1 " .. port .. " >/dev/null 2>&1 &) ; sleep 0.3")
+  h.write(self.dir .. "/silent.yaml", self.server:config(nil, { port = port, connect_timeout = 1 }))
+  local status, out = self:script([[
+    local t0 = require("cijoe.proc").now()
+    print(cijoe.run("true"))
+    print(require("cijoe.proc").now() - t0 < 4)]], "silent.yaml")
+  lu.assertEquals(status, 0)
+  lu.assertStrContains(out, "nil\ttransport target: joetest@127.0.0.1:" .. port .. ": SSH handshake failed")
+  lu.assertStrContains(out, "\ntrue\n")
+end
+
 function TestSsh:test_put_get_tree_with_modes()
   h.write(self.dir .. "/tree/a.txt", "A")
   h.write(self.dir .. "/tree/sub/run.sh", "echo run")
