@@ -1,8 +1,9 @@
 /* SSH through libssh2: one session per target, connected within a time bound, host key
-   checked against known_hosts, then one channel per command and SFTP for files. After
-   the login everything is non-blocking with our own poll loop, so a timeout or Ctrl-C
-   always gets through, and the socket has TCP_NODELAY (Nagle with delayed ACKs costs
-   40 ms per command). */
+   checked against known_hosts, then one channel per command and SFTP for files. Every
+   libssh2 call blocks for at most the time joe can wait (libssh2_session_set_timeout);
+   Ctrl-C breaks the wait (our signals do not restart poll), and a timeout wakes joe to
+   look at its timers. The socket has TCP_NODELAY: Nagle with delayed ACKs costs 40 ms
+   per command. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libssh2.h>
@@ -20,7 +21,7 @@
 
 #include "joe.h"
 
-enum { BUF_SIZE = 1 << 16, XFER_SIZE = 4 << 20, GRACE_S = 2, IDLE_S = 60 };
+enum { BUF_SIZE = 1 << 16, XFER_SIZE = 4 << 20, GRACE_MS = 2000, IDLE_MS = 60000, TICK_MS = 250 };
 
 struct session {
   LIBSSH2_SESSION *ssh;
@@ -37,68 +38,47 @@ struct command {
   const char *why;
   char first[64]; /* the first output line, which holds the remote pid */
   size_t first_len;
-  long pid; /* the remote process group; 0 until known */
+  long pid; /* the remote process group; 0 until known, -1 when unknown */
 };
 
-/* Push nil and "user@host:port: what" (and libssh2's own word on it); returns 2. */
+/* Push nil and "user@host:port: what" (with libssh2's own word on it); returns 2. */
 static int fail(lua_State *L, struct session *s, const char *what) {
   char *detail = NULL;
   if (s->ssh)
     libssh2_session_last_error(s->ssh, &detail, NULL, 0);
   lua_pushnil(L);
-  if (detail && *detail)
+  if (joe_pending_signal())
+    lua_pushliteral(L, "interrupted");
+  else if (detail && *detail)
     lua_pushfstring(L, "%s: %s (%s)", s->name, what, detail);
   else
     lua_pushfstring(L, "%s: %s", s->name, what);
   return 2;
 }
 
-/* Sleep until the socket can move what libssh2 waits for, or ms pass, or (with
-   watch_signal) Ctrl-C; returns 0 when nothing happened in time. */
-static int wait_socket(struct session *s, int ms, int watch_signal) {
-  int dir = libssh2_session_block_directions(s->ssh);
-  short events = (short)(((dir & LIBSSH2_SESSION_BLOCK_INBOUND) ? POLLIN : 0) |
-                         ((dir & LIBSSH2_SESSION_BLOCK_OUTBOUND) ? POLLOUT : 0));
-  struct pollfd p[2] = {{s->sock, events ? events : POLLIN, 0}, {joe_signal_fd(), POLLIN, 0}};
-  return poll(p, watch_signal && !joe_pending_signal() ? 2 : 1, ms) != 0;
+/* Let libssh2 block for ms at most (0 would mean forever). */
+static void allow(struct session *s, double ms) {
+  libssh2_session_set_timeout(s->ssh, ms < 1 ? 1 : (long)ms);
 }
 
-/* For EAGAIN loops: wait for the socket unless the deadline passed, nothing moved before
-   it, or (with signal_stops) Ctrl-C came. */
-static int wait_until(struct session *s, double deadline, int signal_stops) {
-  double left = deadline - joe_now();
-  if (left <= 0 || (signal_stops && joe_pending_signal()))
-    return 0;
-  return wait_socket(s, (int)(left * 1000) + 1, signal_stops);
-}
-
-/* Repeat a libssh2 call while it says EAGAIN; give up after IDLE_S without progress. */
-#define AGAIN(s, rc, call)                                                                     \
-  while (((rc) = (call)) == LIBSSH2_ERROR_EAGAIN && wait_until((s), joe_now() + IDLE_S, 1)) {  \
-  }
-#define AGAIN_PTR(s, ptr, call)                                                                \
-  while (!((ptr) = (call)) && libssh2_session_last_errno((s)->ssh) == LIBSSH2_ERROR_EAGAIN &&  \
-         wait_until((s), joe_now() + IDLE_S, 1)) {                                             \
-  }
-
-/* TCP connect to host:port within timeout seconds; the socket is non-blocking. */
-static int open_socket(const char *host, const char *port, double timeout) {
+/* TCP connect to host:port within timeout seconds. */
+static int open_socket(const char *host, int port, double timeout) {
   struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *list, *a;
-  int sock = -1, one = 1;
-  if (getaddrinfo(host, port, &hints, &list) != 0)
-    return -1;
+  char service[16];
+  int sock = -1, one = 1, err = 0;
+  snprintf(service, sizeof service, "%d", port);
+  if ((err = getaddrinfo(host, service, &hints, &list)) != 0)
+    return errno = err == EAI_SYSTEM ? errno : EHOSTUNREACH, -1;
   for (a = list; a && sock < 0; a = a->ai_next) {
     sock = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int rc = sock < 0 ? -1 : connect(sock, a->ai_addr, a->ai_addrlen);
     struct pollfd p = {sock, POLLOUT, 0};
-    int err = 0;
     socklen_t len = sizeof err;
-    if (rc != 0 && (errno != EINPROGRESS || poll(&p, 1, (int)(timeout * 1000)) != 1 ||
-                    getsockopt(sock, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0)) {
-      if (sock >= 0)
-        close(sock);
+    if (sock >= 0 && connect(sock, a->ai_addr, a->ai_addrlen) != 0 &&
+        (errno != EINPROGRESS || poll(&p, 1, (int)(timeout * 1000)) != 1 ||
+         getsockopt(sock, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0)) {
+      close(sock);
       sock = -1;
-      errno = err ? err : errno ? errno : ETIMEDOUT;
+      errno = err ? err : errno == EINPROGRESS ? ETIMEDOUT : errno;
     }
   }
   freeaddrinfo(list);
@@ -108,65 +88,56 @@ static int open_socket(const char *host, const char *port, double timeout) {
 }
 
 /* "SHA256:<base64>" of the server's host key, as OpenSSH prints it. */
-static void fingerprint(struct session *s, char *out, size_t size) {
+static void fingerprint(struct session *s, char *out) {
   static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   const unsigned char *h = (const unsigned char *)libssh2_hostkey_hash(s->ssh, LIBSSH2_HOSTKEY_HASH_SHA256);
-  size_t n = (size_t)snprintf(out, size, "SHA256:");
-  for (int i = 0; h && i < 32 && n + 4 < size; i += 3) {
-    unsigned long v = (unsigned long)h[i] << 16 | (i + 1 < 32 ? h[i + 1] << 8 : 0) | (i + 2 < 32 ? h[i + 2] : 0);
-    for (int k = 0; k < (i + 2 < 32 ? 4 : 3); k++)
+  unsigned char hash[33] = {0};
+  size_t n = (size_t)sprintf(out, "SHA256:");
+  memcpy(hash, h ? h : hash, 32);
+  for (int i = 0; i < 32; i += 3) {
+    unsigned long v = (unsigned long)hash[i] << 16 | hash[i + 1] << 8 | hash[i + 2];
+    for (int k = 0; k < (i == 30 ? 3 : 4); k++)
       out[n++] = b64[(v >> (18 - 6 * k)) & 63];
   }
   out[n] = '\0';
 }
 
-/* The known_hosts key type bits for the server's host key. */
-static int known_type(int hostkey_type) {
-  switch (hostkey_type) {
-  case LIBSSH2_HOSTKEY_TYPE_RSA: return LIBSSH2_KNOWNHOST_KEY_SSHRSA;
-  case LIBSSH2_HOSTKEY_TYPE_DSS: return LIBSSH2_KNOWNHOST_KEY_SSHDSS;
-  case LIBSSH2_HOSTKEY_TYPE_ECDSA_256: return LIBSSH2_KNOWNHOST_KEY_ECDSA_256;
-  case LIBSSH2_HOSTKEY_TYPE_ECDSA_384: return LIBSSH2_KNOWNHOST_KEY_ECDSA_384;
-  case LIBSSH2_HOSTKEY_TYPE_ECDSA_521: return LIBSSH2_KNOWNHOST_KEY_ECDSA_521;
-  case LIBSSH2_HOSTKEY_TYPE_ED25519: return LIBSSH2_KNOWNHOST_KEY_ED25519;
-  default: return LIBSSH2_KNOWNHOST_KEY_UNKNOWN;
-  }
-}
-
-/* Check the host key against known_hosts under the policy "yes", "accept-new" or "no";
-   returns NULL or what is wrong (pushed on the stack). */
+/* Check the host key against known_hosts under the policy "yes" or "accept-new" (which
+   writes an unknown key down); returns NULL or what is wrong (pushed on the stack). */
 static const char *check_host_key(lua_State *L, struct session *s, const char *file,
                                   const char *policy, const char *host, int port) {
+  static const int types[] = {LIBSSH2_KNOWNHOST_KEY_UNKNOWN, LIBSSH2_KNOWNHOST_KEY_SSHRSA,
+                              LIBSSH2_KNOWNHOST_KEY_SSHDSS, LIBSSH2_KNOWNHOST_KEY_ECDSA_256,
+                              LIBSSH2_KNOWNHOST_KEY_ECDSA_384, LIBSSH2_KNOWNHOST_KEY_ECDSA_521,
+                              LIBSSH2_KNOWNHOST_KEY_ED25519};
   size_t len;
   int type;
   char fp[64];
-  const char *key = libssh2_session_hostkey(s->ssh, &len, &type);
-  LIBSSH2_KNOWNHOSTS *known = libssh2_knownhost_init(s->ssh);
-  if (!key || !known)
+  const char *key = libssh2_session_hostkey(s->ssh, &len, &type), *problem = NULL;
+  LIBSSH2_KNOWNHOSTS *known = key ? libssh2_knownhost_init(s->ssh) : NULL;
+  if (!known)
     return lua_pushliteral(L, "no host key");
-  int mask = LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | known_type(type);
+  int mask = LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | types[type < 7 ? type : 0];
   libssh2_knownhost_readfile(known, file, LIBSSH2_KNOWNHOST_FILE_OPENSSH);
   int found = libssh2_knownhost_checkp(known, host, port, key, len, mask, NULL);
-  const char *problem = NULL;
-  fingerprint(s, fp, sizeof fp);
+  fingerprint(s, fp);
   if (found == LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
     problem = lua_pushfstring(L, "the host key has CHANGED (now %s); refusing to connect. "
                                  "If that is expected, remove the old key from %s", fp, file);
   else if (found != LIBSSH2_KNOWNHOST_CHECK_MATCH && strcmp(policy, "accept-new") != 0)
     problem = lua_pushfstring(L, "the host key is not known (%s); add it to %s or set "
                                  "host_key_check: accept-new", fp, file);
-  else if (found != LIBSSH2_KNOWNHOST_CHECK_MATCH) {
-    const char *entry = port == 22 ? host : lua_pushfstring(L, "[%s]:%d", host, port);
-    if (libssh2_knownhost_addc(known, entry, NULL, key, len, NULL, 0, mask, NULL) != 0 ||
-        libssh2_knownhost_writefile(known, file, LIBSSH2_KNOWNHOST_FILE_OPENSSH) != 0)
-      problem = lua_pushfstring(L, "cannot add the host key to %s", file);
-  }
+  else if (found != LIBSSH2_KNOWNHOST_CHECK_MATCH &&
+           (libssh2_knownhost_addc(known, port == 22 ? host : lua_pushfstring(L, "[%s]:%d", host, port),
+                                   NULL, key, len, NULL, 0, mask, NULL) != 0 ||
+            libssh2_knownhost_writefile(known, file, LIBSSH2_KNOWNHOST_FILE_OPENSSH) != 0))
+    problem = lua_pushfstring(L, "cannot add the host key to %s", file);
   libssh2_knownhost_free(known);
   libssh2_session_set_last_error(s->ssh, 0, NULL); /* a missing known_hosts is no news */
   return problem;
 }
 
-/* Try the user's key file, then the ssh-agent's keys; true once logged in. */
+/* Try the key file, then the ssh-agent's keys; true once logged in. */
 static int try_keys(struct session *s, const char *user, const char *key, const char *phrase) {
   if (key && libssh2_userauth_publickey_fromfile_ex(s->ssh, user, (unsigned)strlen(user), NULL,
                                                     key, phrase) == 0)
@@ -199,11 +170,10 @@ static const char *authenticate(lua_State *L, struct session *s, const char *use
                          getenv("SSH_AUTH_SOCK") ? "ssh-agent, " : "", pw ? "password" : "no password");
 }
 
-/* Free what the session holds (after a polite disconnect while the socket lives). */
+/* Free what the session holds, after a polite disconnect. */
 static void close_session(struct session *s) {
   if (s->ssh) {
-    libssh2_session_set_blocking(s->ssh, 1);
-    libssh2_session_set_timeout(s->ssh, 1000);
+    allow(s, 1000);
     if (s->sftp)
       libssh2_sftp_shutdown(s->sftp);
     libssh2_session_disconnect(s->ssh, "bye");
@@ -211,9 +181,7 @@ static void close_session(struct session *s) {
   }
   if (s->sock >= 0)
     close(s->sock);
-  s->ssh = NULL;
-  s->sftp = NULL;
-  s->sock = -1;
+  *s = (struct session){.sock = -1};
 }
 
 /* session:close(); also __gc and __close. */
@@ -222,17 +190,17 @@ static int session_close(lua_State *L) {
   return 0;
 }
 
-/* Handshake, host key, login: blocking libssh2 calls bounded by the time that is left.
-   Returns NULL, or what went wrong (pushed on the stack). */
+/* Handshake, host key, login, each bounded by the time that is left. Returns NULL or
+   what went wrong (pushed on the stack). */
 static const char *log_in(lua_State *L, struct session *s, double deadline) {
   const char *host = luaL_checkstring(L, 2), *user = luaL_checkstring(L, 4);
   lua_getfield(L, 1, "known_hosts");
   lua_getfield(L, 1, "host_key_check");
   const char *known = lua_tostring(L, -2), *policy = luaL_optstring(L, -1, "yes");
-  s->ssh = libssh2_session_init();
-  if (!s->ssh)
+  if (!(s->ssh = libssh2_session_init()))
     return lua_pushliteral(L, "out of memory");
-  libssh2_session_set_timeout(s->ssh, (long)((deadline - joe_now()) * 1000) + 1);
+  libssh2_session_set_blocking(s->ssh, 1);
+  allow(s, (deadline - joe_now()) * 1000);
   if (libssh2_session_handshake(s->ssh, s->sock) != 0)
     return lua_pushliteral(L, "SSH handshake failed");
   if (strcmp(policy, "no") != 0) {
@@ -241,7 +209,7 @@ static const char *log_in(lua_State *L, struct session *s, double deadline) {
     if (problem)
       return problem;
   }
-  libssh2_session_set_timeout(s->ssh, (long)((deadline - joe_now()) * 1000) + 1);
+  allow(s, (deadline - joe_now()) * 1000);
   return authenticate(L, s, user);
 }
 
@@ -260,16 +228,13 @@ static int ssh_connect(lua_State *L) {
   luaL_setmetatable(L, "cijoe.ssh");
   int ud = lua_gettop(L);
   snprintf(s->name, sizeof s->name, "%s@%s:%d", user, host, port);
-  char service[16];
-  snprintf(service, sizeof service, "%d", port);
-  s->sock = open_socket(host, service, timeout);
+  s->sock = open_socket(host, port, timeout);
   const char *problem = s->sock < 0 ? strerror(errno) : log_in(L, s, joe_now() + timeout);
   if (problem) {
     fail(L, s, problem);
     close_session(s);
     return 2;
   }
-  libssh2_session_set_blocking(s->ssh, 0);
   libssh2_keepalive_config(s->ssh, 1, keepalive);
   lua_settop(L, ud);
   return 1;
@@ -279,83 +244,64 @@ static int ssh_connect(lua_State *L) {
 static void deliver(struct command *c, const char *buf, size_t n) {
   if (c->log >= 0 && !c->log_errno && write(c->log, buf, n) != (ssize_t)n)
     c->log_errno = errno ? errno : ENOSPC;
-  if (c->monitor && write(STDOUT_FILENO, buf, n) < 0) {
-    /* the terminal went away; the log still has it */
-  }
+  if (c->monitor && write(STDOUT_FILENO, buf, n) < 0)
+    c->monitor = 0; /* the terminal went away; the log still has it */
 }
 
 /* The remote wrapper prints "joe-pid:N" first; keep that line out of the log. */
 static void take_output(struct command *c, const char *buf, size_t n) {
-  while (c->first_len < sizeof c->first && n > 0 && !c->pid) {
+  while (!c->pid && n > 0) {
     c->first[c->first_len++] = *buf++;
     n--;
-    if (c->first[c->first_len - 1] != '\n')
+    if (c->first[c->first_len - 1] != '\n' && c->first_len < sizeof c->first)
       continue;
-    if (sscanf(c->first, "joe-pid:%ld", &c->pid) != 1)
+    if (sscanf(c->first, "joe-pid:%ld", &c->pid) != 1 || c->pid <= 0) {
       deliver(c, c->first, c->first_len);
-    c->pid = c->pid ? c->pid : -1;
-  }
-  if (!c->pid && c->first_len == sizeof c->first) {
-    deliver(c, c->first, c->first_len);
-    c->pid = -1;
+      c->pid = -1;
+    }
   }
   if (n > 0)
     deliver(c, buf, n);
 }
 
-/* The number of a signal named as SSH names them ("TERM"). */
-static int signal_number(const char *name) {
-  static const char *names[] = {"", "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE",
-                                "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM", "TERM"};
-  for (int i = 1; i < (int)(sizeof names / sizeof *names); i++)
-    if (strcmp(name, names[i]) == 0)
-      return i;
-  return 0;
-}
-
-/* Signal the remote process group from a second channel: libssh2 1.10 cannot send a
-   signal request, and closing our channel alone leaves the command running. */
-static void remote_kill(struct session *s, long pid, const char *sig) {
-  char cmd[200];
-  LIBSSH2_CHANNEL *ch;
-  int rc;
-  double deadline = joe_now() + GRACE_S;
-  snprintf(cmd, sizeof cmd, "kill -%s -%ld; (sleep %d; kill -KILL -%ld) "
-           "</dev/null >/dev/null 2>&1 &", sig, pid, GRACE_S, pid);
-  while (!(ch = libssh2_channel_open_session(s->ssh)) &&
-         libssh2_session_last_errno(s->ssh) == LIBSSH2_ERROR_EAGAIN && wait_until(s, deadline, 0)) {
-  }
-  if (!ch)
-    return;
-  while ((rc = libssh2_channel_exec(ch, cmd)) == LIBSSH2_ERROR_EAGAIN && wait_until(s, deadline, 0)) {
-  }
-  while ((rc = libssh2_channel_free(ch)) == LIBSSH2_ERROR_EAGAIN && wait_until(s, deadline, 0)) {
+/* Run a command on a channel of its own and forget it. */
+static void run_detached(struct session *s, const char *cmd) {
+  allow(s, GRACE_MS);
+  LIBSSH2_CHANNEL *ch = libssh2_channel_open_session(s->ssh);
+  if (ch) {
+    libssh2_channel_exec(ch, cmd);
+    libssh2_channel_free(ch);
   }
 }
 
-/* On timeout or Ctrl-C, signal the remote group once; false when the grace period after
-   that is over and we stop waiting for the command. */
+/* On timeout or Ctrl-C, signal the remote process group once, from a second channel
+   (libssh2 1.10 cannot send a signal request, and closing our channel alone leaves the
+   command running); false when the grace period after that is over. */
 static int still_waiting(struct session *s, struct command *c) {
   double now = joe_now();
   int sig = joe_pending_signal();
   const char *why = sig ? "interrupted" : (c->deadline && now >= c->deadline) ? "timeout" : NULL;
+  if (why && !c->why && c->pid > 0) {
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "kill -%s -%ld; (sleep %d; kill -KILL -%ld) </dev/null >/dev/null 2>&1 &",
+             sig == SIGINT ? "INT" : "TERM", c->pid, GRACE_MS / 1000, c->pid);
+    run_detached(s, cmd);
+  }
   if (why && !c->why) {
     c->why = why;
-    c->give_up = now + GRACE_S;
-    if (c->pid > 0)
-      remote_kill(s, c->pid, sig == SIGINT ? "INT" : "TERM");
+    c->give_up = now + GRACE_MS / 1000.0;
   }
   return !c->why || now < c->give_up;
 }
 
-/* Milliseconds until the next timer or keepalive is due. */
-static int next_wakeup(struct session *s, const struct command *c) {
+/* Milliseconds joe may block before a timer, a keepalive or a look for Ctrl-C is due. */
+static double next_wakeup(struct session *s, const struct command *c) {
   int keepalive = 60;
   libssh2_keepalive_send(s->ssh, &keepalive);
-  double due = c->why ? c->give_up : c->deadline, ms = keepalive * 1000.0 + 1;
+  double due = c->why ? c->give_up : c->deadline, ms = TICK_MS;
   if (due && (due - joe_now()) * 1000 < ms)
-    ms = (due - joe_now()) * 1000 + 1;
-  return ms < 0 ? 0 : (int)ms;
+    ms = (due - joe_now()) * 1000;
+  return ms;
 }
 
 /* Move output until the channel's EOF: 0, 1 when we stopped waiting after signalling
@@ -363,62 +309,59 @@ static int next_wakeup(struct session *s, const struct command *c) {
 static int pump(struct session *s, struct command *c) {
   char buf[BUF_SIZE];
   for (;;) {
+    allow(s, next_wakeup(s, c));
     ssize_t n = libssh2_channel_read(c->ch, buf, sizeof buf);
-    if (n > 0) {
+    if (n > 0)
       take_output(c, buf, (size_t)n);
-      continue;
-    }
-    if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
-      return (int)n;
-    if (libssh2_channel_eof(c->ch))
+    else if (n == 0 && libssh2_channel_eof(c->ch))
       return 0;
-    if (!still_waiting(s, c))
+    else if (n != LIBSSH2_ERROR_TIMEOUT && n != 0)
+      return (int)n;
+    else if (!still_waiting(s, c))
       return 1;
-    wait_socket(s, next_wakeup(s, c), !c->why);
   }
+}
+
+/* The number of a signal named as SSH names them ("TERM"). */
+static int signal_number(const char *name) {
+  static const char *names[] = {"HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE",
+                                "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM", "TERM"};
+  for (int i = 0; i < 15; i++)
+    if (strcmp(name, names[i]) == 0)
+      return i + 1;
+  return 0;
 }
 
 /* Close the channel and tell how the command ended: its exit status, 128+N when signal
    N killed it, 137 when we stopped waiting for it. */
 static int finish_channel(struct session *s, struct command *c, int gave_up) {
-  double deadline = joe_now() + GRACE_S;
   char *sig = NULL;
-  int rc, status;
-  while ((rc = libssh2_channel_close(c->ch)) == LIBSSH2_ERROR_EAGAIN && wait_until(s, deadline, 0)) {
-  }
-  while ((rc = libssh2_channel_wait_closed(c->ch)) == LIBSSH2_ERROR_EAGAIN &&
-         wait_until(s, deadline, 0)) {
-  }
+  allow(s, GRACE_MS);
+  libssh2_channel_close(c->ch);
+  libssh2_channel_wait_closed(c->ch);
   libssh2_channel_get_exit_signal(c->ch, &sig, NULL, NULL, NULL, NULL, NULL);
-  status = gave_up ? 128 + 9 : sig ? 128 + signal_number(sig) : libssh2_channel_get_exit_status(c->ch);
+  int status = gave_up ? 137 : sig ? 128 + signal_number(sig) : libssh2_channel_get_exit_status(c->ch);
   if (sig)
     libssh2_free(s->ssh, sig);
-  while ((rc = libssh2_channel_free(c->ch)) == LIBSSH2_ERROR_EAGAIN && wait_until(s, deadline, 0)) {
-  }
+  libssh2_channel_free(c->ch);
   return status;
 }
 
-/* Open a channel and send the exec request within the start time; NULL on failure. */
-static LIBSSH2_CHANNEL *start_command(struct session *s, const char *cmd, double deadline) {
-  LIBSSH2_CHANNEL *ch;
-  int rc;
-  while (!(ch = libssh2_channel_open_session(s->ssh)) &&
-         libssh2_session_last_errno(s->ssh) == LIBSSH2_ERROR_EAGAIN && wait_until(s, deadline, 1)) {
+/* Open a channel and send the exec request; NULL on failure. */
+static LIBSSH2_CHANNEL *start_command(struct session *s, const char *cmd, double seconds) {
+  allow(s, seconds * 1000);
+  LIBSSH2_CHANNEL *ch = libssh2_channel_open_session(s->ssh);
+  if (ch)
+    libssh2_channel_handle_extended_data2(ch, LIBSSH2_CHANNEL_EXTENDED_DATA_MERGE);
+  if (ch && libssh2_channel_exec(ch, cmd) != 0) {
+    libssh2_channel_free(ch);
+    ch = NULL;
   }
-  if (!ch)
-    return NULL;
-  libssh2_channel_handle_extended_data2(ch, LIBSSH2_CHANNEL_EXTENDED_DATA_MERGE);
-  while ((rc = libssh2_channel_exec(ch, cmd)) == LIBSSH2_ERROR_EAGAIN && wait_until(s, deadline, 1)) {
-  }
-  if (rc == 0)
-    return ch;
-  while (libssh2_channel_free(ch) == LIBSSH2_ERROR_EAGAIN && wait_until(s, deadline, 0)) {
-  }
-  return NULL;
+  return ch;
 }
 
-/* Call opts.started() while the command starts (Lua opens its state file then); a
-   raised error is kept on the stack and returned as nonzero. */
+/* Call opts.started() while the command starts (Lua opens its state file then); true
+   when it raised, with the error left on the stack. */
 static int call_started(lua_State *L) {
   if (lua_getfield(L, 3, "started") != LUA_TFUNCTION) {
     lua_pop(L, 1);
@@ -427,57 +370,50 @@ static int call_started(lua_State *L) {
   return lua_pcall(L, 0, 0, 0) != LUA_OK;
 }
 
+/* Push nil, message, phase: "start" when the command did not start (the session may be
+   dead and the command can be sent again), "run" when the session broke while it ran. */
+static int failed_exec(lua_State *L, struct session *s, const char *what, const char *phase) {
+  fail(L, s, what);
+  if (strcmp(phase, "run") == 0 || !joe_pending_signal())
+    close_session(s);
+  lua_pushstring(L, phase);
+  return 3;
+}
+
 /* session:exec(cmd, {log=, monitor=, timeout=, start_timeout=, started=}) -> status, why,
-   log_error | nil, message, "start" when the command did not start (the session may be
-   dead) | nil, message, "run" when the session broke while it ran. Stdout and stderr
-   arrive merged, in the order the server sent them. */
+   log_error | nil, message, phase. Stdout and stderr arrive merged, in the order the
+   server sent them. */
 static int session_exec(lua_State *L) {
   struct session *s = luaL_checkudata(L, 1, "cijoe.ssh");
-  const char *cmd = luaL_checkstring(L, 2);
-  luaL_checktype(L, 3, LUA_TTABLE);
+  const char *cmd = luaL_checkstring(L, 2), *log;
   struct command c = {.log = -1};
+  luaL_checktype(L, 3, LUA_TTABLE);
   lua_getfield(L, 3, "log");
   lua_getfield(L, 3, "timeout");
   lua_getfield(L, 3, "start_timeout");
   lua_getfield(L, 3, "monitor");
-  const char *log = lua_tostring(L, 4);
+  log = lua_tostring(L, 4);
   double timeout = luaL_optnumber(L, 5, 0), start = luaL_optnumber(L, 6, 10);
   c.monitor = lua_toboolean(L, 7);
   lua_settop(L, 3);
-  if (!s->ssh || joe_pending_signal()) {
-    lua_pushnil(L);
-    lua_pushstring(L, s->ssh ? "interrupted" : "the session is closed");
-    lua_pushliteral(L, "start");
-    return 3;
-  }
+  if (!s->ssh || joe_pending_signal())
+    return failed_exec(L, s, "the session is closed", "start");
   joe_in_command = 1;
-  c.ch = start_command(s, cmd, joe_now() + start);
-  if (!c.ch) {
-    joe_in_command = 0;
-    if (joe_pending_signal()) {
-      lua_pushnil(L);
-      lua_pushliteral(L, "interrupted");
-    } else
-      fail(L, s, "cannot start a command");
-    lua_pushliteral(L, "start");
-    return 3;
-  }
+  c.ch = start_command(s, cmd, start);
+  joe_in_command = c.ch != NULL;
+  if (!c.ch)
+    return failed_exec(L, s, "cannot start a command", "start");
   c.deadline = timeout > 0 ? joe_now() + timeout : 0;
   if (log && (c.log = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
     c.log_errno = errno;
   int raised = call_started(L);
-  if (raised)
-    c.deadline = joe_now(); /* stop it at once */
+  c.deadline = raised ? joe_now() : c.deadline; /* stop it at once */
   int rc = pump(s, &c);
   joe_in_command = 0;
   if (c.log >= 0)
     close(c.log);
-  if (rc < 0) {
-    fail(L, s, "the connection broke during the command");
-    close_session(s);
-    lua_pushliteral(L, "run");
-    return 3;
-  }
+  if (rc < 0)
+    return failed_exec(L, s, "the connection broke during the command", "run");
   int status = finish_channel(s, &c, rc == 1);
   if (raised)
     return lua_error(L);
@@ -485,15 +421,16 @@ static int session_exec(lua_State *L) {
   lua_pushstring(L, c.why);
   if (c.log_errno)
     lua_pushfstring(L, "%s: %s", log, strerror(c.log_errno));
-  else
-    lua_pushnil(L);
-  return 3;
+  return c.log_errno ? 3 : 2;
 }
 
-/* The session's SFTP subsystem, started on first use. */
+/* The session's SFTP subsystem, started on first use, with a generous idle bound. */
 static LIBSSH2_SFTP *sftp_of(struct session *s) {
-  if (!s->sftp && s->ssh)
-    AGAIN_PTR(s, s->sftp, libssh2_sftp_init(s->ssh));
+  if (!s->ssh)
+    return NULL;
+  allow(s, IDLE_MS);
+  if (!s->sftp)
+    s->sftp = libssh2_sftp_init(s->ssh);
   return s->sftp;
 }
 
@@ -502,9 +439,7 @@ static int sftp_fail(lua_State *L, struct session *s, const char *path) {
   static const char *status[] = {"ok", "end of file", "no such file", "permission denied",
                                  "failure", "bad message", "no connection", "connection lost",
                                  "operation unsupported"};
-  if (joe_pending_signal())
-    return fail(L, s, "interrupted");
-  if (!s->ssh || libssh2_session_last_errno(s->ssh) != LIBSSH2_ERROR_SFTP_PROTOCOL)
+  if (joe_pending_signal() || !s->sftp || libssh2_session_last_errno(s->ssh) != LIBSSH2_ERROR_SFTP_PROTOCOL)
     return fail(L, s, lua_pushfstring(L, "%s: SFTP failed", path));
   unsigned long code = libssh2_sftp_last_error(s->sftp);
   lua_pushnil(L);
@@ -515,86 +450,60 @@ static int sftp_fail(lua_State *L, struct session *s, const char *path) {
 /* Open a remote file or directory; NULL on failure. */
 static LIBSSH2_SFTP_HANDLE *sftp_open(struct session *s, const char *path, unsigned long flags,
                                       long mode, int type) {
-  LIBSSH2_SFTP_HANDLE *h = NULL;
-  if (sftp_of(s))
-    AGAIN_PTR(s, h, libssh2_sftp_open_ex(s->sftp, path, (unsigned)strlen(path), flags, mode, type));
-  return h;
+  return sftp_of(s) ? libssh2_sftp_open_ex(s->sftp, path, (unsigned)strlen(path), flags, mode, type)
+                    : NULL;
 }
 
-/* Close a remote handle, waiting for the server to confirm (writes are done then). */
-static int sftp_close(struct session *s, LIBSSH2_SFTP_HANDLE *h) {
-  int rc;
-  AGAIN(s, rc, libssh2_sftp_close_handle(h));
-  return rc;
-}
-
-/* Write len bytes to a remote file: libssh2 pipelines the chunks of a large buffer and
-   reports what the server acknowledged. */
-static int sftp_write_all(struct session *s, LIBSSH2_SFTP_HANDLE *h, const char *buf, size_t len) {
-  while (len > 0) {
-    ssize_t rc;
-    AGAIN(s, rc, libssh2_sftp_write(h, buf, len));
-    if (rc < 0)
-      return (int)rc;
-    buf += rc;
-    len -= (size_t)rc;
+/* Copy between a local fd and a remote handle: 0, 1 when the local side failed (errno
+   tells), or a libssh2 error. libssh2 pipelines a large buffer into many SFTP requests. */
+static long copy_data(LIBSSH2_SFTP_HANDLE *h, int fd, int upload, char *buf) {
+  for (;;) {
+    ssize_t n = upload ? read(fd, buf, XFER_SIZE) : libssh2_sftp_read(h, buf, XFER_SIZE);
+    if (joe_pending_signal())
+      return LIBSSH2_ERROR_TIMEOUT;
+    if (n <= 0)
+      return n == 0 ? 0 : upload ? 1 : (long)n;
+    for (ssize_t done = 0, w; done < n; done += w) {
+      w = upload ? libssh2_sftp_write(h, buf + done, (size_t)(n - done)) : write(fd, buf + done, (size_t)(n - done));
+      if (w < 0)
+        return upload ? (long)w : 1;
+    }
   }
-  return 0;
 }
 
-/* session:put(local, remote, mode) -> true | nil, message: one file, mode kept. */
-static int session_put(lua_State *L) {
+/* session:put(local, remote, mode) / session:get(remote, local, mode) -> true | nil,
+   message: one file, its mode kept. */
+static int transfer(lua_State *L, int upload) {
   struct session *s = luaL_checkudata(L, 1, "cijoe.ssh");
-  const char *local = luaL_checkstring(L, 2), *remote = luaL_checkstring(L, 3);
-  long mode = (long)luaL_checkinteger(L, 4);
+  const char *src = luaL_checkstring(L, 2), *dst = luaL_checkstring(L, 3);
+  const char *local = upload ? src : dst, *remote = upload ? dst : src;
+  long mode = (long)luaL_checkinteger(L, 4) & 07777;
   char *buf = lua_newuserdatauv(L, XFER_SIZE, 0);
-  int fd = open(local, O_RDONLY | O_CLOEXEC), rc = 0;
+  int fd = open(local, upload ? O_RDONLY | O_CLOEXEC : O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0)
     return luaL_fileresult(L, 0, local);
-  LIBSSH2_SFTP_HANDLE *h = sftp_open(s, remote, LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_TRUNC, mode, LIBSSH2_SFTP_OPENFILE);
-  ssize_t n = 0;
-  while (h && rc == 0 && (n = read(fd, buf, XFER_SIZE)) > 0)
-    rc = sftp_write_all(s, h, buf, (size_t)n);
+  LIBSSH2_SFTP_HANDLE *h = sftp_open(s, remote, upload ? LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT |
+                                     LIBSSH2_FXF_TRUNC : LIBSSH2_FXF_READ, mode, LIBSSH2_SFTP_OPENFILE);
   LIBSSH2_SFTP_ATTRIBUTES attrs = {.flags = LIBSSH2_SFTP_ATTR_PERMISSIONS, .permissions = (unsigned long)mode};
-  if (h && rc == 0 && n == 0)
-    AGAIN(s, rc, libssh2_sftp_fstat_ex(h, &attrs, 1));
-  int closed = h ? sftp_close(s, h) : -1;
-  close(fd);
-  if (!h || rc != 0 || closed != 0)
-    return n < 0 ? luaL_fileresult(L, 0, local) : sftp_fail(L, s, remote);
+  long rc = h ? copy_data(h, fd, upload, buf) : LIBSSH2_ERROR_SFTP_PROTOCOL;
+  if (rc == 0)
+    rc = upload ? libssh2_sftp_fstat_ex(h, &attrs, 1) : fchmod(fd, (mode_t)mode) != 0;
+  int saved = errno;
+  if (h && libssh2_sftp_close_handle(h) != 0 && rc == 0)
+    rc = LIBSSH2_ERROR_SFTP_PROTOCOL;
+  if (close(fd) != 0 && rc == 0)
+    rc = 1, saved = errno;
+  errno = saved;
+  if (rc == 1)
+    return luaL_fileresult(L, 0, local);
+  if (rc != 0)
+    return sftp_fail(L, s, remote);
   lua_pushboolean(L, 1);
   return 1;
 }
 
-/* session:get(remote, local, mode) -> true | nil, message: one file, mode kept. */
-static int session_get(lua_State *L) {
-  struct session *s = luaL_checkudata(L, 1, "cijoe.ssh");
-  const char *remote = luaL_checkstring(L, 2), *local = luaL_checkstring(L, 3);
-  mode_t mode = (mode_t)luaL_checkinteger(L, 4);
-  char *buf = lua_newuserdatauv(L, XFER_SIZE, 0);
-  LIBSSH2_SFTP_HANDLE *h = sftp_open(s, remote, LIBSSH2_FXF_READ, 0, LIBSSH2_SFTP_OPENFILE);
-  if (!h)
-    return sftp_fail(L, s, remote);
-  int fd = open(local, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), werr = fd < 0 ? errno : 0;
-  ssize_t n = 0;
-  while (!werr) {
-    AGAIN(s, n, libssh2_sftp_read(h, buf, XFER_SIZE));
-    if (n <= 0)
-      break;
-    for (ssize_t done = 0, w; done < n && !werr; done += w)
-      werr = (w = write(fd, buf + done, (size_t)(n - done))) < 0 ? errno : 0;
-  }
-  if (fd >= 0 && (fchmod(fd, mode & 07777) != 0 || close(fd) != 0) && !werr)
-    werr = errno;
-  int closed = sftp_close(s, h);
-  errno = werr;
-  if (werr)
-    return luaL_fileresult(L, 0, local);
-  if (n < 0 || closed != 0)
-    return sftp_fail(L, s, remote);
-  lua_pushboolean(L, 1);
-  return 1;
-}
+static int session_put(lua_State *L) { return transfer(L, 1); }
+static int session_get(lua_State *L) { return transfer(L, 0); }
 
 /* session:stat(path) -> {type = "file"|"directory"|"other", mode =, size =} | nil, msg. */
 static int session_stat(lua_State *L) {
@@ -602,10 +511,7 @@ static int session_stat(lua_State *L) {
   size_t len;
   const char *path = luaL_checklstring(L, 2, &len);
   LIBSSH2_SFTP_ATTRIBUTES a;
-  int rc = -1;
-  if (sftp_of(s))
-    AGAIN(s, rc, libssh2_sftp_stat_ex(s->sftp, path, (unsigned)len, LIBSSH2_SFTP_STAT, &a));
-  if (rc != 0)
+  if (!sftp_of(s) || libssh2_sftp_stat_ex(s->sftp, path, (unsigned)len, LIBSSH2_SFTP_STAT, &a) != 0)
     return sftp_fail(L, s, path);
   unsigned long kind = a.permissions & LIBSSH2_SFTP_S_IFMT;
   lua_createtable(L, 0, 3);
@@ -623,11 +529,7 @@ static int session_mkdir(lua_State *L) {
   struct session *s = luaL_checkudata(L, 1, "cijoe.ssh");
   size_t len;
   const char *path = luaL_checklstring(L, 2, &len);
-  long mode = (long)luaL_checkinteger(L, 3);
-  int rc = -1;
-  if (sftp_of(s))
-    AGAIN(s, rc, libssh2_sftp_mkdir_ex(s->sftp, path, (unsigned)len, mode));
-  if (rc != 0)
+  if (!sftp_of(s) || libssh2_sftp_mkdir_ex(s->sftp, path, (unsigned)len, (long)luaL_checkinteger(L, 3)) != 0)
     return sftp_fail(L, s, path);
   lua_pushboolean(L, 1);
   return 1;
@@ -644,16 +546,12 @@ static int session_dir(lua_State *L) {
   if (!h)
     return sftp_fail(L, s, path);
   lua_newtable(L);
-  for (;;) {
-    AGAIN(s, rc, libssh2_sftp_readdir_ex(h, name, sizeof name, NULL, 0, &a));
-    if (rc <= 0)
-      break;
+  while ((rc = libssh2_sftp_readdir_ex(h, name, sizeof name, NULL, 0, &a)) > 0)
     if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
       lua_pushlstring(L, name, (size_t)rc);
       lua_rawseti(L, -2, ++n);
     }
-  }
-  sftp_close(s, h);
+  libssh2_sftp_close_handle(h);
   return rc < 0 ? sftp_fail(L, s, path) : 1;
 }
 
@@ -661,16 +559,14 @@ int luaopen_cijoe_ssh(lua_State *L) {
   static const luaL_Reg methods[] = {{"exec", session_exec}, {"put", session_put},
                                      {"get", session_get},   {"stat", session_stat},
                                      {"mkdir", session_mkdir}, {"dir", session_dir},
-                                     {"close", session_close}, {NULL, NULL}};
+                                     {"close", session_close}, {"__gc", session_close},
+                                     {"__close", session_close}, {NULL, NULL}};
   static const luaL_Reg funcs[] = {{"connect", ssh_connect}, {NULL, NULL}};
   libssh2_init(0);
   luaL_newmetatable(L, "cijoe.ssh");
-  luaL_newlib(L, methods);
+  luaL_setfuncs(L, methods, 0);
+  lua_pushvalue(L, -1);
   lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, session_close);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, session_close);
-  lua_setfield(L, -2, "__close");
   luaL_newlib(L, funcs);
   return 1;
 }
