@@ -253,3 +253,16 @@ function TestMetrics:test_extract_reports_a_broken_fio_file()
   lu.assertStrContains(out, "002_writes/metrics.yml: 1 job")
   lu.assertStrContains(err, "/001_reads/artifacts/fio-broken.json:4:1: ")
 end
+
+function TestMetrics:test_step_named_by_folder_and_unmatched_job()
+  hand_run(self.dir, { { job = "a", read = { iops = 1000 } } })
+  h.write(self.dir .. "/req.yml", 'steps:\n  001_step:\n    read:\n      iops: "[1; 1] k"\n')
+  local status, out = h.joe_in(self.dir, "analyse run -r req.yml")
+  lu.assertEquals(status, 0, out)
+  lu.assertStrContains(out, "001_step  a    read  iops    1 k    [1; 1] k  pass\n1 passed, 0 failed\n")
+  h.write(self.dir .. "/req.yml", 'steps:\n  step:\n    jobs:\n      b:\n        read:\n'
+    .. '          iops: "[1; 1] k"\n')
+  status, out = h.joe_in(self.dir, "analyse run -r req.yml")
+  lu.assertEquals(status, 1)
+  lu.assertStrContains(out, "req.yml:6:17: matches no measured metric (fail)\n0 passed, 1 failed\n")
+end

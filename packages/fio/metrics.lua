@@ -247,10 +247,10 @@ local function document_reqs(doc, ctx)
   end
 end
 
--- Order "file:line:column: problem" messages by line, then column.
+-- Order "file:line:column[: problem]" texts by line, then column.
 local function by_position(a, b)
-  local la, ca = a:match(":(%d+):(%d+): ")
-  local lb, cb = b:match(":(%d+):(%d+): ")
+  local la, ca = a:match(":(%d+):(%d+)")
+  local lb, cb = b:match(":(%d+):(%d+)")
   la, ca, lb, cb = tonumber(la) or 0, tonumber(ca) or 0, tonumber(lb) or 0, tonumber(cb) or 0
   if la ~= lb then return la < lb end
   return ca < cb
@@ -384,25 +384,38 @@ local function load_metrics(outdir)
   return found
 end
 
--- Check every step's metrics, write the analysis files, print the table; returns the
--- exit status.
-local function run_analysis(outdir, steps, reqs, req_path)
-  local all, step_records = {}, {}
+-- Check each step's metrics and write its analysis.yml. Returns every check and the
+-- steps' records, or nil and a message.
+local function analyse_steps(outdir, steps, reqs, req_path)
+  local all, records = {}, {}
   for _, s in ipairs(steps) do
     local checks = {}
     for _, jm in ipairs(s.doc.jobs or {}) do job_checks(s.stepdir, jm, reqs, checks) end
     sort_checks(checks)
     local ok, err = write_step_analysis(outdir, s.stepdir, checks, req_path)
-    if not ok then return die(err, 1) end
+    if not ok then return nil, err end
     local passed, failed, status = summary(checks)
-    step_records[#step_records + 1] = { step = s.stepdir, status = status, passed = passed, failed = failed }
+    records[#records + 1] = { step = s.stepdir, status = status, passed = passed, failed = failed }
     for _, c in ipairs(checks) do all[#all + 1] = c end
   end
-  local unused, records = {}, {}
+  return all, records
+end
+
+-- The requirements that matched no measured metric, in the order of the file.
+local function unmatched(reqs)
+  local unused = {}
   for _, r in ipairs(reqs) do
     if not r.used then unused[#unused + 1] = { at = r.at, direction = r.direction, metric = r.metric } end
   end
-  table.sort(unused, function(a, b) return a.at < b.at end)
+  table.sort(unused, function(a, b) return by_position(a.at, b.at) end)
+  return unused
+end
+
+-- Check every step, write the analysis files, print the table; returns the exit status.
+local function run_analysis(outdir, steps, reqs, req_path)
+  local all, step_records = analyse_steps(outdir, steps, reqs, req_path)
+  if not all then return die(step_records, 1) end
+  local unused, records = unmatched(reqs), {}
   for _, c in ipairs(all) do records[#records + 1] = check_record(c) end
   local passed, failed, status = summary(all, #unused)
   local ok, err = output.write_yaml(outdir .. "/analysis.yml", { requirements = req_path,

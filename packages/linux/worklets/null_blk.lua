@@ -7,6 +7,15 @@ local linux = require("linux")
 -- The keys of `with` that are not module parameters.
 local OURS = { ["do"] = true, action = true, transport = true }
 
+-- The module parameters of `with`: everything but our own keys.
+local function module_params(args)
+  local params = {}
+  for k, v in pairs(args) do
+    if not OURS[k] then params[k] = v end
+  end
+  return params
+end
+
 -- Returns "skip" and the reason where modinfo does not know null_blk (see DESIGN.md).
 return function(args)
   local action = args["do"] or args.action or "insert"
@@ -23,11 +32,7 @@ return function(args)
   if action == "remove" then
     err, msg = linux.null_blk_remove(run_opts)
   else
-    local params = {}
-    for k, v in pairs(args) do
-      if not OURS[k] then params[k] = v end
-    end
-    err, msg = linux.null_blk_insert(params, run_opts)
+    err, msg = linux.null_blk_insert(module_params(args), run_opts)
   end
   if err == nil then return false, msg end
   return err
