@@ -86,6 +86,8 @@ function TestFio:test_misuse_raises()
   lu.assertErrorMsgContains("option 'bs' must be a string, number or boolean, not table",
     fio.command, { bs = {} })
   lu.assertErrorMsgContains('bad option name "a b"', fio.command, { ["a b"] = 1 })
+  lu.assertErrorMsgContains("fio: extra must be a list of arguments, not string", fio.command,
+    { extra = "--norandommap" })
 end
 
 function TestFio:test_command_line_quotes_every_value()

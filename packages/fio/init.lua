@@ -42,6 +42,9 @@ function fio.command(opts, out_path)
   end
   table.sort(others, function(a, b) return tostring(a) < tostring(b) end)
   for _, key in ipairs(others) do args[#args + 1] = option(key, opts[key]) end
+  if opts.extra ~= nil and type(opts.extra) ~= "table" then
+    error("fio: extra must be a list of arguments, not " .. type(opts.extra), 2)
+  end
   for _, arg in ipairs(opts.extra or {}) do args[#args + 1] = cijoe.quote(arg) end
   args[#args + 1] = "--output-format=json"
   if out_path then args[#args + 1] = "--output=" .. cijoe.quote(out_path) end
