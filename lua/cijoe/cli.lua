@@ -138,6 +138,10 @@ function commands.test(opts, args)
   return require("cijoe.test").main(opts, args)
 end
 
+-- joe extract | analyse [outdir]: fio metrics, in the fio package (fio.metrics).
+function commands.extract(_, args) return require("fio.metrics").extract(args[1]) end
+function commands.analyse(opts, args) return require("fio.metrics").analyse(args[1], opts.requirements) end
+
 -- joe -s [pkg]: copy a package's default.config and example.workflow into cwd.
 local function setup(pkg)
   local files = { "default.config", "example.workflow" }

@@ -1,0 +1,159 @@
+--- fio: run fio on the target from a table of options or from a job file, keep its JSON
+-- output as an artifact of the step, and hand it back as a Lua table.
+local cijoe = require("cijoe")
+local fs = require("cijoe.fs")
+local output = require("cijoe.output")
+local yaml = require("cijoe.yaml")
+
+local fio = {}
+
+-- The options fio.run knows by name, in the order they go on the command line; any other
+-- option of the table follows them, sorted by name, then the raw arguments of `extra`.
+local ORDER = { "name", "filename", "rw", "bs", "iodepth", "size", "runtime", "time_based",
+  "numjobs", "ioengine", "direct", "verify" }
+local KNOWN = { extra = true }
+for _, key in ipairs(ORDER) do KNOWN[key] = true end
+
+-- One `--key='value'` argument. Booleans are 1 and 0, which every fio flag takes (a bare
+-- `--direct` would swallow the next argument as its value).
+local function option(key, value)
+  if type(key) ~= "string" or not key:match("^[%w_]+$") then
+    error("fio: bad option name " .. string.format("%q", tostring(key)), 4)
+  end
+  local kind = type(value)
+  if kind == "boolean" then value = value and 1 or 0 end
+  if kind == "number" then value = math.tointeger(value) or value end
+  if kind ~= "boolean" and kind ~= "number" and kind ~= "string" then
+    error("fio: option '" .. key .. "' must be a string, number or boolean, not " .. kind, 4)
+  end
+  return "--" .. key .. "=" .. cijoe.quote(value)
+end
+
+--- The fio command line for the options table `opts` (see fio.run), writing JSON to the
+-- file out_path when given. Every value is quoted for sh.
+function fio.command(opts, out_path)
+  local args = { cijoe.quote(cijoe.getconf("fio.bin", "fio")) }
+  for _, key in ipairs(ORDER) do
+    if opts[key] ~= nil then args[#args + 1] = option(key, opts[key]) end
+  end
+  local others = {}
+  for key in pairs(opts) do
+    if not KNOWN[key] then others[#others + 1] = key end
+  end
+  table.sort(others, function(a, b) return tostring(a) < tostring(b) end)
+  for _, key in ipairs(others) do args[#args + 1] = option(key, opts[key]) end
+  if opts.extra ~= nil and type(opts.extra) ~= "table" then
+    error("fio: extra must be a list of arguments, not " .. type(opts.extra), 2)
+  end
+  for _, arg in ipairs(opts.extra or {}) do args[#args + 1] = cijoe.quote(arg) end
+  args[#args + 1] = "--output-format=json"
+  if out_path then args[#args + 1] = "--output=" .. cijoe.quote(out_path) end
+  return table.concat(args, " ")
+end
+
+--- Parse fio's JSON output as a Lua table (name is the file, for error messages).
+-- fio writes its error messages into the --output file as well, before and after the JSON
+-- object, so only the lines from the first "{" to the last "}" are parsed; what comes before
+-- is kept as blank lines, so an error's line number is the file's.
+-- Returns the table, or nil and "name:line:column: problem".
+function fio.decode(text, name)
+  name = name or "<fio output>"
+  local first = text:sub(1, 1) == "{" and 1 or text:find("\n{")
+  if not first then return nil, name .. ": no JSON object in fio's output" end
+  local last = text:match(".*\n()}") or (text:sub(1, 1) == "{" and #text)
+  local head = text:sub(1, first):gsub("[^\n]", "")
+  local doc, err = yaml.load(head .. text:sub(first + (first > 1 and 1 or 0), last), name)
+  if type(doc) ~= "table" then return nil, err or name .. ": not a JSON object" end
+  return doc
+end
+
+-- A fresh path on the target in fio.remote_dir (default /tmp), named after the job and
+-- random enough that runs of the same job never share it.
+local function remote_path(name, ext)
+  return string.format("%s/joe-fio-%s-%08x%s", cijoe.getconf("fio.remote_dir", "/tmp"),
+    output.safe_name(name), math.random(0, 0x7fffffff), ext)
+end
+
+-- The name of the artifact for job `name`: fio-<name>.json, or fio-<name>-N.json when the
+-- step already fetched one, so no result is overwritten. Returns the name and its folder.
+local function artifact(name)
+  local dir, msg = output.step_path("artifacts")
+  if not dir then return nil, msg end
+  local base = "fio-" .. output.safe_name(name)
+  local file, n = base .. ".json", 1
+  while fs.stat(dir .. "/" .. file) do
+    n = n + 1
+    file = base .. "-" .. n .. ".json"
+  end
+  return file, dir
+end
+
+-- Fetch the JSON output into the step's artifacts and parse it.
+local function fetch(remote, name, transport)
+  local file, dir = artifact(name)
+  if not file then return nil, dir end
+  local ok, msg = cijoe.get(remote, file, { transport = transport })
+  if not ok then return nil, msg end
+  local f, err = io.open(dir .. "/" .. file, "rb")
+  if not f then return nil, err end
+  local text = f:read("a")
+  f:close()
+  return fio.decode(text, dir .. "/" .. file)
+end
+
+-- Run a fio command that writes JSON to `remote`, fetch and parse that, and remove the
+-- files the run left on the target (`remote` and the others listed).
+local function execute(cmd, remote, name, run_opts, others)
+  local err, state = cijoe.run(cmd, run_opts)
+  if err == nil then return nil, state end
+  local result, msg
+  if err == 0 then result, msg = fetch(remote, name, run_opts.transport) end
+  local files = { cijoe.quote(remote) }
+  for _, path in ipairs(others or {}) do files[#files + 1] = cijoe.quote(path) end
+  cijoe.run("rm -f " .. table.concat(files, " "), { transport = run_opts.transport })
+  if err ~= 0 then return err, nil, state end
+  if not result then return nil, msg end
+  return 0, result, state
+end
+
+-- Raise the error luaL_checktype would for a bad argument of fio.run or fio.run_jobfile.
+local function check(fname, n, value, expected, optional)
+  if type(value) == expected or (optional and value == nil) then return end
+  error(string.format("bad argument #%d to '%s' (%s expected, got %s)", n, fname, expected,
+    type(value)), 3)
+end
+
+--- Run fio on the target with the options of `opts`: name (default "job"), filename, rw,
+-- bs, iodepth, size, runtime, time_based, numjobs, ioengine, direct, verify, any other fio
+-- option by its name, and extra (a list of raw arguments). run_opts go to cijoe.run
+-- (transport, timeout, cwd, env, monitor). fio writes JSON to a file on the target, which
+-- is fetched into the step's artifacts as fio-<name>.json and removed there.
+-- Returns 0, the parsed JSON (jobs[i].read.iops, ...) and the command's state; fio's
+-- nonzero exit status (its message is in the command's log); or nil and a message.
+function fio.run(opts, run_opts)
+  check("run", 1, opts, "table")
+  check("run", 2, run_opts, "table", true)
+  local job = {}
+  for k, v in pairs(opts) do job[k] = v end
+  job.name = job.name or "job"
+  local remote = remote_path(job.name, ".json")
+  return execute(fio.command(job, remote), remote, job.name, run_opts or {})
+end
+
+--- Run the local fio job file at `path` on the target: it is put there, run with JSON
+-- output, and the JSON is fetched into the step's artifacts as fio-<file name>.json.
+-- run_opts and the results are those of fio.run.
+function fio.run_jobfile(path, run_opts)
+  check("run_jobfile", 1, path, "string")
+  check("run_jobfile", 2, run_opts, "table", true)
+  run_opts = run_opts or {}
+  local name = path:match("([^/]*)$"):gsub("%.[^.]*$", "")
+  local job, remote = remote_path(name, ".fio"), remote_path(name, ".json")
+  local ok, msg = cijoe.put(path, job, { transport = run_opts.transport })
+  if not ok then return nil, msg end
+  local cmd = table.concat({ cijoe.quote(cijoe.getconf("fio.bin", "fio")),
+    "--output-format=json", "--output=" .. cijoe.quote(remote), cijoe.quote(job) }, " ")
+  return execute(cmd, remote, name, run_opts, { job })
+end
+
+return fio
