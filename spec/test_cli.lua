@@ -117,3 +117,19 @@ function TestCli:test_joe_test_counts()
   lu.assertStrMatches(out, ".*\n2 passed, 2 failed, 1 skipped\n$")
   lu.assertNotNil(h.read(h.sh("ls -d " .. h.latest(self.dir) .. "/*TestGroup.test_logs"):gsub("\n", "") .. "/cmd_01.output"))
 end
+
+function TestCli:test_step_results_pass_skip_fail()
+  h.write(self.dir .. "/wf.lua", [[
+    step("zero", function() return 0 end)
+    step("none", function() end)
+    step("skip", function() return "skip", "no null_blk here" end)
+    step("nilmsg", function() return nil, "could not" end)
+    step("false", function() return false end)
+    step("status", function() return 3 end)]])
+  local status, out = h.joe_in(self.dir, "wf.lua")
+  lu.assertEquals(status, 1)
+  lu.assertStrMatches(out, ".*zero +passed.*none +passed.*skip +skipped +[%d.]+s  %(no null_blk here%)\n.*nilmsg +failed.*false +failed.*status +failed.*")
+  local steps = h.yaml(h.latest(self.dir) .. "/workflow.state").steps
+  lu.assertEquals(steps[4].error, "returned nil: could not")
+  lu.assertEquals(steps[6].error, "returned 3")
+end

@@ -97,6 +97,18 @@ function TestConfig:test_yaml_scalars_and_roundtrip()
   lu.assertEquals(again.bin, "a\239\191\189b")
 end
 
+function TestConfig:test_empty_documents()
+  for _, text in ipairs({ "", "# only a comment\n", "---\n" }) do
+    local value, marks = yaml.load(text, "e.yaml")
+    lu.assertNil(value)
+    lu.assertEquals(type(marks), "table", text)
+  end
+  local _, err = yaml.load("a: 1\n---\nb: 2\n", "two.yaml")
+  lu.assertStrContains(err, "two.yaml:2:1: more than one document")
+  h.write(self.dir .. "/empty.yaml", "# nothing here\n")
+  lu.assertEquals(h.joe_in(self.dir, "-c empty.yaml show.lua"), 0)
+end
+
 function TestConfig:test_alias_bomb_is_refused()
   local bomb = { 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]' }
   local prev = "a"

@@ -209,12 +209,13 @@ static int load_document(lua_State *L) {
   do
     next_event(L, ld);
   while (ld->event.type == YAML_STREAM_START_EVENT || ld->event.type == YAML_DOCUMENT_START_EVENT);
-  if (ld->event.type == YAML_STREAM_END_EVENT)
+  if (ld->event.type == YAML_STREAM_END_EVENT) { /* empty, or only comments */
     lua_pushnil(L);
-  else
+  } else {
     parse_node(L, ld);
-  next_event(L, ld); /* document end */
-  next_event(L, ld);
+    next_event(L, ld); /* document end */
+    next_event(L, ld);
+  }
   if (ld->event.type != YAML_STREAM_END_EVENT)
     fail_at(L, ld, ld->event.start_mark, "more than one document");
   free_loader(ld);

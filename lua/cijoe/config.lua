@@ -136,7 +136,7 @@ end
 -- Parse and check one file's text; returns a doc or raises a config error.
 local function parse(text, file)
   local root, marks = yaml.load(text, file)
-  if root == nil and marks ~= nil then error({ config_error = marks }, 0) end
+  if root == nil and type(marks) == "string" then error({ config_error = marks }, 0) end
   local doc = { root = root, marks = marks or {}, file = file, transport_order = {} }
   check_document(doc)
   expand_all(doc, doc.root, {})

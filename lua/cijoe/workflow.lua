@@ -75,29 +75,33 @@ end
 -- One line per finished step on the terminal.
 local function report_line(run, rec)
   if run.quiet then return end
-  io.stdout:write(string.format("%3d %-40s %-7s %8.2fs\n", rec.number, rec.name, rec.status,
-    rec.elapsed or 0))
+  io.stdout:write(string.format("%3d %-40s %-7s %8.2fs%s\n", rec.number, rec.name, rec.status,
+    rec.elapsed or 0, rec.reason and "  (" .. rec.reason .. ")" or ""))
   io.stdout:flush()
 end
 
--- Run fn(args, cijoe) as step rec; a step passes on nil, 0 or true.
+-- Run fn(args, cijoe) as step rec. It passes on nil, 0 or true; it is skipped when it
+-- returns "skip", reason; it fails on anything else (nil, msg too) or an error. Returns
+-- false when it failed.
 local function run_step(run, rec, fn, args)
   output.begin_step(rec.name, rec.number)
   rec.status, rec.begin = "running", proc.now()
   save(run)
   local ok, result, msg = xpcall(fn, traceback, args or {}, cijoe)
   rec.elapsed = proc.now() - rec.begin
-  local passed = ok and (result == nil or result == 0 or result == true)
-  rec.status = proc.signal() and "interrupted" or passed and "passed" or "failed"
+  local passed = ok and ((result == nil and msg == nil) or result == 0 or result == true)
+  local skipped = ok and result == "skip"
+  rec.status = proc.signal() and "interrupted" or passed and "passed" or skipped and "skipped" or "failed"
+  rec.reason = skipped and tostring(msg) or nil
   if not ok then io.stderr:write("joe: ", tostring(result), "\n") end
-  if not passed then
+  if not passed and not skipped then
     rec.error = ok and ("returned " .. tostring(result) .. (msg and ": " .. tostring(msg) or ""))
       or tostring(result)
     local log = io.open((output.step_path() or ".") .. "/step.log", "ab")
     if log then log:write(rec.error, "\n"):close() end
   end
   save(run)
-  return passed
+  return passed or skipped
 end
 
 -- Check the requested step names before anything runs.
