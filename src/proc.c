@@ -289,6 +289,16 @@ static int proc_now(lua_State *L) {
   return 1;
 }
 
+/* proc.sleep(seconds): wait, but wake at once for Ctrl-C (os.execute("sleep") would
+   hide it from us). */
+static int proc_sleep(lua_State *L) {
+  struct pollfd p = {joe_signal_fd(), POLLIN, 0};
+  double until = joe_now() + luaL_checknumber(L, 1);
+  while (!joe_pending_signal() && joe_now() < until)
+    poll(&p, 1, (int)((until - joe_now()) * 1000) + 1);
+  return 0;
+}
+
 /* proc.signal(): the number of a pending SIGINT/SIGTERM, or nil. */
 static int proc_signal(lua_State *L) {
   if (joe_pending_signal())
@@ -308,6 +318,7 @@ static int proc_clear_signal(lua_State *L) {
 int luaopen_cijoe_proc(lua_State *L) {
   static const luaL_Reg funcs[] = {{"run", proc_run},
                                    {"now", proc_now},
+                                   {"sleep", proc_sleep},
                                    {"signal", proc_signal},
                                    {"clear_signal", proc_clear_signal},
                                    {NULL, NULL}};

@@ -12,10 +12,18 @@ local function traceback(err)
   return debug.traceback(tostring(err), 2)
 end
 
---- The function and description of worklet "pkg.name", or nil and a message.
+--- The function, description and accepted `with` keys of worklet "pkg.name", or nil and
+-- a message. The description is the leading `---` comment; a `--- with: a, b` line in it
+-- lists the keys the worklet takes (for joe lint).
 function workflow.worklet(name)
   local pkg, file = tostring(name):match("^([%w_-]+)%.([%w_-]+)$")
   local text, origin = packages.read((pkg or "?") .. "/worklets/" .. (file or "?") .. ".lua")
+  if not pkg and tostring(name):match("^[%w_-]+$") then -- CIJOE's unpackaged worklets
+    origin = "worklets/" .. name .. ".lua"
+    local f = io.open(origin)
+    text = f and f:read("a")
+    if f then f:close() end
+  end
   if not text then return nil, "unknown worklet '" .. tostring(name) .. "'" end
   local chunk, err = load(text, "@" .. origin, "t")
   if not chunk then return nil, err end
@@ -23,46 +31,69 @@ function workflow.worklet(name)
   if not ok or type(fn) ~= "function" then
     return nil, origin .. ": a worklet must return a function" .. (ok and "" or ": " .. tostring(fn))
   end
-  local doc = {}
+  local doc, keys = {}, nil
   for line in text:gmatch("[^\n]*") do
     local comment = line:match("^%-%-%-%s?(.*)")
     if not comment then break end
-    doc[#doc + 1] = comment
+    local with = comment:match("^with:%s*(.*)")
+    if with then keys = {} end
+    for key in (with or ""):gmatch("[%w_]+") do keys[key] = true end
+    if not with then doc[#doc + 1] = comment end
   end
-  return fn, table.concat(doc, " ")
+  return fn, table.concat(doc, " "), keys
 end
 
--- A step from step("name", fn_or_worklet [, with]) or step{name =, uses =, with =}.
-local function make_step(name, body, with)
+--- A step from step("name", fn_or_worklet [, with]) or step{name =, uses =, with =};
+--- nil and a message when it is malformed or its worklet does not exist.
+function workflow.make_step(name, body, with)
   local spec = type(name) == "table" and name or { name = name, with = with }
   if type(body) == "function" then spec.fn = body elseif body ~= nil then spec.uses = body end
-  if type(spec.name) ~= "string" or spec.name == "" then error("step: a name is required", 3) end
+  if type(spec.name) ~= "string" or spec.name == "" then return nil, "step: a name is required" end
   if not spec.fn and type(spec.uses) ~= "string" then
-    error("step '" .. spec.name .. "': give a function or a worklet name", 3)
+    return nil, "step '" .. spec.name .. "': give a function or a worklet name"
   end
   if spec.uses and not spec.fn then
-    local fn, doc = workflow.worklet(spec.uses)
-    if not fn then error("step '" .. spec.name .. "': " .. doc, 3) end
-    spec.fn, spec.description = fn, spec.description or doc
+    local fn, doc, keys = workflow.worklet(spec.uses)
+    if not fn then return nil, "step '" .. spec.name .. "': " .. doc end
+    spec.fn, spec.description, spec.keys = fn, spec.description or doc, keys
   end
   return spec
 end
 
---- Load a workflow script: compile it with step() and cijoe in its environment.
--- Returns the workflow, or nil and "file:line: message".
+-- Add a step to the workflow; its name must be new.
+local function add_step(wf, s)
+  if wf.names[s.name] then return nil, "step '" .. s.name .. "' is declared twice" end
+  wf.steps[#wf.steps + 1], wf.names[s.name] = s, true
+  return s
+end
+
+-- True when a .workflow file is not Lua but a CIJOE task (YAML with steps), as CIJOE's
+-- own .workflow files are.
+local function is_task(path, lua_error)
+  if path:match("%.ya?ml$") then return true end
+  local f = lua_error and io.open(path, "rb")
+  local doc = f and require("cijoe.yaml").load(f:read("a"), path)
+  if f then f:close() end
+  return type(doc) == "table" and type(doc.steps) == "table"
+end
+
+--- Load a workflow: a Lua script, compiled with step() and cijoe in its environment, or a
+-- CIJOE task file (*.yaml, or a .workflow that is YAML). Returns the workflow, or nil and
+-- "file:line: message".
 function workflow.load(path)
-  local wf = { path = path, steps = {}, names = {} }
+  local wf = { path = path, steps = {}, names = {}, chunk = function() end }
   wf.name = path:match("([^/]+)$"):gsub("%.[^.]*$", "")
   local env = setmetatable({ cijoe = cijoe }, { __index = _G })
   function env.step(...)
-    local s = make_step(...)
-    if wf.names[s.name] then error("step '" .. s.name .. "' is declared twice", 2) end
-    wf.steps[#wf.steps + 1], wf.names[s.name] = s, true
+    local s, err = workflow.make_step(...)
+    if not (s and add_step(wf, s)) then error(err or "step '" .. s.name .. "' is declared twice", 2) end
   end
-  local chunk, err = loadfile(path, "t", env)
+  local chunk, err
+  if not path:match("%.ya?ml$") then chunk, err = loadfile(path, "t", env) end
+  if is_task(path, not chunk) then return require("cijoe.task").load(wf, workflow.make_step, add_step) end
   if not chunk then return nil, err end
   package.path = (path:match("^(.*)/") or ".") .. "/?.lua;" .. package.path
-  wf.chunk = chunk
+  wf.chunk, wf.env = chunk, env
   return wf
 end
 
