@@ -166,3 +166,46 @@ function TestReport:test_interrupted_run_has_a_report()
   has(html, '<details class="step interrupted" id="step-2" open>')
   has(html, '<details class="step skipped" id="step-3">')
 end
+
+local CHROMIUM = "/usr/bin/chromium"
+
+-- Run headless Chromium on a file with a fresh profile; returns its stdout. Requests to
+-- the network cannot resolve, and with net_log every request is written to that file.
+local function chromium(args, file, net_log)
+  local profile = h.tmpdir()
+  local out = h.sh(string.format("timeout 120 %s --headless --no-sandbox --disable-gpu --disable-quic "
+    .. "--no-first-run --disable-background-networking --disable-component-update --disable-sync "
+    .. "--user-data-dir=%s --host-resolver-rules='MAP * ~NOTFOUND' %s %s %s 2>/dev/null", CHROMIUM,
+    h.q(profile), net_log and "--log-net-log=" .. h.q(net_log) or "", args, h.q("file://" .. file)))
+  h.sh("rm -rf " .. h.q(profile))
+  return out
+end
+
+-- How many requests a page made itself (its origin is the opaque one of file://, which
+-- the net log calls "null"; Chromium's own background requests say "not an origin").
+local function page_requests(net_log)
+  return select(2, (h.read(net_log) or ""):gsub('"initiator":"null"', ""))
+end
+
+function TestReport:test_chromium_renders_the_report_offline()
+  if not h.read(CHROMIUM) then lu.skip("chromium is not installed (Debian package chromium)") end
+  local _, _, run = self:run_workflow()
+  local shot = run .. "/screenshot.png"
+  chromium("--screenshot=" .. h.q(shot) .. " --window-size=1280,2000", run .. "/report.html")
+  local png = h.read(shot) or ""
+  lu.assertEquals(png:sub(1, 8), "\137PNG\r\n\26\n")
+  lu.assertEquals({ string.unpack(">I4I4", png, 17) }, { 1280, 2000, 25 }) -- IHDR width, height
+  lu.assertTrue(#png > 20000, "a blank page? the screenshot is " .. #png .. " bytes")
+  local dom = chromium("--dump-dom", run .. "/report.html", run .. "/net.json")
+  for _, name in ipairs({ "build", "lint", "tests", "fails" }) do
+    has(dom, '<span class="name">' .. name .. "</span>")
+  end
+  has(dom, '<details class="step failed" id="step-4" open="">')
+  has(dom, "&lt;script&gt;alert(1)&lt;/script&gt;") -- text, not an element
+  lu.assertEquals(page_requests(run .. "/net.json"), 0)
+  -- the same check sees the requests of a page that does load things from the network
+  h.write(self.dir .. "/remote.html", '<img src="http://example.invalid/a.png"><link rel="stylesheet" '
+    .. 'href="https://example.invalid/a.css">')
+  chromium("--dump-dom", self.dir .. "/remote.html", self.dir .. "/net.json")
+  lu.assertEquals(page_requests(self.dir .. "/net.json"), 2)
+end
