@@ -145,6 +145,27 @@ function TestReport:test_report_rebuilds_a_crashed_run()
   lu.assertStrContains(junit_summary(run .. "/junit.xml"), "tests=6 failures=1 errors=3 skipped=1")
 end
 
+function TestReport:test_odd_tests_yaml_is_shown_not_fatal()
+  h.write(self.dir .. "/w.lua", [[
+local function results(text)
+  local _, st = cijoe.run("true")
+  local f = assert(io.open(st.state_fpath:match("^(.*)/") .. "/tests.yaml", "w"))
+  f:write(text)
+  f:close()
+end
+step("odd", function() results("- just text\n- {name: fine, status: passed}\n") end)
+step("torn", function() results("- {name: [") end)]])
+  lu.assertEquals(h.joe_in(self.dir, "-q w.lua"), 0)
+  lu.assertEquals(junit_summary(h.latest(self.dir) .. "/junit.xml"), [[
+name=w tests=4 failures=0 errors=1 skipped=0
+w odd
+odd just text error:error
+odd fine
+w torn
+]])
+  has(h.read(h.latest(self.dir) .. "/report.html"), '<details class="step passed" id="step-1" open>')
+end
+
 function TestReport:test_report_of_missing_or_unwritable_dir()
   local status, _, err = h.joe_in(self.dir, "report nowhere")
   lu.assertEquals(status, 2)

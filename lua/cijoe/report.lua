@@ -16,8 +16,7 @@ local function tail(path, cap)
   local f = io.open(path, "rb")
   if not f then return nil, 0 end
   local size = f:seek("end")
-  f:seek("set", math.max(0, size - cap))
-  local text = f:read("a")
+  local text = f:seek("set", math.max(0, size - cap)) and f:read("a")
   f:close()
   return text, size
 end
@@ -96,7 +95,8 @@ local function load_run(dir)
     local kind = not s.tag and "passed" or s.tag == "skipped" and "skipped" or "failed"
     run[kind] = (run[kind] or 0) + 1
     for _, t in ipairs(load_yaml(dir .. "/" .. s.rel .. "/tests.yaml")) do
-      if type(t) == "table" then s.tests[#s.tests + 1], s.open = t, add_case(run, t, s.name, t.message) or s.open end
+      t = type(t) == "table" and t or { name = tostring(t), status = "error" } -- not a result
+      s.tests[#s.tests + 1], s.open = t, add_case(run, t, s.name, t.message) or s.open
     end
   end
   return run
@@ -111,36 +111,36 @@ local function command(dir, rel)
     .. (st.timed_out and " (timed out)" or st.interrupted and " (interrupted)" or "") or "did not finish"
   st.status = st.err == 0 and not st.error and "passed" or "failed"
   st.open, st.output, st.href = st.status == "failed" and " open" or "", text, rel
-  st.note = size > report.CAP and string.format("%d bytes: the last %d KiB are shown", size, report.CAP // 1024)
+  st.note = size > report.CAP and ("%d bytes: the last %d KiB are shown"):format(size, report.CAP // 1024)
   return st
 end
 
 -- One step's values for its part: its commands, test results and artifacts rendered.
-local function step(T, dir, s)
+local function step(parts, dir, s)
   local cmds = {}
   while fs.stat(string.format("%s/%s/cmd_%02d.output", dir, s.rel, #cmds + 1)) do
     cmds[#cmds + 1] = command(dir, string.format("%s/cmd_%02d", s.rel, #cmds + 1))
   end
-  s.artifacts = each(T.artifact, fs.dir(dir .. "/" .. s.rel .. "/artifacts") or {}, function(name)
+  s.artifacts = each(parts.artifact, fs.dir(dir .. "/" .. s.rel .. "/artifacts") or {}, function(name)
     local href = name:gsub("[^%w._~-]", function(c) return ("%%%02X"):format(c:byte()) end)
     return { name = name, href = s.rel .. "/artifacts/" .. href }
   end)
-  s.commands, s.test_rows = each(T.command, cmds), each(T.test, s.tests)
+  s.commands, s.test_rows = each(parts.command, cmds), each(parts.test, s.tests)
   return s
 end
 
 --- Write report.html and junit.xml into the output directory dir from its files, and
 --- append to the file GITHUB_STEP_SUMMARY names. Returns the report's path or nil, message.
 function report.build(dir)
-  local T, run, summary = template(), load_run(dir), os.getenv("GITHUB_STEP_SUMMARY")
-  run.step_parts = each(T.step, run.steps, function(s) return step(T, dir, s) end)
+  local parts, run, summary = template(), load_run(dir), os.getenv("GITHUB_STEP_SUMMARY")
+  run.step_parts = each(parts.step, run.steps, function(s) return step(parts, dir, s) end)
   run.config, run.version, run.dir = tail(dir .. "/config.orig", math.huge), require("cijoe.cli").VERSION, dir
   run.started = type(run.begin) == "number" and os.date("%Y-%m-%d %H:%M:%S", math.floor(run.begin))
-  run.case_parts = each(T.case, run.cases, function(c) c.fault = c.tag and fill(T.fault, c) return c end)
-  run.md_rows = each(T.row, run.steps)
-  local ok, err = write(dir .. "/report.html", fill(T.page, run))
-  if ok then ok, err = write(dir .. "/junit.xml", fill(T.junit, run)) end
-  if ok and summary and summary ~= "" then ok, err = write(summary, fill(T.markdown, run), "ab") end
+  run.case_parts = each(parts.case, run.cases, function(c) c.fault = c.tag and fill(parts.fault, c) return c end)
+  run.md_rows = each(parts.row, run.steps)
+  local ok, err = write(dir .. "/report.html", fill(parts.page, run))
+  if ok then ok, err = write(dir .. "/junit.xml", fill(parts.junit, run)) end
+  if ok and summary and summary ~= "" then ok, err = write(summary, fill(parts.markdown, run), "ab") end
   return ok and dir .. "/report.html", err
 end
 
