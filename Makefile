@@ -5,14 +5,14 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 PKGS     := lua5.4 yaml-0.1 libssh2 libedit
 BUILD_DEBS := gcc make pkg-config liblua5.4-dev libyaml-dev libssh2-1-dev libedit-dev lua-unit
-TEST_DEBS  := openssh-server openssh-client iproute2 procps netcat-openbsd fio
+TEST_DEBS  := openssh-server openssh-client iproute2 procps netcat-openbsd fio git chromium python3
 JOE_CFLAGS = -std=c11 -Wall -Wextra -Wpedantic -D_GNU_SOURCE -MMD $(shell pkg-config --cflags $(PKGS))
 JOE_LIBS   = $(shell pkg-config --libs $(PKGS))
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 SRCS     := $(wildcard src/*.c)
 OBJS     := $(SRCS:src/%.c=build/%.o) build/embedded.o
-EMBEDDED := $(sort $(wildcard lua/*.lua lua/*/*.lua) $(shell find packages -type f ! -name '*~' ! -name '.*'))
+EMBEDDED := $(sort $(wildcard lua/*.lua lua/*/*.lua lua/*/*.html) $(shell find packages -type f ! -name '*~' ! -name '.*'))
 
 .PHONY: all deps test-deps check run bench install clean
 

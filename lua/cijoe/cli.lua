@@ -12,6 +12,7 @@ local USAGE = [[
 usage: joe [options] script.lua [step ...]    run a Lua workflow
        joe run [file_or_dir ...]              run workflows (default: ./*.workflow)
        joe test [-k pattern] [file_or_dir ...] run LuaUnit tests (test_*.lua)
+       joe report [outdir]                    rebuild report.html and junit.xml of a run
        joe -s [pkg]                           write pkg's default.config and example.workflow
 options:
   -c, --config PATH   a YAML config; repeat to merge several in order
@@ -141,6 +142,13 @@ end
 -- joe extract | analyse [outdir]: fio metrics, in the fio package (fio.metrics).
 function commands.extract(_, args) return require("fio.metrics").extract(args[1]) end
 function commands.analyse(opts, args) return require("fio.metrics").analyse(args[1], opts.requirements) end
+
+-- joe report [outdir]: rebuild the reports from what a run left on disk, even a crashed one.
+function commands.report(opts, args)
+  local dir = args[1] or "cijoe-output/latest"
+  if (fs.stat(dir) or {}).type ~= "directory" then return cli.die(dir .. ": no such directory", 2) end
+  return require("cijoe.report").run(dir, opts.quiet) and 0 or 1
+end
 
 -- joe -s [pkg]: copy a package's default.config and example.workflow into cwd.
 local function setup(pkg)

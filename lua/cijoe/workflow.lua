@@ -190,6 +190,7 @@ function workflow.run(wf, wanted, opts)
   local sig = proc.signal()
   run.record.status = sig and "interrupted" or passed and "passed" or "failed"
   save(run)
+  require("cijoe.report").run(output.dir, run.quiet)
   return sig and 128 + sig or passed and 0 or 1
 end
 

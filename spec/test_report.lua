@@ -1,0 +1,232 @@
+-- Reports: report.html, junit.xml, the GitHub step summary and `joe report`, checked in
+-- the files users open, and report.html in a real browser (headless Chromium).
+local lu = require("luaunit")
+local h = require("helper")
+local yaml = require("cijoe.yaml")
+
+TestReport = {}
+
+-- Passing, skipped (lint, when run as `joe wf.lua build tests fails`) and failing steps;
+-- "tests" writes the tests.yaml of its own folder.
+local WORKFLOW = [=[
+step{name = "build", description = "Compile <it> & check", fn = function()
+  cijoe.run("echo building; echo '<script>alert(1)</script>'; printf 'ctl\\001\\n'")
+  cijoe.run_local("mkdir -p x && echo hi > x/log.txt")
+  return cijoe.get("x/log.txt", "log #1.txt")
+end}
+step("lint", function() return cijoe.run("echo lint") end)
+step("tests", function()
+  local _, st = cijoe.run("echo testing")
+  local f = assert(io.open(st.state_fpath:match("^(.*)/") .. "/tests.yaml", "w"))
+  f:write("- {name: t_ok, status: passed, elapsed: 0.25}\n",
+    "- {name: t_bad, status: failed, elapsed: 1.5, message: \"expected 1 <got> 2\"}\n",
+    "- {name: t_skip, status: skipped, message: no disk}\n")
+  f:close()
+end)
+step("fails", function() return (cijoe.run("echo 'it <b>broke</b>' >&2; exit 3")) end)
+]=]
+
+-- Assert that a report holds s (or with plain = false, matches the pattern s); a failure
+-- names s only, as the reports are long.
+local function has(text, s, plain)
+  if not text:find(s, 1, plain ~= false) then lu.fail("the report lacks: " .. s, 2) end
+end
+
+function TestReport:setUp()
+  self.dir = h.tmpdir()
+  h.write(self.dir .. "/wf.lua", WORKFLOW)
+end
+
+-- Run the workflow (lint skipped); returns status, stdout and the run's folder.
+function TestReport:run_workflow(env)
+  local status, out = h.joe_in(self.dir, "wf.lua build tests fails", env)
+  return status, out, (h.sh("readlink -f " .. h.q(h.latest(self.dir))):gsub("\n$", ""))
+end
+
+-- The testsuite's counts and one line per testcase of a junit.xml, read by a real XML
+-- parser (it fails on anything that is not well-formed).
+local function junit_summary(path)
+  return h.sh("python3 -c " .. h.q([[
+import sys, xml.dom.minidom
+doc = xml.dom.minidom.parse(sys.argv[1])
+s = doc.getElementsByTagName("testsuite")[0]
+print(*(k + "=" + s.getAttribute(k) for k in ("name", "tests", "failures", "errors", "skipped")))
+for c in doc.getElementsByTagName("testcase"):
+    tags = [n.tagName + ":" + n.getAttribute("message") for n in c.childNodes if n.nodeType == 1]
+    print(c.getAttribute("classname"), c.getAttribute("name"), *tags)]]) .. " " .. h.q(path))
+end
+
+function TestReport:test_html_shows_steps_commands_tests_artifacts_config()
+  local status, out, run = self:run_workflow()
+  lu.assertEquals(status, 1)
+  lu.assertStrContains(out, "report: cijoe-output/")
+  local html = h.read(run .. "/report.html")
+  has(html, '<h1>wf <span class="badge failed">failed</span></h1>')
+  has(html, '<li class="passed"><b>2</b>passed.*<li class="failed"><b>1</b>failed'
+    .. '.*<li class="skipped"><b>1</b>skipped', false)
+  has(html, '<details class="step passed" id="step-1">\n<summary><span class="num">1</span>'
+    .. '<span class="name">build</span>')
+  has(html, '<details class="step skipped" id="step-2">')
+  has(html, '<details class="step passed" id="step-3" open>') -- a test failed
+  has(html, '<details class="step failed" id="step-4" open>')
+  has(html, "Compile &#60;it&#62; &#38; check")
+  has(html, "&#60;script&#62;alert(1)&#60;/script&#62;\nctl?\n")
+  lu.assertNil(html:find("<script", 1, true))
+  has(html, '<details class="cmd failed" open>\n<summary><code>$ echo &#39;it &#60;b&#62;'
+    .. '.*exit 3.*<pre class="out">it &#60;b&#62;broke&#60;/b&#62;\n</pre>', false)
+  has(html, "<pre class=\"error\">returned 3")
+  has(html, '<tr class="failed"><td>t_bad</td>.*expected 1 &#60;got&#62; 2', false)
+  has(html, '<a href="001_build/artifacts/log%20%231.txt">log #1.txt</a>')
+  lu.assertEquals(h.read(run .. "/001_build/artifacts/log #1.txt"), "hi\n")
+  has(html, '<a href="004_fails/cmd_01.output">')
+  has(html, "    fail_fast: false")
+end
+
+function TestReport:test_html_is_self_contained()
+  local _, _, run = self:run_workflow()
+  local html = h.read(run .. "/report.html")
+  for _, external in ipairs({ "http://", "https://", "src=", "<link", "<script", "url(", "@import" }) do
+    lu.assertNil(html:find(external, 1, true), "report.html refers to something outside: " .. external)
+  end
+end
+
+function TestReport:test_large_output_is_capped_with_a_link()
+  h.write(self.dir .. "/big.lua", 'cijoe.run("seq 1 300000")')
+  lu.assertEquals(h.joe_in(self.dir, "-q big.lua"), 0)
+  local html = h.read(h.latest(self.dir) .. "/report.html")
+  lu.assertTrue(#html < 100 * 1024, "report.html is " .. #html .. " bytes")
+  has(html, "1988895 bytes: the last 64 KiB are shown")
+  has(html, "\n299999\n300000\n</pre>")
+  lu.assertNil(html:find("\n1\n2\n3\n", 1, true))
+  has(html, '<a href="001_big/cmd_01.output">')
+end
+
+function TestReport:test_junit_parses_with_a_case_per_step_and_test()
+  local _, _, run = self:run_workflow()
+  lu.assertEquals(junit_summary(run .. "/junit.xml"), [[
+name=wf tests=7 failures=2 errors=0 skipped=2
+wf build
+wf lint skipped:skipped
+wf tests
+tests t_ok
+tests t_bad failure:expected 1 <got> 2
+tests t_skip skipped:no disk
+wf fails failure:returned 3
+]])
+end
+
+function TestReport:test_github_step_summary_is_appended()
+  h.write(self.dir .. "/summary.md", "earlier\n")
+  self:run_workflow("GITHUB_STEP_SUMMARY=" .. h.q(self.dir .. "/summary.md"))
+  local md = h.read(self.dir .. "/summary.md")
+  lu.assertStrMatches(md, "earlier\n### joe: wf failed\n\n2 passed, 1 failed, 1 skipped in %d+%.%d%ds\n\n"
+    .. "| # | step | status | elapsed |\n|%-%-:|%-%-%-|%-%-%-|%-%-:|\n| 1 | build | passed | %d+%.%d%ds |\n"
+    .. "| 2 | lint | skipped | 0%.00s |\n| 3 | tests | passed | .*| 4 | fails | failed | %d+%.%d%ds |\n\n")
+end
+
+function TestReport:test_report_rebuilds_a_crashed_run()
+  local _, _, run = self:run_workflow()
+  local state = h.yaml(run .. "/workflow.state")
+  state.status, state.steps[4].status, state.steps[4].error = "running", "running", nil
+  h.write(run .. "/workflow.state", yaml.dump(state))
+  h.sh("rm " .. h.q(run) .. "/004_fails/cmd_01.state " .. h.q(run) .. "/report.html " .. h.q(run) .. "/junit.xml")
+  local status, out = h.joe_in(self.dir, "report")
+  lu.assertEquals(status, 0)
+  lu.assertEquals(out, "report: cijoe-output/latest/report.html\n")
+  local html = h.read(run .. "/report.html")
+  has(html, '<details class="step running" id="step-4" open>')
+  has(html, '<details class="cmd failed" open>.*did not finish.*it &#60;b&#62;broke', false)
+  lu.assertStrContains(junit_summary(run .. "/junit.xml"), "wf fails error:running\n")
+  h.sh("rm " .. h.q(run) .. "/workflow.state")
+  lu.assertEquals(h.joe_in(self.dir, "-q report " .. h.q(run)), 0)
+  html = h.read(run .. "/report.html")
+  has(html, '<span class="name">build</span><span class="status unknown">unknown</span>')
+  has(html, '<span class="name">fails</span>')
+  lu.assertStrContains(junit_summary(run .. "/junit.xml"), "tests=6 failures=1 errors=3 skipped=1")
+end
+
+function TestReport:test_odd_tests_yaml_is_shown_not_fatal()
+  h.write(self.dir .. "/w.lua", [[
+local function results(text)
+  local _, st = cijoe.run("true")
+  local f = assert(io.open(st.state_fpath:match("^(.*)/") .. "/tests.yaml", "w"))
+  f:write(text)
+  f:close()
+end
+step("odd", function() results("- just text\n- {name: fine, status: passed}\n") end)
+step("torn", function() results("- {name: [") end)]])
+  lu.assertEquals(h.joe_in(self.dir, "-q w.lua"), 0)
+  lu.assertEquals(junit_summary(h.latest(self.dir) .. "/junit.xml"), [[
+name=w tests=4 failures=0 errors=1 skipped=0
+w odd
+odd just text error:error
+odd fine
+w torn
+]])
+  has(h.read(h.latest(self.dir) .. "/report.html"), '<details class="step passed" id="step-1" open>')
+end
+
+function TestReport:test_report_of_missing_or_unwritable_dir()
+  local status, _, err = h.joe_in(self.dir, "report nowhere")
+  lu.assertEquals(status, 2)
+  lu.assertStrContains(err, "joe: nowhere: no such directory")
+  h.sh("mkdir -p " .. h.q(self.dir .. "/out/report.html"))
+  status, _, err = h.joe_in(self.dir, "-q -o out wf.lua build")
+  lu.assertEquals(status, 0) -- a report that cannot be written does not fail the run
+  lu.assertStrContains(err, "joe: report: out/report.html: Is a directory")
+  lu.assertEquals(h.joe_in(self.dir, "report out"), 1)
+end
+
+function TestReport:test_interrupted_run_has_a_report()
+  h.write(self.dir .. "/stop.lua", 'step("a", function() cijoe.run("echo a") end)\n'
+    .. 'step("stop", function() cijoe.run("kill -INT $PPID; sleep 5") end)\nstep("c", function() end)\n')
+  local status = h.joe_in(self.dir, "-q stop.lua")
+  lu.assertEquals(status, 130)
+  local html = h.read(h.latest(self.dir) .. "/report.html")
+  has(html, '<span class="badge interrupted">interrupted</span>')
+  has(html, '<details class="step interrupted" id="step-2" open>')
+  has(html, '<details class="step skipped" id="step-3">')
+end
+
+local CHROMIUM = "/usr/bin/chromium"
+
+-- Run headless Chromium on a file with a fresh profile; returns its stdout. Requests to
+-- the network cannot resolve, and with net_log every request is written to that file.
+local function chromium(args, file, net_log)
+  local profile = h.tmpdir()
+  local out = h.sh(string.format("timeout 120 %s --headless --no-sandbox --disable-gpu --disable-quic "
+    .. "--no-first-run --disable-background-networking --disable-component-update --disable-sync "
+    .. "--user-data-dir=%s --host-resolver-rules='MAP * ~NOTFOUND' %s %s %s 2>/dev/null", CHROMIUM,
+    h.q(profile), net_log and "--log-net-log=" .. h.q(net_log) or "", args, h.q("file://" .. file)))
+  h.sh("rm -rf " .. h.q(profile))
+  return out
+end
+
+-- How many requests a page made itself (its origin is the opaque one of file://, which
+-- the net log calls "null"; Chromium's own background requests say "not an origin").
+local function page_requests(net_log)
+  return select(2, (h.read(net_log) or ""):gsub('"initiator":"null"', ""))
+end
+
+function TestReport:test_chromium_renders_the_report_offline()
+  if not h.read(CHROMIUM) then lu.skip("chromium is not installed (Debian package chromium)") end
+  local _, _, run = self:run_workflow()
+  local shot = run .. "/screenshot.png"
+  chromium("--screenshot=" .. h.q(shot) .. " --window-size=1280,2000", run .. "/report.html")
+  local png = h.read(shot) or ""
+  lu.assertEquals(png:sub(1, 8), "\137PNG\r\n\26\n")
+  lu.assertEquals({ string.unpack(">I4I4", png, 17) }, { 1280, 2000, 25 }) -- IHDR width, height
+  lu.assertTrue(#png > 20000, "a blank page? the screenshot is " .. #png .. " bytes")
+  local dom = chromium("--dump-dom", run .. "/report.html", run .. "/net.json")
+  for _, name in ipairs({ "build", "lint", "tests", "fails" }) do
+    has(dom, '<span class="name">' .. name .. "</span>")
+  end
+  has(dom, '<details class="step failed" id="step-4" open="">')
+  has(dom, "&lt;script&gt;alert(1)&lt;/script&gt;") -- text, not an element
+  lu.assertEquals(page_requests(run .. "/net.json"), 0)
+  -- the same check sees the requests of a page that does load things from the network
+  h.write(self.dir .. "/remote.html", '<img src="http://example.invalid/a.png"><link rel="stylesheet" '
+    .. 'href="https://example.invalid/a.css">')
+  chromium("--dump-dom", self.dir .. "/remote.html", self.dir .. "/net.json")
+  lu.assertEquals(page_requests(self.dir .. "/net.json"), 2)
+end
