@@ -299,6 +299,16 @@ static int proc_sleep(lua_State *L) {
   return 0;
 }
 
+/* proc.exe(): the path of the running joe, to start another (core.testrunner). */
+static int proc_exe(lua_State *L) {
+  char path[4096];
+  ssize_t n = readlink("/proc/self/exe", path, sizeof path);
+  if (n < 0)
+    return luaL_fileresult(L, 0, "/proc/self/exe");
+  lua_pushlstring(L, path, (size_t)n);
+  return 1;
+}
+
 /* proc.signal(): the number of a pending SIGINT/SIGTERM, or nil. */
 static int proc_signal(lua_State *L) {
   if (joe_pending_signal())
@@ -319,6 +329,7 @@ int luaopen_cijoe_proc(lua_State *L) {
   static const luaL_Reg funcs[] = {{"run", proc_run},
                                    {"now", proc_now},
                                    {"sleep", proc_sleep},
+                                   {"exe", proc_exe},
                                    {"signal", proc_signal},
                                    {"clear_signal", proc_clear_signal},
                                    {NULL, NULL}};

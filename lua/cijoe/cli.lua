@@ -135,8 +135,51 @@ function commands.run(opts, args)
   return worst
 end
 
+-- joe lint FILE...: check workflows without running them.
+function commands.lint(_, args)
+  if #args == 0 then return cli.die("lint: give a workflow file", 2) end
+  local worst = 0
+  for _, path in ipairs(args) do
+    if not fs.stat(path) then return cli.die(path .. ": no such file", 2) end
+    local problems = require("cijoe.workflow").lint(path)
+    for _, problem in ipairs(problems) do print(problem) end
+    if #problems == 0 then print(path .. ": ok") else worst = 1 end
+  end
+  return worst
+end
+
+-- Sorted keys of a table.
+local function sorted(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys)
+  return keys
+end
+
+-- joe resources: the packages, their worklets (with descriptions), configs and examples.
+function commands.resources()
+  local workflow, all = require("cijoe.workflow"), packages.list()
+  for _, name in ipairs(sorted(all)) do
+    print(name .. (all[name].builtin and " (built-in)" or " (" .. all[name].dir .. ")"))
+    for _, file in ipairs(sorted(all[name].files)) do
+      local worklet = file:match("^worklets/(.-)%.lua$")
+      if worklet then
+        local _, doc = workflow.worklet(name .. "." .. worklet)
+        print(string.format("  worklet %-28s %s", name .. "." .. worklet, doc or ""))
+      end
+      if file:match("%.config$") then print("  config  " .. name .. "/" .. file) end
+      if file:match("%.workflow$") then print("  example " .. name .. "/" .. file) end
+    end
+  end
+  return 0
+end
+
 function commands.test(opts, args)
   return require("cijoe.test").main(opts, args)
+end
+
+function commands.selftest(opts, args)
+  return require("cijoe.test").selftest(opts, args)
 end
 
 -- joe extract | analyse [outdir]: fio metrics, in the fio package (fio.metrics).

@@ -63,7 +63,7 @@ function task.load(wf, make_step, add_step)
     local step, serr = make_step(s.name, s.run and runner(task.commands(tostring(s.run)), s.with) or s.uses, s.with)
     if step then step, serr = add_step(wf, step) end
     if not step then return bad(s, s.uses and "uses" or "name", serr) end
-    step.run = s.run
+    step.run, step.where = s.run, wf.path .. ":" .. (marks[doc.steps][i] or "1:1"):match("^%d+")
   end
   return wf
 end

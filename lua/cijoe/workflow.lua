@@ -87,6 +87,8 @@ function workflow.load(path)
   function env.step(...)
     local s, err = workflow.make_step(...)
     if not (s and add_step(wf, s)) then error(err or "step '" .. s.name .. "' is declared twice", 2) end
+    local caller = debug.getinfo(2, "Sl")
+    s.where = caller.short_src .. ":" .. caller.currentline
   end
   local chunk, err
   if not path:match("%.ya?ml$") then chunk, err = loadfile(path, "t", env) end
@@ -95,6 +97,39 @@ function workflow.load(path)
   package.path = (path:match("^(.*)/") or ".") .. "/?.lua;" .. package.path
   wf.chunk, wf.env = chunk, env
   return wf
+end
+
+-- Lint's stand-in for cijoe: everything but running commands and moving files.
+local linting = setmetatable({}, { __index = function(_, key)
+  if key == "run" or key == "run_local" or key == "put" or key == "get" then
+    return function() error("lint runs nothing", 0) end
+  end
+  return cijoe[key]
+end })
+
+--- Check a workflow without running it: syntax, step names, worklets, and the `with` keys
+--- of worklets that list theirs. Returns the problems found (none when it is fine). A Lua
+--- workflow's top level runs to declare its steps, with commands refused.
+function workflow.lint(path)
+  local wf, err = workflow.load(path)
+  if not wf then return { err } end
+  local problems = {}
+  if wf.env then
+    wf.env.cijoe = linting
+    local ok, msg = pcall(wf.chunk)
+    if not ok and msg ~= "lint runs nothing" then problems[1] = tostring(msg) end
+  end
+  for _, s in ipairs(wf.steps) do
+    for key, value in pairs(s.with or {}) do
+      local where = (s.where or path) .. ": step '" .. s.name .. "': "
+      if s.keys and not s.keys[key] then
+        problems[#problems + 1] = where .. s.uses .. " takes no with." .. tostring(key)
+      elseif type(value) == "function" or type(value) == "userdata" or type(key) ~= "string" then
+        problems[#problems + 1] = where .. "with." .. tostring(key) .. " is not plain data"
+      end
+    end
+  end
+  return problems
 end
 
 -- Rewrite workflow.state from the run's records.
@@ -126,8 +161,8 @@ local function run_step(run, rec, fn, args)
   rec.reason = skipped and tostring(msg) or nil
   if not ok then io.stderr:write("joe: ", tostring(result), "\n") end
   if not passed and not skipped then
-    rec.error = ok and ("returned " .. tostring(result) .. (msg and ": " .. tostring(msg) or ""))
-      or tostring(result)
+    local detail = type(msg) == "string" and ": " .. msg or "" -- not the state of `return cijoe.run()`
+    rec.error = ok and "returned " .. tostring(result) .. detail or tostring(result)
     local log = io.open((output.step_path() or ".") .. "/step.log", "ab")
     if log then log:write(rec.error, "\n"):close() end
   end
