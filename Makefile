@@ -14,7 +14,7 @@ SRCS     := $(wildcard src/*.c)
 OBJS     := $(SRCS:src/%.c=build/%.o) build/embedded.o
 EMBEDDED := $(sort $(wildcard lua/*.lua lua/*/*.lua lua/*/*.html) $(shell find packages -type f ! -name '*~' ! -name '.*'))
 
-.PHONY: all deps test-deps check run bench install clean
+.PHONY: all deps test-deps check run bench doc install clean
 
 all: build/joe
 
@@ -60,6 +60,10 @@ check: test-deps
 run: deps
 	$(MAKE) build/joe
 	cd build && ./joe ../packages/core/example.workflow
+
+# The API reference, from the doc comments of cijoe and the built-in packages.
+doc: build/joe
+	JOE_ROOT=$(CURDIR) build/joe -q -o build/doc-run-$$(date +%s%N) spec/apidoc.lua
 
 # The speed targets: each benchmark prints joe's figure next to a reference measured in the
 # same run and fails when a ratio is below its target.
