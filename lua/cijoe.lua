@@ -92,7 +92,7 @@ local function command_env(opts)
     for k, v in pairs(config.get(cijoe.config, "cijoe.run.env", {})) do base[k] = v end
     env_cache[cijoe.config] = base
   end
-  if not opts.env then return base end
+  if not opts.env then return base end -- shared: never changed by the caller
   local env = {}
   for k, v in pairs(base) do env[k] = v end
   for k, v in pairs(opts.env) do env[k] = v end
@@ -110,13 +110,27 @@ local function failed(st, msg)
   return nil, msg
 end
 
+-- The command as the shell gets it: cwd entered and env exported first (the same way on
+-- every transport), then the command itself through eval, so that nothing of it runs
+-- when cd fails. Nil and a message for an env name that is not a shell identifier.
+local function shell_command(cmd, opts)
+  local prefix = opts.cwd and { "cd -- " .. cijoe.quote(opts.cwd) } or {}
+  for name, value in pairs(command_env(opts)) do
+    if not tostring(name):match("^[%a_][%w_]*$") then return nil, "bad environment variable name " .. cijoe.quote(name) end
+    prefix[#prefix + 1] = "export " .. name .. "=" .. cijoe.quote(value)
+  end
+  if #prefix == 0 then return cmd end
+  prefix[#prefix + 1] = "eval " .. cijoe.quote(cmd)
+  return table.concat(prefix, " && ")
+end
+
 -- Run cmd on the open transport t; returns err, why (or nil, message), log error. The
 -- state file is created while the command starts up, off the critical path.
 local function start(t, cmd, opts, st)
-  local monitor = opts.monitor
+  local monitor, full, err = opts.monitor, shell_command(cmd, opts)
+  if not full then return nil, err end
   if monitor == nil then monitor = cijoe.monitor end
-  return t:run(cmd, { cwd = opts.cwd, env = command_env(opts), timeout = opts.timeout,
-    monitor = monitor, log = st.output_fpath,
+  return t:run(full, { timeout = opts.timeout, monitor = monitor, log = st.output_fpath,
     started = function() st.file = io.open(st.state_fpath, "wb") end })
 end
 

@@ -77,11 +77,14 @@ end
 
 function TestRuntime:test_run_failure_is_nil_and_message()
   local _, out = self:script([[
-    local err, msg = cijoe.run("true", { cwd = "/does/not/exist" })
-    print(err, msg)
-    print(cijoe.run("true", { transport = "nosuch" }))]])
-  lu.assertStrContains(out, "nil\tcannot enter /does/not/exist")
-  lu.assertStrContains(out, "nil\tunknown transport 'nosuch'")
+    print(cijoe.run("true", { transport = "nosuch" }))
+    print(cijoe.run("true", { env = { ["A B"] = 1 } }))
+    local err, st = cijoe.run("echo should-not-run", { cwd = "/does/not/exist" })
+    print(err, st:output())]])
+  lu.assertStrContains(out, "nil\tunknown transport 'nosuch'\n")
+  lu.assertStrContains(out, "nil\tbad environment variable name 'A B'\n")
+  lu.assertStrMatches(out, ".*\n2\t.*/does/not/exist.*")
+  lu.assertNotStrContains(out, "should-not-run")
 end
 
 function TestRuntime:test_misuse_raises()

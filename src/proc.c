@@ -131,45 +131,9 @@ static int wait_child(struct child *c) {
   return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 
-/* The environment of the child: ours, with the entries of the table at `idx` set. The
-   strings stay referenced from a table left on the stack, the array is a userdata. */
-static char **child_environ(lua_State *L, int idx) {
-  if (lua_isnoneornil(L, idx))
-    return environ;
-  luaL_checktype(L, idx, LUA_TTABLE);
-  lua_newtable(L);
-  int strings = lua_gettop(L), n = 0;
-  for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
-    luaL_argcheck(L, lua_type(L, -2) == LUA_TSTRING, idx, "env keys must be strings");
-    const char *value = luaL_tolstring(L, -1, NULL);
-    lua_pushfstring(L, "%s=%s", lua_tostring(L, -3), value);
-    lua_rawseti(L, strings, ++n);
-    lua_pop(L, 1);
-  }
-  size_t total = 0;
-  while (environ[total])
-    total++;
-  char **envp = lua_newuserdatauv(L, sizeof(char *) * (total + (size_t)n + 1), 0);
-  size_t used = 0;
-  for (size_t i = 0; i < total; i++) {
-    const char *eq = strchr(environ[i], '=');
-    lua_pushlstring(L, environ[i], eq ? (size_t)(eq - environ[i]) : strlen(environ[i]));
-    if (lua_rawget(L, idx) == LUA_TNIL)
-      envp[used++] = environ[i];
-    lua_pop(L, 1);
-  }
-  for (int i = 1; i <= n; i++) {
-    lua_rawgeti(L, strings, i);
-    envp[used++] = (char *)lua_tostring(L, -1);
-    lua_pop(L, 1);
-  }
-  envp[used] = NULL;
-  return envp;
-}
-
 /* posix_spawn `sh -c cmd` with output on `wr`, stdin from /dev/null, in a new process
    group, with default signal dispositions; returns 0 or an errno. */
-static int spawn_shell(pid_t *pid, const char *cmd, const char *cwd, char **envp, int wr) {
+static int spawn_shell(pid_t *pid, const char *cmd, int wr) {
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t at;
   sigset_t none, defaults;
@@ -183,15 +147,13 @@ static int spawn_shell(pid_t *pid, const char *cmd, const char *cwd, char **envp
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, wr, 1);
   posix_spawn_file_actions_adddup2(&fa, wr, 2);
-  if (cwd)
-    posix_spawn_file_actions_addchdir_np(&fa, cwd);
   posix_spawnattr_init(&at);
   posix_spawnattr_setsigmask(&at, &none);
   posix_spawnattr_setsigdefault(&at, &defaults);
   posix_spawnattr_setpgroup(&at, 0);
   posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
                                     POSIX_SPAWN_SETSIGDEF);
-  int rc = posix_spawn(pid, "/bin/sh", &fa, &at, argv, envp);
+  int rc = posix_spawn(pid, "/bin/sh", &fa, &at, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&at);
   return rc;
@@ -199,12 +161,11 @@ static int spawn_shell(pid_t *pid, const char *cmd, const char *cwd, char **envp
 
 /* Start the shell, then open the log while it starts up on the other CPU; on failure
    push nil, msg and return 2. */
-static int start(lua_State *L, struct child *c, const char *cmd, const char *cwd,
-                 const char *log, char **envp) {
+static int start(lua_State *L, struct child *c, const char *cmd, const char *log) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0)
     return luaL_fileresult(L, 0, "pipe");
-  int rc = spawn_shell(&c->pid, cmd, cwd, envp, fds[1]);
+  int rc = spawn_shell(&c->pid, cmd, fds[1]);
   c->out = fds[0];
   c->hold = fds[1];
   if (rc == 0)
@@ -216,10 +177,7 @@ static int start(lua_State *L, struct child *c, const char *cmd, const char *cwd
   if (rc == 0)
     return 0;
   lua_pushnil(L);
-  if (cwd && access(cwd, X_OK) != 0)
-    lua_pushfstring(L, "cannot enter %s: %s", cwd, strerror(errno));
-  else
-    lua_pushfstring(L, "cannot run /bin/sh: %s", strerror(rc));
+  lua_pushfstring(L, "cannot run /bin/sh: %s", strerror(rc));
   return 2;
 }
 
@@ -245,42 +203,37 @@ static void finish(struct child *c) {
       close(fds[i]);
 }
 
-/* proc.run(cmd, {cwd=, env=, timeout=, log=, monitor=, started=}) -> status, why,
-   log_error, or nil, message when the command could not be started. */
+/* proc.run(cmd, {timeout=, log=, monitor=, started=}) -> status, why, log_error, or
+   nil, message when the command could not be started. */
 static int proc_run(lua_State *L) {
   const char *cmd = luaL_checkstring(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
   struct child c = {.pid = -1, .out = -1, .hold = -1, .pidfd = -1, .log = -1};
-  lua_getfield(L, 2, "cwd");
   lua_getfield(L, 2, "log");
   lua_getfield(L, 2, "timeout");
   lua_getfield(L, 2, "monitor");
-  lua_getfield(L, 2, "env");
-  const char *cwd = luaL_optstring(L, 3, NULL), *log = luaL_optstring(L, 4, NULL);
-  double timeout = luaL_optnumber(L, 5, 0);
-  c.monitor = lua_toboolean(L, 6);
+  const char *log = luaL_optstring(L, 3, NULL);
+  double timeout = luaL_optnumber(L, 4, 0);
+  c.monitor = lua_toboolean(L, 5);
   c.deadline = timeout > 0 ? joe_now() + timeout : 0;
-  char **envp = child_environ(L, 7);
   if (joe_pending_signal()) {
     lua_pushnil(L);
     lua_pushliteral(L, "interrupted");
     return 2;
   }
-  int failed = start(L, &c, cmd, cwd, log, envp);
-  int callback_failed = !failed && call_started(L, &c);
+  int failed = start(L, &c, cmd, log);
+  int raised = !failed && call_started(L, &c);
   joe_in_command = 1;
   int status = failed ? 0 : wait_child(&c);
   joe_in_command = 0;
   finish(&c);
-  if (failed || callback_failed)
+  if (failed || raised)
     return failed ? failed : lua_error(L);
   lua_pushinteger(L, status);
   lua_pushstring(L, c.why); /* NULL pushes nil */
   if (c.log_errno)
     lua_pushfstring(L, "%s: %s", log, strerror(c.log_errno));
-  else
-    lua_pushnil(L);
-  return 3;
+  return c.log_errno ? 3 : 2;
 }
 
 /* proc.now(): wall-clock seconds with sub-second precision. */

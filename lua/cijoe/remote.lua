@@ -40,23 +40,14 @@ function remote:close()
   self.sess = nil
 end
 
--- Print the shell's pid first (its process group is what a timeout signals), enter
--- cwd, export env, then eval the command.
-local function wrap(cmd, opts)
-  local parts = { "printf 'joe-pid:%d\\n' $$" }
-  if opts.cwd then parts[#parts + 1] = "cd -- " .. quote(opts.cwd) end
-  for k, v in pairs(opts.env or {}) do
-    if not tostring(k):match("^[%a_][%w_]*$") then return nil, "bad environment variable name " .. quote(k) end
-    parts[#parts + 1] = "export " .. k .. "=" .. quote(v)
-  end
-  parts[#parts + 1] = "eval " .. quote(cmd)
-  return table.concat(parts, " && ")
+-- Print the shell's pid first: its process group is what a timeout or Ctrl-C signals.
+local function wrap(cmd)
+  return "printf 'joe-pid:%d\\n' $$ && eval " .. quote(cmd)
 end
 
 --- Run cmd: status, why, log error; or nil and a message when it could not run.
 function remote:run(cmd, opts)
-  local full, err = wrap(cmd, opts)
-  if not full then return nil, err end
+  local full = wrap(cmd)
   for attempt = 1, 2 do
     local sess, cerr = self:session()
     if not sess then return nil, cerr end
