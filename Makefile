@@ -5,7 +5,7 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 PKGS     := lua5.4 yaml-0.1 libssh2 libedit
 BUILD_DEBS := gcc make pkg-config liblua5.4-dev libyaml-dev libssh2-1-dev libedit-dev lua-unit
-TEST_DEBS  := openssh-server openssh-client
+TEST_DEBS  := openssh-server openssh-client qemu-system-x86 qemu-utils socat cpio e2fsprogs
 JOE_CFLAGS = -std=c11 -Wall -Wextra -Wpedantic -D_GNU_SOURCE -MMD $(shell pkg-config --cflags $(PKGS))
 JOE_LIBS   = $(shell pkg-config --libs $(PKGS))
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -14,7 +14,7 @@ SRCS     := $(wildcard src/*.c)
 OBJS     := $(SRCS:src/%.c=build/%.o) build/embedded.o
 EMBEDDED := $(sort $(wildcard lua/*.lua lua/*/*.lua) $(shell find packages -type f ! -name '*~' ! -name '.*'))
 
-.PHONY: all deps test-deps check run bench install clean
+.PHONY: all deps test-deps check run bench guest install clean
 
 all: build/joe
 
@@ -60,6 +60,11 @@ check: test-deps
 run: deps
 	$(MAKE) build/joe
 	cd build && ./joe ../packages/core/example.workflow
+
+# The test guest (kernel, initramfs with dropbear, fio disk) from Debian packages, cached in
+# ${JOE_GUEST_CACHE:-~/.cache/joe-guest}; spec/test_qemu.lua builds it too when missing.
+guest: test-deps
+	spec/guest/build.sh
 
 # The speed targets: each benchmark prints joe's figure next to a reference measured in the
 # same run and fails when a ratio is below its target.
