@@ -146,7 +146,7 @@ add_config() {
   echo /bin/sh >"$R/etc/shells"
   echo joe-guest >"$R/etc/hostname"
   mkdir -p "$R/etc/acpi/PWRF"
-  printf '#!/bin/sh\npoweroff\n' >"$R/etc/acpi/PWRF/00000080"
+  printf '#!/bin/sh\nsync\nexec poweroff -f\n' >"$R/etc/acpi/PWRF/00000080" # no 2 s of init
   chmod 755 "$R/etc/acpi/PWRF/00000080"
   mknod -m 600 "$R/dev/console" c 5 1
 }
