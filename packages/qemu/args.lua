@@ -28,7 +28,7 @@ local function truthy(v)
   return v == true or v == "true" or v == "yes" or v == "on" or v == 1
 end
 
--- Append the words of list to words.
+-- Append the other arguments to words, as strings.
 local function add(words, ...)
   for _, w in ipairs({ ... }) do words[#words + 1] = tostring(w) end
 end
