@@ -190,13 +190,13 @@ report() {
 
 host_tools
 mkdir -p "$CACHE"
+exec 9>"$CACHE/.lock"
+flock 9 # one build at a time; the others then find it in the cache
 [ -e "$CACHE/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C joe-guest -f "$CACHE/id_ed25519"
 VERSIONS=$(pick_versions)
 KERNEL=$(echo "$VERSIONS" | sed -n 's/^\(linux-image[^:]*\):.*/\1/p')
 KEY=$({ echo "$VERSIONS"; cat "$0" "$(dirname "$0")/rc" "$CACHE/id_ed25519.pub"; } |
   sha256sum | cut -c1-16)
-exec 9>"$CACHE/.lock"
-flock 9
 if [ ! -e "$CACHE/$KEY/versions" ]; then
   say "building the guest ($KERNEL) into $CACHE/$KEY"
   W=$(mktemp -d "$CACHE/tmp.XXXXXX")
