@@ -5,7 +5,8 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 PKGS     := lua5.4 yaml-0.1 libssh2 libedit
 BUILD_DEBS := gcc make pkg-config liblua5.4-dev libyaml-dev libssh2-1-dev libedit-dev lua-unit
-TEST_DEBS  := openssh-server openssh-client iproute2 procps netcat-openbsd fio git chromium python3
+TEST_DEBS  := openssh-server openssh-client iproute2 procps netcat-openbsd fio git chromium python3 \
+              qemu-system-x86 qemu-utils socat cpio e2fsprogs
 JOE_CFLAGS = -std=c11 -Wall -Wextra -Wpedantic -D_GNU_SOURCE -MMD $(shell pkg-config --cflags $(PKGS))
 JOE_LIBS   = $(shell pkg-config --libs $(PKGS))
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -14,7 +15,7 @@ SRCS     := $(wildcard src/*.c)
 OBJS     := $(SRCS:src/%.c=build/%.o) build/embedded.o
 EMBEDDED := $(sort $(wildcard lua/*.lua lua/*/*.lua lua/*/*.html) $(shell find packages -type f ! -name '*~' ! -name '.*'))
 
-.PHONY: all deps test-deps check run bench doc install clean
+.PHONY: all deps test-deps check run bench doc guest install clean
 
 all: build/joe
 
@@ -64,6 +65,11 @@ run: deps
 # The API reference, from the doc comments of cijoe and the built-in packages.
 doc: build/joe
 	JOE_ROOT=$(CURDIR) build/joe -q -o build/doc-run-$$(date +%s%N) spec/apidoc.lua
+
+# The test guest (kernel, initramfs with dropbear, fio disk) from Debian packages, cached in
+# ${JOE_GUEST_CACHE:-~/.cache/joe-guest}; spec/test_qemu.lua builds it too when missing.
+guest: test-deps
+	spec/guest/build.sh
 
 # The speed targets: each benchmark prints joe's figure next to a reference measured in the
 # same run and fails when a ratio is below its target.

@@ -62,4 +62,39 @@ function h.latest(dir)
   return dir .. "/cijoe-output/latest"
 end
 
+-- The TCP ports something listens on, from /proc/net/tcp and tcp6.
+local function listening_ports()
+  local ports = {}
+  for _, file in ipairs({ "/proc/net/tcp", "/proc/net/tcp6" }) do
+    for line in (h.read(file) or ""):gmatch("[^\n]+") do
+      local port, state = line:match("^%s*%d+: %x+:(%x+) %x+:%x+ (%x%x)")
+      if state == "0A" then ports[tonumber(port, 16)] = true end
+    end
+  end
+  return ports
+end
+
+--- A TCP port (20000-59999) that nothing listens on now.
+function h.free_port()
+  local taken = listening_ports()
+  for _ = 1, 100 do
+    local port = math.random(20000, 59999)
+    if not taken[port] then return port end
+  end
+  error("no free TCP port found")
+end
+
+--- Call fn every 0.1 s until it returns a true value or timeout seconds pass; returns
+--- that value (nil on timeout) and the seconds waited.
+function h.wait_for(fn, timeout)
+  local proc = require("cijoe.proc")
+  local t0 = proc.now()
+  repeat
+    local value = fn()
+    if value then return value, proc.now() - t0 end
+    h.sh("sleep 0.1")
+  until proc.now() - t0 > timeout
+  return nil, proc.now() - t0
+end
+
 return h

@@ -172,7 +172,7 @@ function TestWorkflow:test_lint()
 end
 
 function TestWorkflow:test_setup_for_every_builtin_package()
-  for _, pkg in ipairs({ "core", "fio", "linux" }) do
+  for _, pkg in ipairs({ "core", "fio", "linux", "qemu" }) do
     local dir = h.tmpdir()
     local status, out = h.joe_in(dir, "-s " .. pkg)
     lu.assertEquals(status, 0, pkg .. ": " .. out)

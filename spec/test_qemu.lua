@@ -1,0 +1,200 @@
+-- The qemu package on the real test guest that spec/guest/build.sh makes: start, the
+-- console, the NVMe namespaces the guest sees, QMP reset and poweroff, kill, and the
+-- faults (a second start, a taken port, a missing binary, a guest that never answers).
+-- SSH is not needed: wait_up is checked timing out. Skipped only when the guest cannot
+-- be built.
+local lu = require("luaunit")
+local h = require("helper")
+local config = require("cijoe.config")
+local packages = require("cijoe.packages")
+local qemu = require("qemu")
+
+-- build.sh's paths ({kernel, initrd, tools, key}), or false and why; built once.
+local built, why_not
+
+-- Build the guest, or find it in the cache.
+local function guest_files()
+  if built ~= nil then return built, why_not end
+  local out, status = h.sh(h.q(h.root .. "/spec/guest/build.sh") .. " 2>&1")
+  built = {}
+  for key, path in out:gmatch("\n?(%a+): (/[^\n]+)") do built[key] = path end
+  if status ~= 0 or not built.kernel then
+    built, why_not = false, "the test guest could not be built: " .. out:sub(-600)
+  end
+  return built, why_not
+end
+
+-- The processes whose command line holds text (pgrep -f), as "pid cmdline" lines.
+local function processes(text)
+  return (h.sh("pgrep -a -f -- " .. h.q(text) .. " | grep -v pgrep || true"))
+end
+
+TestQemu = {}
+
+function TestQemu:setUp()
+  local files, why = guest_files()
+  if not files then lu.skip(why) end
+  self.files, self.dir, self.saved = files, h.tmpdir(), cijoe.config
+  self.port, self.dead_port = h.free_port(), h.free_port()
+  self.guests = {}
+end
+
+function TestQemu:tearDown()
+  for _, g in ipairs(self.guests or {}) do g:kill() end
+  cijoe.config = self.saved
+  if self.dir then h.sh("rm -rf " .. h.q(self.dir)) end
+end
+
+-- Use the package's default.config with this test's folders and ports (and more YAML).
+function TestQemu:configure(more)
+  local default, origin = packages.read("qemu/default.config")
+  local over = string.format([[
+cijoe:
+  transport:
+    guest: {port: %d}
+    dead: {hostname: 127.0.0.1, port: %d, username: root, key_filename: %s, host_key_check: no, connect_timeout: 2}
+qemu:
+  guests:
+    default: {path: %s/default, ssh_port: %d}
+    second: {path: %s/second, ssh_port: %d, kernel: %s, initrd: %s, transport: guest}
+    nobin: {path: %s/nobin, system: /nonexistent/qemu-system-x86_64, kernel: %s}
+]], self.port, self.dead_port, self.files.key, self.dir, self.port, self.dir, self.port,
+    self.files.kernel, self.files.initrd, self.dir, self.files.kernel)
+  local sources = { { file = origin, text = default }, { file = "test.yaml", text = over } }
+  if more then sources[3] = { file = "more.yaml", text = more } end
+  cijoe.config = assert(config.load(sources))
+end
+
+-- The guest called name, killed at the end of the test.
+function TestQemu:guest(name)
+  local g = assert(qemu.guest(name))
+  self.guests[#self.guests + 1] = g
+  return g
+end
+
+-- Wait until the console holds pattern `count` times; returns the seconds waited.
+local function wait_console(g, pattern, count)
+  local found, waited = h.wait_for(function()
+    local _, n = (h.read(g.console) or ""):gsub(pattern, "")
+    return n >= (count or 1)
+  end, 60)
+  lu.assertTrue(found, "no '" .. pattern .. "' on the console:\n" .. (h.read(g.console) or ""))
+  return waited
+end
+
+function TestQemu:test_boot_console_nvme_reset_poweroff()
+  self:configure()
+  local g = self:guest("default")
+  lu.assertEquals(g:expand(g:get("kernel")), self.files.kernel) -- default.config finds build.sh's guest
+  lu.assertEquals(g:start(), true)
+  lu.assertEquals(g:is_running(), true)
+  local pid = g:pid()
+  lu.assertTrue(math.type(pid) == "integer" and pid > 1)
+  lu.assertStrContains(processes(g.pidfile), tostring(pid) .. " ")
+  print(string.format("\n  boot to marker: %.2f s", wait_console(g, "joe%-guest: ready")))
+  local console = g:console_log():gsub("\r", "")
+  lu.assertStrContains(console, "joe-guest: nvme: nvme0 nvme0n1 nvme0n2\n")
+  lu.assertStrContains(console, "joe-guest: zoned: nvme0n1=none nvme0n2=host-managed")
+  lu.assertStrContains(g:console_log(1), "joe-guest: ready")
+  lu.assertEquals(g:reset(), true)
+  print(string.format("  reset to marker: %.2f s", wait_console(g, "joe%-guest: ready", 2)))
+  lu.assertEquals(g:pid(), pid)
+  lu.assertEquals(g:poweroff(), true)
+  lu.assertEquals(g:wait_down(30), true)
+  lu.assertEquals(g:is_running(), false)
+  lu.assertNil(g:pid())
+  lu.assertEquals(processes(g.pidfile), "")
+  local ok, msg = g:poweroff()
+  lu.assertNil(ok)
+  lu.assertStrContains(msg, "guest 'default': QMP system_powerdown: ")
+end
+
+function TestQemu:test_second_start_and_taken_port_are_refused()
+  self:configure()
+  local g, other = self:guest("default"), self:guest("second")
+  lu.assertEquals(g:start(), true)
+  local ok, msg = g:start()
+  lu.assertNil(ok)
+  lu.assertEquals(msg, "guest 'default': already running (pid " .. g:pid() .. ")")
+  ok, msg = other:start()
+  lu.assertNil(ok)
+  lu.assertStrContains(msg, "guest 'second': port " .. self.port .. " on 127.0.0.1 is taken (")
+  lu.assertEquals(other:is_running(), false)
+  lu.assertEquals(processes(other.pidfile), "")
+end
+
+function TestQemu:test_kill_leaves_no_process()
+  self:configure()
+  local g = self:guest("default")
+  lu.assertEquals(g:start(), true)
+  lu.assertNotEquals(processes(g.pidfile), "")
+  lu.assertEquals(g:kill(), true)
+  lu.assertEquals(processes(g.pidfile), "")
+  lu.assertEquals(g:is_running(), false)
+  lu.assertEquals(g:kill(), true) -- nothing to kill is fine
+end
+
+function TestQemu:test_never_up_times_out_with_the_console_tail()
+  self:configure("qemu: {guests: {default: {transport: dead}}}")
+  local g = self:guest("default")
+  lu.assertEquals(g:start(), true)
+  wait_console(g, "joe%-guest: ready")
+  local t0 = require("cijoe.proc").now()
+  local ok, msg = g:wait_up(2)
+  local waited = require("cijoe.proc").now() - t0
+  lu.assertNil(ok)
+  lu.assertStrContains(msg, "guest 'default': no answer on transport 'dead' within 2 s (last error: ")
+  lu.assertStrContains(msg, "the console's last lines:\n")
+  lu.assertStrContains(msg, "joe-guest: ready")
+  lu.assertTrue(waited < 15, "wait_up(2) took " .. waited .. " s")
+  lu.assertEquals(g:kill(), true)
+  ok, msg = g:wait_up(1) -- a guest that is not running says so at once
+  lu.assertNil(ok)
+  lu.assertStrContains(msg, "qemu stopped before the guest answered")
+end
+
+function TestQemu:test_missing_binary_unknown_guest_and_transport()
+  self:configure("qemu: {guests: {default: {transport: nosuch}}}")
+  local ok, msg = self:guest("nobin"):start()
+  lu.assertNil(ok)
+  lu.assertEquals(msg, "guest 'nobin': qemu binary '/nonexistent/qemu-system-x86_64' not found on transport 'local'")
+  lu.assertEquals({ qemu.guest("nope") }, { nil, "no guest 'nope' in the config (qemu.guests.nope)" })
+  ok, msg = self:guest("default"):wait_up(1)
+  lu.assertNil(ok)
+  lu.assertStrContains(msg, "its transport 'nosuch' is not under cijoe.transport")
+  lu.assertErrorMsgContains("bad argument #1 to 'guest' (string expected, got number)", qemu.guest, 1)
+end
+
+function TestQemu:test_img_create()
+  self:configure()
+  local path = self.dir .. "/a.qcow2"
+  lu.assertEquals(qemu.img_create(path, "qcow2", "64M"), true)
+  lu.assertStrContains(h.sh("qemu-img info " .. h.q(path)), "virtual size: 64 MiB")
+  local ok, msg = qemu.img_create(self.dir .. "/b.img", "nosuchformat", 1024)
+  lu.assertNil(ok)
+  lu.assertStrContains(msg, "qemu-img create " .. self.dir .. "/b.img: ")
+  lu.assertErrorMsgContains("bad argument #3 to 'img_create' (string expected, got nil)",
+    qemu.img_create, path, "raw")
+end
+
+function TestQemu:test_worklets_in_a_workflow()
+  self:configure()
+  h.write(self.dir .. "/over.yaml", string.format(
+    "qemu: {guests: {default: {path: %s/default, ssh_port: %d, transport: dead}}}\n" ..
+    "cijoe: {transport: {dead: {hostname: 127.0.0.1, port: %d}}}\n", self.dir, self.port, self.dead_port))
+  h.write(self.dir .. "/wf.lua", string.format([[
+step{ name = "img", uses = "qemu.img_create", with = { path = "%s/c.raw", format = "raw", size = "1M" } }
+step{ name = "kill_idle", uses = "qemu.guest_kill" }
+step{ name = "start", uses = "qemu.guest_start", with = { timeout = 1 } }
+step{ name = "poweroff_down", uses = "qemu.guest_poweroff", with = { timeout = 1 } }
+]], self.dir))
+  local default = packages.read("qemu/default.config")
+  h.write(self.dir .. "/default.yaml", default)
+  local status, out = h.joe_in(self.dir, "-c default.yaml -c over.yaml wf.lua")
+  lu.assertEquals(status, 1)
+  lu.assertStrMatches(out, ".*img +passed.*kill_idle +passed.*start +failed.*poweroff_down +failed.*")
+  local state = h.yaml(h.latest(self.dir) .. "/workflow.state")
+  lu.assertStrContains(state.steps[3].error, "no answer on transport 'dead' within 1 s")
+  lu.assertEquals(state.steps[1].description, "Create a disk image on the qemu host: with.path, with.size (such as \"8G\") and with.format (default qcow2).")
+  lu.assertEquals(processes(self.dir .. "/default/guest.pid"), "") -- the start step killed it
+end
