@@ -5,7 +5,7 @@
 #   initrd  busybox-static, dropbear (with its libraries), the virtio modules, an /init
 #           that brings up eth0 as 10.0.2.15 (QEMU user networking), starts dropbear on
 #           port 22 for root with the test key, and prints "joe-guest: ready"
-#   tools   an ext4 disk (virtio, read-only) mounted on /usr: fio and its libraries
+#   tools   an ext4 disk (virtio, read-only) mounted on /usr: fio, sftp-server, their libraries
 #   key     the test key pair (ed25519), made once per cache; never committed
 #
 # The build is cached in ${JOE_GUEST_CACHE:-$HOME/.cache/joe-guest}/<key>, keyed by the
@@ -32,10 +32,11 @@ host_tools() {
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >&2
 }
 
-# "package: version" of busybox-static, dropbear-bin, fio and every 6.1 cloud kernel apt
+# "package: version" of busybox-static, dropbear-bin, fio, openssh-sftp-server and every
+# 6.1 cloud kernel apt
 # could download (one apt-cache call: that is most of the time of a cached run).
 candidates() {
-  apt-cache policy busybox-static dropbear-bin fio 'linux-image-6.1.0-*-cloud-amd64' |
+  apt-cache policy busybox-static dropbear-bin fio openssh-sftp-server 'linux-image-6.1.0-*-cloud-amd64' |
     awk '/^[^ ].*:$/ { p = $1 } /Candidate:/ && $2 != "(none)" { print p, $2 }' | sort -V
 }
 
@@ -151,11 +152,13 @@ add_config() {
   mknod -m 600 "$R/dev/console" c 5 1
 }
 
-# The tools disk: fio and the libraries it loads that the initramfs lacks, under /usr.
+# The tools disk: fio, OpenSSH's sftp-server (where dropbear looks for it: /usr/lib) and
+# the libraries they load that the initramfs lacks, under /usr.
 make_tools_disk() {
   T=$W/tools
   install_file usr/bin/fio "$T" bin/fio
-  libs=$(libs_of usr/bin/fio)
+  install_file usr/lib/openssh/sftp-server "$T" lib/sftp-server
+  libs=$(libs_of usr/bin/fio; libs_of usr/lib/openssh/sftp-server)
   for lib in $libs; do
     [ -e "$R/lib/$MA/${lib##*/}" ] && continue
     case $lib in usr/*) dest=${lib#usr/} ;; *) dest=lib/$MA/${lib##*/} ;; esac
@@ -167,7 +170,8 @@ make_tools_disk() {
 
 # Build everything into $W/out.
 build() {
-  fetch "$KERNEL" busybox-static dropbear-bin fio $(lib_closure fio dropbear-bin)
+  fetch "$KERNEL" busybox-static dropbear-bin fio openssh-sftp-server \
+    $(lib_closure fio dropbear-bin openssh-sftp-server)
   R=$W/initramfs
   mkdir -p "$R/etc" "$R/bin" "$R/sbin" "$W/out"
   add_busybox
