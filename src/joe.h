@@ -28,5 +28,6 @@ double joe_now(void);
 int luaopen_cijoe_proc(lua_State *L);
 int luaopen_cijoe_yaml(lua_State *L);
 int luaopen_cijoe_fs(lua_State *L);
+int luaopen_cijoe_lineedit(lua_State *L);
 
 #endif

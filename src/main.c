@@ -127,6 +127,7 @@ static void preload_modules(lua_State *L) {
   static const luaL_Reg c_modules[] = {{"cijoe.proc", luaopen_cijoe_proc},
                                        {"cijoe.yaml", luaopen_cijoe_yaml},
                                        {"cijoe.fs", luaopen_cijoe_fs},
+                                       {"cijoe.lineedit", luaopen_cijoe_lineedit},
                                        {"cijoe.embedded", luaopen_cijoe_embedded},
                                        {NULL, NULL}};
   char name[256];
