@@ -12,6 +12,7 @@ local USAGE = [[
 usage: joe [options] script.lua [step ...]    run a Lua workflow
        joe run [file_or_dir ...]              run workflows (default: ./*.workflow)
        joe test [-k pattern] [file_or_dir ...] run LuaUnit tests (test_*.lua)
+       joe repl                               a Lua shell with cijoe and the config
        joe -s [pkg]                           write pkg's default.config and example.workflow
 options:
   -c, --config PATH   a YAML config; repeat to merge several in order
@@ -136,6 +137,10 @@ end
 
 function commands.test(opts, args)
   return require("cijoe.test").main(opts, args)
+end
+
+function commands.repl(opts, args)
+  return require("cijoe.repl").main(opts, args)
 end
 
 -- joe -s [pkg]: copy a package's default.config and example.workflow into cwd.
