@@ -8,12 +8,14 @@ TestRepl = {}
 
 function TestRepl:setUp()
   self.dir = h.tmpdir()
-  self.tmux = "tmux -L joe-spec-" .. self.dir:match("[^.]+$")
+  self.socket = "joe-spec-" .. self.dir:match("[^.]+$")
+  self.tmux = "tmux -L " .. self.socket
   self.started = false
 end
 
+-- The server goes, and its socket file, which tmux leaves behind.
 function TestRepl:tearDown()
-  h.sh(self.tmux .. " kill-server")
+  h.sh(self.tmux .. ' kill-server; rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/' .. self.socket .. '"')
 end
 
 -- Start joe repl in a 200x50 pane (a new window when the session exists). The shell around
