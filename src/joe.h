@@ -29,5 +29,6 @@ int luaopen_cijoe_proc(lua_State *L);
 int luaopen_cijoe_yaml(lua_State *L);
 int luaopen_cijoe_fs(lua_State *L);
 int luaopen_cijoe_ssh(lua_State *L);
+int luaopen_cijoe_lineedit(lua_State *L);
 
 #endif

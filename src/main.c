@@ -128,6 +128,7 @@ static void preload_modules(lua_State *L) {
                                        {"cijoe.yaml", luaopen_cijoe_yaml},
                                        {"cijoe.fs", luaopen_cijoe_fs},
                                        {"cijoe.ssh", luaopen_cijoe_ssh},
+                                       {"cijoe.lineedit", luaopen_cijoe_lineedit},
                                        {"cijoe.embedded", luaopen_cijoe_embedded},
                                        {NULL, NULL}};
   char name[256];

@@ -13,6 +13,7 @@ usage: joe [options] script.lua [step ...]    run a Lua workflow
        joe run [file_or_dir ...]              run workflows (default: ./*.workflow)
        joe test [-k pattern] [file_or_dir ...] run LuaUnit tests (test_*.lua)
        joe report [outdir]                    rebuild report.html and junit.xml of a run
+       joe repl                               a Lua shell with cijoe and the config
        joe -s [pkg]                           write pkg's default.config and example.workflow
 options:
   -c, --config PATH   a YAML config; repeat to merge several in order
@@ -191,6 +192,10 @@ function commands.report(opts, args)
   local dir = args[1] or "cijoe-output/latest"
   if (fs.stat(dir) or {}).type ~= "directory" then return cli.die(dir .. ": no such directory", 2) end
   return require("cijoe.report").run(dir, opts.quiet) and 0 or 1
+end
+
+function commands.repl(opts, args)
+  return require("cijoe.repl").main(opts, args)
 end
 
 -- joe -s [pkg]: copy a package's default.config and example.workflow into cwd.

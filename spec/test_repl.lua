@@ -1,0 +1,180 @@
+-- joe repl as users see it: through a real pseudo-terminal (a private tmux server) and
+-- through a pipe.
+local lu = require("luaunit")
+local h = require("helper")
+local now = require("cijoe.proc").now
+
+TestRepl = {}
+
+function TestRepl:setUp()
+  self.dir = h.tmpdir()
+  self.socket = "joe-spec-" .. self.dir:match("[^.]+$")
+  self.tmux = "tmux -L " .. self.socket
+  self.started = false
+end
+
+-- The server goes, and its socket file, which tmux leaves behind.
+function TestRepl:tearDown()
+  h.sh(self.tmux .. ' kill-server; rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/' .. self.socket .. '"')
+end
+
+-- Start joe repl in a 200x50 pane (a new window when the session exists). The shell around
+-- it ignores Ctrl-C (as an interactive shell would, having put joe in a process group of
+-- its own) and shows joe's exit status.
+function TestRepl:start(args)
+  local script = string.format("trap '' INT; cd %s && JOE_HISTORY=%s %s repl %s; echo exit=$?",
+    h.q(self.dir), h.q(self.dir .. "/history"), h.q(h.joe), args or "")
+  local new = self.started and " new-window " or " new-session -d -x 200 -y 50 "
+  h.sh(self.tmux .. new .. "sh -c " .. h.q(script) .. " \\; set-option remain-on-exit on")
+  self.started = true
+  return self:expect("]>")
+end
+
+-- What the pane has shown (its scrollback too), without trailing blank lines.
+function TestRepl:screen()
+  return (h.sh(self.tmux .. " capture-pane -p -S -"):gsub("\n+$", "\n"))
+end
+
+-- Wait until the pane shows text (plain, may span lines); fail showing the pane if it
+-- does not within a few seconds.
+function TestRepl:expect(text, seconds)
+  local deadline, screen = now() + (seconds or 5), nil
+  repeat
+    screen = self:screen()
+    if screen:find(text, 1, true) then return screen end
+    h.sh("sleep 0.05")
+  until now() > deadline
+  lu.fail("the screen does not show " .. string.format("%q", text) .. ":\n" .. screen)
+end
+
+-- Type text literally, then press the named keys (tmux key names: Enter, Tab, C-c).
+function TestRepl:type(text, ...)
+  if text ~= "" then h.sh(self.tmux .. " send-keys -l " .. h.q(text)) end
+  if select("#", ...) > 0 then h.sh(self.tmux .. " send-keys " .. table.concat({ ... }, " ")) end
+end
+
+function TestRepl:test_expressions_print_values()
+  self:start()
+  self:type("1 + 1", "Enter")
+  self:expect("joe[local]> 1 + 1\n2\njoe[local]>")
+  self:type('{1, "two", x = {y = true}, ["end"] = 0}', "Enter")
+  self:expect('\n{1, "two", end = 0, x = {y = true}}\njoe[local]>')
+  self:type('"raw"', "Enter")
+  self:expect('\nraw\njoe[local]>')
+  self:type("nosuch.field", "Enter")
+  self:expect("repl:1: attempt to index a nil value (global 'nosuch')\njoe[local]>")
+end
+
+function TestRepl:test_multiline_function()
+  self:start()
+  self:type("function twice(a)", "Enter")
+  self:expect("joe[local]> function twice(a)\n>>")
+  self:type("return a * 2", "Enter")
+  self:type("end", "Enter")
+  self:expect(">> end\njoe[local]>")
+  self:type("twice(21)", "Enter")
+  self:expect("joe[local]> twice(21)\n42\n")
+end
+
+function TestRepl:test_history_recalled_after_restart()
+  self:start()
+  self:type("40 + 2", "Enter")
+  self:expect("42\n")
+  self:type("", "C-d")
+  self:expect("exit=0")
+  self:start()
+  self:type("", "Up")
+  self:expect("joe[local]> 40 + 2")
+  self:type("", "Enter")
+  local screen = self:expect("joe[local]> 40 + 2\n42\n")
+  lu.assertNotStrContains(screen, "exit=0") -- the second session's own screen
+end
+
+function TestRepl:test_tab_completes_fields()
+  self:start()
+  self:type("cijoe.ru", "Tab")
+  self:expect("joe[local]> cijoe.run")
+  self:type('_local "echo completed"', "Enter")
+  self:expect('joe[local]> cijoe.run_local "echo completed"\ncompleted\n0')
+  self:type("cijoe.config.cij", "Tab")
+  self:expect("joe[local]> cijoe.config.cijoe")
+end
+
+function TestRepl:test_ctrl_c_stops_the_command_and_the_next_one_works()
+  self:start()
+  self:type('run "echo started; sleep 987"', "Enter")
+  self:expect("started\n")
+  local begin = now()
+  self:type("", "C-c")
+  self:expect("interrupted\njoe[local]>")
+  lu.assertTrue(now() - begin < 3)
+  lu.assertEquals(h.sh("pgrep -f 'sleep 98[7]' || echo none"), "none\n")
+  self:type('run "echo after"', "Enter")
+  self:expect("after\n0\njoe[local]>")
+  local state = h.yaml(h.latest(self.dir) .. "/001_repl/cmd_01.state")
+  lu.assertEquals({ state.err, state.interrupted }, { 130, true })
+  lu.assertEquals(h.read(h.latest(self.dir) .. "/001_repl/cmd_02.output"), "after\n")
+end
+
+function TestRepl:test_ctrl_c_at_the_prompt_clears_the_line()
+  self:start()
+  self:type("this is not lua", "C-c")
+  self:expect("joe[local]> this is not lua\njoe[local]>")
+  self:type("2 + 3", "Enter")
+  local screen = self:expect("joe[local]> 2 + 3\n5\njoe[local]>")
+  lu.assertNotStrContains(screen, "interrupted")
+  lu.assertNotStrContains(screen, "exit=")
+end
+
+function TestRepl:test_ctrl_d_exits_0()
+  self:start()
+  self:type("x = 1", "Enter")
+  self:expect("joe[local]> x = 1\njoe[local]>")
+  self:type("", "C-d")
+  self:expect("exit=0")
+end
+
+function TestRepl:test_sigterm_at_the_prompt_exits_143_and_spares_the_shell()
+  self:start()
+  local shell = h.sh(self.tmux .. " display -p '#{pane_pid}'"):gsub("\n", "")
+  local joe = h.sh("pgrep -P " .. shell):gsub("\n", "")
+  lu.assertStrMatches(joe, "%d+")
+  h.sh("kill -TERM " .. joe)
+  self:expect("exit=143")
+end
+
+function TestRepl:test_prompt_names_transport_and_commands()
+  h.write(self.dir .. "/t.config", "cijoe:\n  transport:\n    target:\n      hostname: 127.0.0.1\n" ..
+    "      password: hunter2\n")
+  self:start("-c t.config")
+  self:expect("joe[target]>")
+  self:type(":config", "Enter")
+  local screen = self:expect('password: "********"')
+  lu.assertNotStrContains(screen, "hunter2")
+  self:type(":transport nope", "Enter")
+  self:expect("the transports are: local target\njoe[target]>")
+  self:type(":transport local", "Enter")
+  self:expect("joe[local]>")
+  self:type(":help", "Enter")
+  self:expect(":transport NAME (the default one)")
+end
+
+function TestRepl:test_pipe_prints_values_without_prompt()
+  h.write(self.dir .. "/in.lua", "1 + 1\nfunction f(a)\n  return a .. '!'\nend\nf('hi')\n" ..
+    "run 'echo logged'\n")
+  local out, status = h.sh("cd " .. h.q(self.dir) .. " && " .. h.q(h.joe) .. " repl <in.lua")
+  lu.assertEquals(out, "2\nhi!\nlogged\n0\n")
+  lu.assertEquals(status, 0)
+  lu.assertEquals(h.read(h.latest(self.dir) .. "/001_repl/cmd_01.output"), "logged\n")
+end
+
+function TestRepl:test_pipe_exits_nonzero_after_an_error()
+  h.write(self.dir .. "/in.lua", "error('boom')\nprint('still runs')\n")
+  local out, status = h.sh("cd " .. h.q(self.dir) .. " && " .. h.q(h.joe) .. " repl <in.lua")
+  lu.assertEquals(out, "repl:1: boom\nstill runs\n")
+  lu.assertEquals(status, 1)
+  h.write(self.dir .. "/in.lua", "if true then\n")
+  out, status = h.sh("cd " .. h.q(self.dir) .. " && " .. h.q(h.joe) .. " repl <in.lua")
+  lu.assertEquals(out, "repl:1: 'end' expected near <eof>\n")
+  lu.assertEquals(status, 1)
+end
