@@ -73,7 +73,7 @@ guest: test-deps
 
 # The speed targets: each benchmark prints joe's figure next to a reference measured in the
 # same run and fails when a ratio is below its target.
-BENCHES := spec/bench/local.lua spec/bench/ssh.lua
+BENCHES := spec/bench/local.lua spec/bench/ssh.lua spec/bench/each.lua
 bench: build/joe build/bench-spawn
 	@status=0; for b in $(BENCHES); do JOE_ROOT=$(CURDIR) build/joe -q -o build/bench-$$(date +%s%N) $$b || status=1; done; exit $$status
 

@@ -59,6 +59,12 @@ function cijoe.close_transports()
   end
 end
 
+--- Forget the open transports without closing them: a forked child of cijoe.each must
+--- not use, nor close, the sessions its parent goes on using.
+function cijoe.forget_transports()
+  opened = {}
+end
+
 --- The name of the transport commands use when opts.transport is not given.
 function cijoe.default_transport()
   return cijoe.default or config.transport_names(cijoe.config)[1] or "local"
@@ -203,6 +209,16 @@ function cijoe.get(src, dst, opts)
     dst = dir .. "/" .. dst
   end
   return t:get(src, dst)
+end
+
+--- Run fn(t) for every transport name in targets at once (at most opts.jobs at a time),
+--- each in a process of its own, where t.run, t.put and t.get are bound to that target
+--- (t.name is its name). Returns {target = {err =, message =, elapsed =}}; a target that
+--- fails or cannot be reached never raises. Commands are logged in <step>/<target>/.
+function cijoe.each(targets, fn, opts)
+  if type(targets) ~= "table" then bad_arg(1, "each", "table", targets) end
+  if type(fn) ~= "function" then bad_arg(2, "each", "function", fn) end
+  return require("cijoe.each").each(targets, fn, opts)
 end
 
 --- A value of the config by dotted key ("qemu.guests.x.path"); the environment variable

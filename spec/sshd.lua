@@ -50,10 +50,12 @@ function Fixture:stop()
   h.sh("kill $(cat " .. self.dir .. "/sshd.pid) 2>/dev/null; rm -f " .. self.dir .. "/sshd.pid")
 end
 
---- Kill the listener and every session of the test user: the target "dies".
+--- Kill this sshd and everything it started (its sessions and their commands): the
+--- target "dies". Only this fixture's processes: other runs may share the test user.
 function Fixture:kill_all()
-  self:stop()
-  h.sh("pkill -KILL -f 'sshd: " .. sshd.user .. "' ; pkill -KILL -u " .. sshd.user .. " ; true")
+  h.sh(string.format([[pids="$(cat %s/sshd.pid 2>/dev/null) $(ss -Htnp 'sport = :%d' | grep -o 'pid=[0-9]*' | cut -d= -f2)"
+    all=""; while [ -n "$(echo $pids)" ]; do all="$all $pids"; pids=$(for p in $pids; do pgrep -P "$p"; done); done
+    kill -KILL $all 2>/dev/null; rm -f %s/sshd.pid; true]], self.dir, self.port, self.dir))
 end
 
 --- A joe config with transports named in names (default {"target"}), extra keys merged in.

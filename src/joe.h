@@ -20,6 +20,7 @@ extern const struct joe_file joe_files[];
 int joe_pending_signal(void);
 int joe_signal_fd(void);
 void joe_clear_signal(void);
+void joe_new_signal_pipe(void);
 extern volatile sig_atomic_t joe_in_command;
 
 /* proc.c */
@@ -30,5 +31,6 @@ int luaopen_cijoe_yaml(lua_State *L);
 int luaopen_cijoe_fs(lua_State *L);
 int luaopen_cijoe_ssh(lua_State *L);
 int luaopen_cijoe_lineedit(lua_State *L);
+int luaopen_cijoe_fanout(lua_State *L);
 
 #endif

@@ -48,6 +48,16 @@ static void on_signal(int sig) {
   errno = saved;
 }
 
+/* A forked child needs a signal pipe of its own: the shared one would wake the parent
+   too. Called with SIGINT and SIGTERM blocked. */
+void joe_new_signal_pipe(void) {
+  close(signal_pipe[0]);
+  close(signal_pipe[1]);
+  pending_signal = 0;
+  if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+    _exit(1);
+}
+
 /* Signals are not restarting, so a blocked read or poll returns EINTR and looks. */
 static void install_signals(void) {
   struct sigaction sa;
@@ -129,6 +139,7 @@ static void preload_modules(lua_State *L) {
                                        {"cijoe.fs", luaopen_cijoe_fs},
                                        {"cijoe.ssh", luaopen_cijoe_ssh},
                                        {"cijoe.lineedit", luaopen_cijoe_lineedit},
+                                       {"cijoe.fanout", luaopen_cijoe_fanout},
                                        {"cijoe.embedded", luaopen_cijoe_embedded},
                                        {NULL, NULL}};
   char name[256];

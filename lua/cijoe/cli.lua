@@ -21,6 +21,7 @@ options:
   -m, --monitor       stream command output to the terminal
   -v, --verbose       print each command as it starts
   -q, --quiet         no per-step lines
+  --each T1,T2|all    run the workflow once per transport, concurrently (-j N at most)
   --version, -h/--help]]
 
 local FLAGS = { ["-m"] = "monitor", ["--monitor"] = "monitor", ["-v"] = "verbose",
@@ -102,6 +103,7 @@ local function run_file(opts, path, steps, dir)
   if not wf then return cli.die(err, 1) end
   local started, status = cli.start(opts, wf.name, dir)
   if not started then return status end
+  if opts.each then return require("cijoe.each").workflow(opts, wf, steps, started) end
   local code, msg = workflow.run(wf, steps, opts)
   cijoe.close_transports()
   if not code then return cli.die(msg, 2) end

@@ -29,7 +29,7 @@ function remote:session()
   local sess, err = ssh.connect({ key = expand_home(c.key_filename), passphrase = c.passphrase,
     password = c.password, known_hosts = expand_home(c.known_hosts or "~/.ssh/known_hosts"),
     host_key_check = policy, timeout = c.connect_timeout, keepalive = c.keepalive },
-    tostring(c.hostname or self.name), c.port or 22, tostring(c.username or os.getenv("USER")))
+    tostring(c.hostname or self.name), c.port or 22, tostring(c.username or os.getenv("USER") or "root"))
   self.sess = sess
   return sess, err and "transport " .. self.name .. ": " .. err
 end

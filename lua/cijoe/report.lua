@@ -90,7 +90,7 @@ local function load_run(dir)
     if n then run.steps[#run.steps + 1] = { number = tonumber(n), name = name, status = "unknown" } end
   end
   for _, s in ipairs(run.steps) do
-    s.rel, s.tests = string.format("%03d_%s", s.number, output.safe_name(s.name)), {}
+    s.rel, s.tests = s.rel or string.format("%03d_%s", s.number, output.safe_name(s.name)), {}
     s.open = add_case(run, s, run.name, s.error) or ""
     local kind = not s.tag and "passed" or s.tag == "skipped" and "skipped" or "failed"
     run[kind] = (run[kind] or 0) + 1
@@ -129,25 +129,48 @@ local function step(parts, dir, s)
   return s
 end
 
+-- For a run of joe --each: the target x step table, and junit.xml made of the targets'
+-- own testsuites.
+local function add_targets(parts, dir, run, targets)
+  local columns, seen, suites = {}, {}, {}
+  for _, s in ipairs(run.steps) do
+    local name = s.name:match("^[^:]*: (.*)$") or s.name
+    if not seen[name] then columns[#columns + 1], seen[name] = name, {} end
+    seen[name][s.target or ""] = s.status
+  end
+  run.matrix_head = each(parts.cell, columns, function(c) return { text = c, status = "" } end)
+  run.matrix_rows = each(parts.targetrow, targets, function(t)
+    local cells = each(parts.cell, columns, function(c) return { text = seen[c][t] or "-", status = seen[c][t] or "" } end)
+    local suite = (tail(dir .. "/" .. t .. "/junit.xml", math.huge) or ""):match("<testsuite .*</testsuite>")
+    suites[#suites + 1] = suite and suite:gsub('^<testsuite name="[^"]*"', '<testsuite name="' .. esc(t) .. '"')
+    return { target = t, cells = cells }
+  end)
+  run.matrix = fill(parts.matrix, run)
+  return fill(parts.suites, { suites = table.concat(suites, "\n") })
+end
+
 --- Write report.html and junit.xml into the output directory dir from its files, and
---- append to the file GITHUB_STEP_SUMMARY names. Returns the report's path or nil, message.
-function report.build(dir)
+--- append to the file GITHUB_STEP_SUMMARY names; with targets (joe --each), the steps of
+--- every target with a target x step table, and a junit testsuite per target. Returns the
+--- report's path or nil, message.
+function report.build(dir, targets)
   local parts, run, summary = template(), load_run(dir), os.getenv("GITHUB_STEP_SUMMARY")
   run.step_parts = each(parts.step, run.steps, function(s) return step(parts, dir, s) end)
   run.config, run.version, run.dir = tail(dir .. "/config.orig", math.huge), require("cijoe.cli").VERSION, dir
   run.started = type(run.begin) == "number" and os.date("%Y-%m-%d %H:%M:%S", math.floor(run.begin))
   run.case_parts = each(parts.case, run.cases, function(c) c.fault = c.tag and fill(parts.fault, c) return c end)
   run.md_rows = each(parts.row, run.steps)
+  local junit = targets and add_targets(parts, dir, run, targets) or fill(parts.junit, run)
   local ok, err = write(dir .. "/report.html", fill(parts.page, run))
-  if ok then ok, err = write(dir .. "/junit.xml", fill(parts.junit, run)) end
+  if ok then ok, err = write(dir .. "/junit.xml", junit) end
   if ok and summary and summary ~= "" then ok, err = write(summary, fill(parts.markdown, run), "ab") end
   return ok and dir .. "/report.html", err
 end
 
 --- Build the reports of dir and say where report.html is (unless quiet) or why it could
 --- not be built: a report that fails never stops a run. Returns true or false.
-function report.run(dir, quiet)
-  local ok, path, err = pcall(report.build, dir)
+function report.run(dir, quiet, targets)
+  local ok, path, err = pcall(report.build, dir, targets)
   if not (ok and path) then io.stderr:write("joe: report: ", tostring(ok and err or path), "\n") end
   if ok and path and not quiet then print("report: " .. path) end
   return ok and path ~= nil
