@@ -1,6 +1,6 @@
-/* joe's host: it builds the Lua state, makes the embedded Lua sources and the C modules
-   requirable, turns SIGINT and SIGTERM into something Lua and the poll loops can see,
-   and hands the command line to cijoe.cli. Everything else is Lua. */
+/* joe's host: it builds the Lua state, makes the C modules requirable, turns SIGINT and
+   SIGTERM into something Lua and the poll loops can see, and hands the embedded files
+   and the command line to lua/cijoe/boot.lua. Everything else is Lua. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -73,100 +73,27 @@ static void install_signals(void) {
   signal(SIGPIPE, SIG_IGN);
 }
 
-/* Turn "lua/cijoe/cli.lua" into "cijoe.cli" and "packages/qemu/init.lua" into "qemu";
-   returns 0 for files that are not Lua modules. */
-static int module_name(const char *path, char *out, size_t size) {
-  const char *rest = strchr(path, '/');
-  size_t len = rest ? strlen(rest + 1) : 0;
-  if (len < 5 || len >= size || strcmp(rest + 1 + len - 4, ".lua") != 0)
-    return 0;
-  memcpy(out, rest + 1, len - 4);
-  out[len - 4] = '\0';
-  for (char *p = out; *p; p++)
-    if (*p == '/')
-      *p = '.';
-  len = strlen(out);
-  if (len > 5 && strcmp(out + len - 5, ".init") == 0)
-    out[len - 5] = '\0';
-  return 1;
-}
-
-/* package.preload entry of an embedded module: compile it under its real file name. */
-static int load_embedded(lua_State *L) {
-  const struct joe_file *f = lua_touserdata(L, lua_upvalueindex(1));
-  lua_pushfstring(L, "@%s", f->name);
-  if (luaL_loadbufferx(L, f->data, (size_t)(f->end - f->data), lua_tostring(L, -1), "t"))
-    return lua_error(L);
-  lua_pushvalue(L, 1);
-  lua_call(L, 1, 1);
-  return 1;
-}
-
-/* cijoe.embedded.read(path): a packaged file (default.config, a worklet) or nil. */
-static int embedded_read(lua_State *L) {
-  const char *name = luaL_checkstring(L, 1);
-  for (const struct joe_file *f = joe_files; f->name; f++)
-    if (strcmp(f->name, name) == 0) {
-      lua_pushlstring(L, f->data, (size_t)(f->end - f->data));
-      return 1;
-    }
-  return 0;
-}
-
-/* cijoe.embedded.files(): the paths of every packaged file, in build order. */
-static int embedded_files(lua_State *L) {
-  lua_newtable(L);
-  for (int i = 0; joe_files[i].name; i++) {
-    lua_pushstring(L, joe_files[i].name);
-    lua_rawseti(L, -2, i + 1);
-  }
-  return 1;
-}
-
-static int luaopen_cijoe_embedded(lua_State *L) {
-  static const luaL_Reg funcs[] = {{"read", embedded_read},
-                                   {"files", embedded_files},
-                                   {NULL, NULL}};
-  luaL_newlib(L, funcs);
-  return 1;
-}
-
-/* Make the C modules and, unless JOE_LUA_PATH points at a source tree, the embedded Lua
-   modules requirable. */
-static void preload_modules(lua_State *L) {
+/* Make the C modules requirable; lua/cijoe/boot.lua does the Lua ones. */
+static void preload_c_modules(lua_State *L) {
   static const luaL_Reg c_modules[] = {{"cijoe.proc", luaopen_cijoe_proc},
                                        {"cijoe.yaml", luaopen_cijoe_yaml},
                                        {"cijoe.fs", luaopen_cijoe_fs},
                                        {"cijoe.ssh", luaopen_cijoe_ssh},
                                        {"cijoe.lineedit", luaopen_cijoe_lineedit},
                                        {"cijoe.fanout", luaopen_cijoe_fanout},
-                                       {"cijoe.embedded", luaopen_cijoe_embedded},
                                        {NULL, NULL}};
-  char name[256];
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   luaL_setfuncs(L, c_modules, 0);
-  for (const struct joe_file *f = joe_files; f->name && !getenv("JOE_LUA_PATH"); f++) {
-    if (!module_name(f->name, name, sizeof name))
-      continue;
-    lua_pushlightuserdata(L, (void *)f);
-    lua_pushcclosure(L, load_embedded, 1);
-    lua_setfield(L, -2, name);
-  }
   lua_pop(L, 1);
 }
 
-/* With JOE_LUA_PATH=<tree>, the modules come from <tree>/lua and <tree>/packages. */
-static void prepend_source_path(lua_State *L) {
-  const char *tree = getenv("JOE_LUA_PATH");
-  if (!tree)
-    return;
-  lua_getglobal(L, "package");
-  lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua;%s/packages/?.lua;%s/packages/?/init.lua;",
-                  tree, tree, tree, tree);
-  lua_getfield(L, -2, "path");
-  lua_concat(L, 2);
-  lua_setfield(L, -2, "path");
-  lua_pop(L, 1);
+/* The files compiled into the binary, as a table: path -> content. */
+static void push_embedded_files(lua_State *L) {
+  lua_newtable(L);
+  for (const struct joe_file *f = joe_files; f->name; f++) {
+    lua_pushlstring(L, f->data, (size_t)(f->end - f->data));
+    lua_setfield(L, -2, f->name);
+  }
 }
 
 /* Message handler for errors that escape cijoe.cli: keep the traceback. */
@@ -176,21 +103,22 @@ static int traceback(lua_State *L) {
   return 1;
 }
 
-/* Call require("cijoe.cli").main(arg) and return its exit status. */
-static int run_cli(lua_State *L, int argc, char **argv) {
+/* Run lua/cijoe/boot.lua with the embedded files and the command line; returns the exit
+   status it returns. */
+static int run_boot(lua_State *L, int argc, char **argv) {
   lua_pushcfunction(L, traceback);
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "cijoe.cli");
-  if (lua_pcall(L, 1, 1, 1) == LUA_OK) {
-    lua_getfield(L, -1, "main");
+  push_embedded_files(L);
+  lua_getfield(L, -1, "lua/cijoe/boot.lua");
+  size_t len;
+  const char *boot = lua_tolstring(L, -1, &len);
+  if (luaL_loadbufferx(L, boot ? boot : "", len, "@lua/cijoe/boot.lua", "t") == LUA_OK) {
+    lua_pushvalue(L, -3);
     lua_createtable(L, argc, 1);
     for (int i = 0; i < argc; i++) {
       lua_pushstring(L, argv[i]);
       lua_rawseti(L, -2, i);
     }
-    lua_pushvalue(L, -1);
-    lua_setglobal(L, "arg");
-    if (lua_pcall(L, 1, 1, 1) == LUA_OK)
+    if (lua_pcall(L, 2, 1, 1) == LUA_OK)
       return (int)luaL_optinteger(L, -1, 0);
   }
   fprintf(stderr, "joe: %s\n", lua_tostring(L, -1));
@@ -206,9 +134,8 @@ int main(int argc, char **argv) {
   global_state = L;
   install_signals();
   luaL_openlibs(L);
-  preload_modules(L);
-  prepend_source_path(L);
-  int status = run_cli(L, argc, argv);
+  preload_c_modules(L);
+  int status = run_boot(L, argc, argv);
   lua_close(L);
   return status;
 }
