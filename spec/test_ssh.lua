@@ -231,3 +231,33 @@ function TestSsh:test_unreachable_host_is_nil_and_message()
   lu.assertEquals(status, 0)
   lu.assertStrContains(out, "nil\ttransport target: joetest@127.0.0.1:1: Connection refused")
 end
+
+function TestSsh:test_joe_test_against_the_target()
+  h.write(self.dir .. "/tests/test_remote.lua", [[
+local lu = require("luaunit")
+function test_runs_on_target()
+  local err, st = cijoe.run("id -un")
+  lu.assertEquals(err, 0)
+  lu.assertEquals(st:output(), "joetest\n")
+  lu.assertEquals(st.transport, "target")
+end]])
+  local status, out = h.joe_in(self.dir, "-q -c ssh.yaml test tests")
+  lu.assertEquals(status, 0, out)
+  lu.assertStrMatches(out, ".*\n1 passed, 0 failed, 0 skipped\n$")
+end
+
+function TestSsh:test_testrunner_runs_joe_on_the_target()
+  h.write(self.dir .. "/tests/test_there.lua", [[
+local lu = require("luaunit")
+function test_where() lu.assertEquals(select(2, cijoe.run_local("id -un")):output(), "joetest\n") end
+function test_fails() lu.assertEquals(1, 2) end]])
+  h.write(self.dir .. "/wf.yaml", "steps:\n- name: remote_tests\n  uses: core.testrunner\n  with: {args: tests, run_local: false}\n")
+  local status, out = h.joe_in(self.dir, "-q -c ssh.yaml wf.yaml")
+  lu.assertEquals(status, 1, out)
+  local step = h.latest(self.dir) .. "/001_remote_tests"
+  local results = {}
+  for _, t in ipairs(h.yaml(step .. "/tests.yaml")) do results[t.name] = t.status end
+  lu.assertEquals(results, { test_where = "passed", test_fails = "failed" })
+  lu.assertNotNil(h.read(step .. "/tests/report.html"))
+  lu.assertEquals(h.sh("ls -d /tmp/joe-testrunner-* 2>/dev/null | wc -l"), "0\n")
+end

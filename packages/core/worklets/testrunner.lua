@@ -42,7 +42,7 @@ local function run_remote(cijoe, q, config, args, dest)
   end
   local cmd = string.format("./joe -c %s -o out %s", q(config:match("[^/]+$")), test_args(args))
   local err = cijoe.run(cmd, { cwd = remote })
-  cijoe.get(remote .. "/out", dest)
+  cijoe.get(remote .. "/out", dest:sub(1, 1) == "/" and dest or os.getenv("PWD") .. "/" .. dest)
   cijoe.run("rm -rf " .. q(remote))
   return err
 end
