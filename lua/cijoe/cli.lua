@@ -9,12 +9,16 @@ local packages = require("cijoe.packages")
 local cli = { VERSION = "0.1.0" }
 
 local USAGE = [[
-usage: joe [options] script.lua [step ...]    run a Lua workflow
-       joe run [file_or_dir ...]              run workflows (default: ./*.workflow)
-       joe test [-k pattern] [file_or_dir ...] run LuaUnit tests (test_*.lua)
-       joe report [outdir]                    rebuild report.html and junit.xml of a run
-       joe repl                               a Lua shell with cijoe and the config
-       joe -s [pkg]                           write pkg's default.config and example.workflow
+usage: joe [options] script.lua [step ...]  run a Lua workflow (or a CIJOE task, *.yaml)
+       joe run [file_or_dir ...]            the same; default: the *.workflow files here
+       joe repl                             a Lua shell with cijoe and the config
+       joe test [-k pat] [file_or_dir ...]  LuaUnit tests (test_*.lua)
+       joe selftest [pkg ...]               the built-in packages' own tests
+       joe -s [pkg]                         write pkg's default.config and example.workflow
+       joe report [outdir]                  rebuild report.html and junit.xml of a run
+       joe extract | analyse [outdir]       fio metrics of a run; check them (-r FILE)
+       joe lint FILE ...                    check workflows without running them
+       joe resources                        packages, worklets, configs, examples
 options:
   -c, --config PATH   a YAML config; repeat to merge several in order
   -o, --output DIR    write the run into DIR (default: cijoe-output/<time>-<name>)
