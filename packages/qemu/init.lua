@@ -193,7 +193,9 @@ function Guest:start(opts)
   check(opts, "table", 1, "start")
   local running, msg = self:is_running()
   if running == nil then return nil, msg end
-  if running then return fail(self, "already running (pid " .. tostring(self:pid()) .. ")") end
+  if running then
+    return fail(self, "already running (pid " .. tostring(self:pid()) .. "); qemu.guest_kill stops it")
+  end
   local c = {}
   for _, key in ipairs(args.KEYS) do c[key] = self:get(key) end
   local words, images = args.build(c, { dir = self.path, name = self.name,
