@@ -1,38 +1,20 @@
 -- The qemu package on the real test guest that spec/guest/build.sh makes: start, the
 -- console, the NVMe namespaces the guest sees, QMP reset and poweroff, kill, and the
 -- faults (a second start, a taken port, a missing binary, a guest that never answers).
--- SSH is not needed: wait_up is checked timing out. Skipped only when the guest cannot
--- be built.
+-- What goes through the guest's SSH transport is in test_qemu_ssh.lua. Skipped only when
+-- the guest cannot be built.
 local lu = require("luaunit")
 local h = require("helper")
-local config = require("cijoe.config")
+local fixture = require("qemu_fixture")
 local packages = require("cijoe.packages")
 local qemu = require("qemu")
 
--- build.sh's paths ({kernel, initrd, tools, key}), or false and why; built once.
-local built, why_not
-
--- Build the guest, or find it in the cache.
-local function guest_files()
-  if built ~= nil then return built, why_not end
-  local out, status = h.sh(h.q(h.root .. "/spec/guest/build.sh") .. " 2>&1")
-  built = {}
-  for key, path in out:gmatch("\n?(%a+): (/[^\n]+)") do built[key] = path end
-  if status ~= 0 or not built.kernel then
-    built, why_not = false, "the test guest could not be built: " .. out:sub(-600)
-  end
-  return built, why_not
-end
-
--- The processes whose command line holds text (pgrep -f), as "pid cmdline" lines.
-local function processes(text)
-  return (h.sh("pgrep -a -f -- " .. h.q(text) .. " | grep -v pgrep || true"))
-end
+local processes = fixture.processes
 
 TestQemu = {}
 
 function TestQemu:setUp()
-  local files, why = guest_files()
+  local files, why = fixture.files()
   if not files then lu.skip(why) end
   self.files, self.dir, self.saved = files, h.tmpdir(), cijoe.config
   self.port, self.dead_port = h.free_port(), h.free_port()
@@ -41,13 +23,16 @@ end
 
 function TestQemu:tearDown()
   for _, g in ipairs(self.guests or {}) do g:kill() end
+  cijoe.close_transports() -- the next test's "guest" and "dead" have other ports
   cijoe.config = self.saved
-  if self.dir then h.sh("rm -rf " .. h.q(self.dir)) end
+  if self.dir then
+    fixture.reap(self.dir .. "/")
+    h.sh("rm -rf " .. h.q(self.dir))
+  end
 end
 
 -- Use the package's default.config with this test's folders and ports (and more YAML).
 function TestQemu:configure(more)
-  local default, origin = packages.read("qemu/default.config")
   local over = string.format([[
 cijoe:
   transport:
@@ -60,9 +45,7 @@ qemu:
     nobin: {path: %s/nobin, system: /nonexistent/qemu-system-x86_64, kernel: %s}
 ]], self.port, self.dead_port, self.files.key, self.dir, self.port, self.dir, self.port,
     self.files.kernel, self.files.initrd, self.dir, self.files.kernel)
-  local sources = { { file = origin, text = default }, { file = "test.yaml", text = over } }
-  if more then sources[3] = { file = "more.yaml", text = more } end
-  cijoe.config = assert(config.load(sources))
+  cijoe.config = fixture.config({ over, more })
 end
 
 -- The guest called name, killed at the end of the test.
@@ -115,7 +98,7 @@ function TestQemu:test_second_start_and_taken_port_are_refused()
   lu.assertEquals(g:start(), true)
   local ok, msg = g:start()
   lu.assertNil(ok)
-  lu.assertEquals(msg, "guest 'default': already running (pid " .. g:pid() .. ")")
+  lu.assertEquals(msg, "guest 'default': already running (pid " .. g:pid() .. "); qemu.guest_kill stops it")
   ok, msg = other:start()
   lu.assertNil(ok)
   lu.assertStrContains(msg, "guest 'second': port " .. self.port .. " on 127.0.0.1 is taken (")
@@ -190,8 +173,9 @@ step{ name = "poweroff_down", uses = "qemu.guest_poweroff", with = { timeout = 1
 ]], self.dir))
   local default = packages.read("qemu/default.config")
   h.write(self.dir .. "/default.yaml", default)
-  local status, out = h.joe_in(self.dir, "-c default.yaml -c over.yaml wf.lua")
+  local status, out, err = h.joe_in(self.dir, "-c default.yaml -c over.yaml wf.lua")
   lu.assertEquals(status, 1)
+  lu.assertStrContains(err, "joe: returned false: guest 'default': no answer on transport 'dead' within 1 s")
   lu.assertStrMatches(out, ".*img +passed.*kill_idle +passed.*start +failed.*poweroff_down +failed.*")
   local state = h.yaml(h.latest(self.dir) .. "/workflow.state")
   lu.assertStrContains(state.steps[3].error, "no answer on transport 'dead' within 1 s")

@@ -23,6 +23,7 @@ function TestWorkflow:test_mixed_steps_run_on_after_failures()
   lu.assertEquals(status, 1)
   lu.assertStrMatches(out, ".*one +passed.*two +failed.*three +failed.*four +passed.*")
   lu.assertStrContains(err, "wf.lua:3: worklet-like failure")
+  lu.assertStrContains(err, "joe: returned 4\n") -- a step that returns its failure says so too
   local state = h.yaml(h.latest(self.dir) .. "/workflow.state")
   lu.assertEquals(state.status, "failed")
   lu.assertEquals({ state.steps[1].status, state.steps[2].status, state.steps[3].status, state.steps[4].status },

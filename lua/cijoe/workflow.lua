@@ -159,10 +159,10 @@ local function run_step(run, rec, fn, args)
   local skipped = ok and result == "skip"
   rec.status = proc.signal() and "interrupted" or passed and "passed" or skipped and "skipped" or "failed"
   rec.reason = skipped and tostring(msg) or nil
-  if not ok and not proc.signal() then io.stderr:write("joe: ", tostring(result), "\n") end
   if not passed and not skipped then
     local detail = type(msg) == "string" and ": " .. msg or "" -- not the state of `return cijoe.run()`
     rec.error = ok and "returned " .. tostring(result) .. detail or tostring(result)
+    if not proc.signal() then io.stderr:write("joe: ", rec.error, "\n") end
     local log = io.open((output.step_path() or ".") .. "/step.log", "ab")
     if log then log:write(rec.error, "\n"):close() end
   end

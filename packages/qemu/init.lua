@@ -5,7 +5,8 @@
 --- through socat on the host.
 local cijoe = require("cijoe")
 local args = require("qemu.args")
-local now = require("cijoe.proc").now
+local proc = require("cijoe.proc")
+local now, sleep = proc.now, proc.sleep
 
 local qemu = {}
 
@@ -192,7 +193,9 @@ function Guest:start(opts)
   check(opts, "table", 1, "start")
   local running, msg = self:is_running()
   if running == nil then return nil, msg end
-  if running then return fail(self, "already running (pid " .. tostring(self:pid()) .. ")") end
+  if running then
+    return fail(self, "already running (pid " .. tostring(self:pid()) .. "); qemu.guest_kill stops it")
+  end
   local c = {}
   for _, key in ipairs(args.KEYS) do c[key] = self:get(key) end
   local words, images = args.build(c, { dir = self.path, name = self.name,
@@ -282,21 +285,39 @@ function Guest:kill()
   return true
 end
 
--- Wait about a second on the host; true when the guest's qemu still runs then.
-local function still_running_after_a_second(g)
-  return host_run("sleep 1; " .. running_test(g)) == 0
+-- One host command per round of wait_up: exit 3 when the guest's qemu is gone; with an
+-- SSH port forwarded, also print the first bytes that port sends within half a second
+-- ("SSH-" once the guest's sshd listens). QEMU's user network accepts a connection before
+-- the guest can, and holds it: an SSH probe sent too early would hang in the handshake
+-- for all of connect_timeout, where this costs half a second.
+local function knock(g, port)
+  local cmd = running_test(g) .. " || exit 3"
+  if not port then return cmd end
+  return cmd .. string.format("; socat -T 0.5 -u TCP:127.0.0.1:%d,readbytes=4 - </dev/null 2>&1", port)
 end
 
--- What an attempt to run `true` on the guest's transport came to, for messages.
-local function attempt_result(ok, err, state)
-  if ok and err ~= nil then return "exit status " .. err end
-  return (tostring(ok and state or err):match("[^\n]*"))
+-- One round of wait_up: "up" when `true` ran with status 0 on the guest's transport,
+-- "down" and why not yet, "gone" when qemu runs no more, or "error" and a message when
+-- the host cannot be asked.
+local function answers(g, name, port, left)
+  local err, st = host_run(knock(g, port))
+  if err == nil then return "error", st end
+  if err == 3 then return "gone" end
+  if port and not st:output():find("^SSH%-") then
+    local said = last_line(st)
+    return "down", "no SSH banner from 127.0.0.1:" .. port .. " on the qemu host" ..
+      (said ~= "" and " (" .. said .. ")" or "")
+  end
+  local status, state = cijoe.run("true", { transport = name, timeout = left })
+  if status == 0 then return "up" end
+  return "down", status and "exit status " .. status or state:match("[^\n]*")
 end
 
 --- Wait until the guest answers: `true` runs through its transport (the guest config's
---- `transport`, a name under cijoe.transport) with exit status 0, tried about once a
---- second for at most timeout seconds (default 60). Returns true, or nil and a message
---- with the last error and the tail of the serial console.
+--- `transport`, a name under cijoe.transport) with exit status 0, tried twice a second
+--- (once its forwarded ssh_port sends an SSH banner) for at most timeout seconds (default
+--- 60). Ctrl-C stops the wait at once. Returns true, or nil and a message with the last
+--- error and the tail of the serial console.
 function Guest:wait_up(timeout)
   timeout = timeout or 60
   check(timeout, "number", 1, "wait_up")
@@ -305,16 +326,17 @@ function Guest:wait_up(timeout)
     return fail(self, "its transport '" .. tostring(name) .. "' is not under cijoe.transport " ..
       "(set qemu.guests." .. self.name .. ".transport)")
   end
-  local deadline, last = now() + timeout, "none"
+  local port, deadline, last = tonumber(self:get("ssh_port")), now() + timeout, "none"
   repeat
-    local left = math.max(1, math.min(10, deadline - now()))
-    local ok, err, st = pcall(cijoe.run, "true", { transport = name, timeout = left })
-    if ok and err == 0 then return true end
-    if not ok and err == "interrupted" then error(err, 0) end -- Ctrl-C stops the wait
-    last = attempt_result(ok, err, st)
-    if not still_running_after_a_second(self) then
+    local round = now()
+    local result, why = answers(self, name, port, math.max(1, math.min(10, deadline - round)))
+    if result == "up" then return true end
+    if result == "error" then return nil, why end
+    if result == "gone" then
       return fail_with_console(self, "qemu stopped before the guest answered (last error: " .. last .. ")")
     end
+    last = why
+    sleep(math.max(0, math.min(round + 0.5, deadline) - now()))
   until now() >= deadline
   return fail_with_console(self, "no answer on transport '" .. name .. "' within " .. timeout ..
     " s (last error: " .. last .. ")")

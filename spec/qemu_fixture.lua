@@ -1,0 +1,55 @@
+-- The test guest of the qemu tests: the files spec/guest/build.sh makes (built once per
+-- test run), the guest's config for a test's own folder and port, and the qemu processes
+-- of a guest folder, which is how the tests see that nothing was left behind.
+local h = require("helper")
+local config = require("cijoe.config")
+local packages = require("cijoe.packages")
+
+local fixture = {}
+
+-- build.sh's paths ({kernel, initrd, tools, key}), or false and why; built once.
+local built, why_not
+
+--- The guest's files ({kernel, initrd, tools, key}), built or found in the cache; or
+--- false and why the guest could not be built.
+function fixture.files()
+  if built ~= nil then return built, why_not end
+  local out, status = h.sh(h.q(h.root .. "/spec/guest/build.sh") .. " 2>&1")
+  built = {}
+  for key, path in out:gmatch("\n?(%a+): (/[^\n]+)") do built[key] = path end
+  if status ~= 0 or not built.kernel then
+    built, why_not = false, "the test guest could not be built: " .. out:sub(-600)
+  end
+  return built, why_not
+end
+
+--- The processes whose command line holds text (pgrep -f), as "pid cmdline" lines.
+function fixture.processes(text)
+  return (h.sh("pgrep -a -f -- " .. h.q(text) .. " | grep -v pgrep || true"))
+end
+
+--- YAML to put over the package's default.config: the guest "default" lives in dir/default
+--- and its SSH port is port, for the guest and for its transport "guest".
+function fixture.override(dir, port)
+  return string.format("cijoe: {transport: {guest: {port: %d}}}\n" ..
+    "qemu: {guests: {default: {path: %s/default, ssh_port: %d}}}\n", port, dir, port)
+end
+
+--- The package's default.config with the YAML texts of `more` over it, as cijoe.config.
+function fixture.config(more)
+  local default, origin = packages.read("qemu/default.config")
+  local sources = { { file = origin, text = default } }
+  for i, text in ipairs(more) do sources[#sources + 1] = { file = "more" .. i .. ".yaml", text = text } end
+  return assert(config.load(sources))
+end
+
+--- Kill every process whose command line holds text (what a test that failed midway left
+--- of a guest) and return what there was, as fixture.processes does.
+function fixture.reap(text)
+  local left = fixture.processes(text)
+  for pid in left:gmatch("(%d+) [^\n]*") do h.sh("kill -KILL " .. pid) end
+  if left ~= "" then h.sh("sleep 0.2") end
+  return left
+end
+
+return fixture
