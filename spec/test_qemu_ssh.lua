@@ -120,6 +120,17 @@ end
 
 -- Workflows run by joe itself, in a folder of their own, with the guest "default" of the
 -- package's default.config in that folder and on a free port.
+function TestQemuGuest:test_timeout_stops_the_command_in_the_guest()
+  local t0 = require("cijoe.proc").now()
+  local err, state = cijoe.run("echo begun; sleep 37", { timeout = 1 })
+  lu.assertTrue(require("cijoe.proc").now() - t0 < 5)
+  lu.assertNotEquals(err, 0)
+  lu.assertTrue(state.timed_out)
+  lu.assertStrMatches(state:output(), "begun\n.*") -- ash reports "Terminated"
+  require("cijoe.proc").sleep(0.5)
+  lu.assertEquals({ guest_run("ps | grep -c '[s]leep 37'") }, { 1, "0\n" })
+end
+
 TestQemuWorkflow = {}
 
 function TestQemuWorkflow:setUp()

@@ -282,9 +282,13 @@ static int still_waiting(struct session *s, struct command *c) {
   int sig = joe_pending_signal();
   const char *why = sig ? "interrupted" : (c->deadline && now >= c->deadline) ? "timeout" : NULL;
   if (why && !c->why && c->pid > 0) {
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "kill -%s -%ld; (sleep %d; kill -KILL -%ld) </dev/null >/dev/null 2>&1 &",
-             sig == SIGINT ? "INT" : "TERM", c->pid, GRACE_MS / 1000, c->pid);
+    char cmd[512]; /* OpenSSH makes the shell a group leader; dropbear does not: then its
+                      children, found in /proc, get the signal one by one */
+    snprintf(cmd, sizeof cmd,
+             "p=%ld s=%s; kill -$s -$p 2>/dev/null || { for d in /proc/[0-9]*; do read -r _ _ _ pp _ "
+             "<$d/stat && [ \"$pp\" = $p ] && kill -$s ${d#/proc/}; done; kill -$s $p; } 2>/dev/null; "
+             "(sleep %d; kill -KILL -$p || kill -KILL $p) </dev/null >/dev/null 2>&1 &",
+             c->pid, sig == SIGINT ? "INT" : "TERM", GRACE_MS / 1000);
     run_detached(s, cmd);
   }
   if (why && !c->why) {
