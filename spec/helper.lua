@@ -20,9 +20,19 @@ function h.q(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
---- A fresh empty folder, removed when the test process ends.
+-- The folders tmpdir made; they go when the test run's Lua state closes (its __gc).
+local made = setmetatable({}, { __gc = function(dirs)
+  if #dirs > 0 and not os.getenv("JOE_SPEC_KEEP") then
+    os.execute("rm -rf " .. table.concat(dirs, " ") .. " 2>/dev/null")
+  end
+end })
+h.made_dirs = made
+
+--- A fresh empty folder, removed when the test run ends (JOE_SPEC_KEEP=1 keeps them).
 function h.tmpdir()
-  return (h.sh("mktemp -d /tmp/joe-spec.XXXXXX"):gsub("\n$", ""))
+  local dir = (h.sh("mktemp -d /tmp/joe-spec.XXXXXX"):gsub("\n$", ""))
+  made[#made + 1] = dir
+  return dir
 end
 
 --- Write a file (creating folders as needed).
