@@ -60,7 +60,7 @@ check: test-deps
 
 run: deps
 	$(MAKE) build/joe
-	cd build && ./joe ../packages/core/example.workflow
+	build/joe packages/core/example.workflow
 
 # The API reference, from the doc comments of cijoe and the built-in packages.
 doc: build/joe
