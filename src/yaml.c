@@ -255,7 +255,10 @@ static int out_gc(lua_State *L) {
   return 0;
 }
 
+/* Append n bytes; n may be 0 while the buffer is still NULL (no pointer arithmetic then). */
 static void put(lua_State *L, struct out *o, const char *s, size_t n) {
+  if (n == 0)
+    return;
   if (o->len + n > o->cap) {
     size_t cap = (o->cap + n) * 2;
     char *grown = realloc(o->data, cap);
