@@ -413,17 +413,17 @@ static void put_value(lua_State *L, struct out *o, int depth, int after_dash) {
     luaL_error(L, "yaml.dump: nesting too deep (a cycle?)");
   luaL_checkstack(L, 10, "yaml.dump");
   int t = lua_gettop(L);
-  lua_Integer len = (lua_Integer)lua_rawlen(L, t), count = 0;
-  if (lua_type(L, t) == LUA_TTABLE)
-    for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1))
-      count++;
+  lua_Integer len = (lua_Integer)lua_rawlen(L, t), count = 0, in_1_to_len = 0;
+  if (lua_type(L, t) == LUA_TTABLE) /* a sequence has the keys 1..len and no others */
+    for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1), count++)
+      in_1_to_len += lua_isinteger(L, -2) && lua_tointeger(L, -2) >= 1 && lua_tointeger(L, -2) <= len;
   if (lua_type(L, t) != LUA_TTABLE || count == 0) {
     put(L, o, " ", o->len > 0);
     if (lua_type(L, t) == LUA_TTABLE)
       put_str(L, o, "{}");
     else
       put_scalar(L, o, t);
-  } else if (len == count) {
+  } else if (len == count && in_1_to_len == count) {
     for (lua_Integer i = 1; i <= len; i++) {
       newline(L, o, depth);
       put(L, o, "-", 1);
