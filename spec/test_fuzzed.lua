@@ -28,3 +28,28 @@ function TestFuzzed:test_list_with_nulls_in_a_config()
   lu.assertEquals(out, "table: " .. out:match("0x%x+") .. "\n")
   lu.assertEquals(orig.x, { [2] = "a", [3] = "b", [4] = "c", [6] = "d" })
 end
+
+-- yaml.dump wrote floats with Lua's 14 digits, so state files and config.orig changed
+-- numbers (2^64 came back as 18446744073710000000); YAML 1.1's .inf and .nan, which
+-- PyYAML reads as floats, were strings; 1e400 loaded as inf and came back as "inf".
+function TestFuzzed:test_numbers_keep_every_digit()
+  local status, _, err, orig = self:run_with(
+    "x: 18446744073709551616\nt: 1732300000.123456\nf: 0.1\none: 1.0\ninf: .inf\n" ..
+    "ninf: -.Inf\nnan: .NaN\nhuge: 1e400\nplus: +\ns: '.inf'\n")
+  lu.assertEquals(status, 0, err)
+  lu.assertEquals(orig.x, 18446744073709551616.0)
+  lu.assertEquals(orig.t, 1732300000.123456)
+  lu.assertEquals(orig.f, 0.1)
+  lu.assertEquals(math.type(orig.one), "float")
+  lu.assertEquals(orig.inf, math.huge)
+  lu.assertEquals(orig.ninf, -math.huge)
+  lu.assertNotEquals(orig.nan, orig.nan)
+  lu.assertEquals(orig.huge, math.huge)
+  lu.assertEquals(orig.plus, "+")
+  lu.assertEquals(orig.s, ".inf")
+  local text = h.read(h.latest(self.dir) .. "/config.orig")
+  lu.assertStrContains(text, "f: 0.1\n")
+  lu.assertStrContains(text, "one: 1.0\n")
+  lu.assertStrContains(text, "inf: .inf\n")
+  lu.assertStrContains(text, 's: ".inf"\n')
+end

@@ -1,6 +1,7 @@
 /* YAML (and so JSON) to Lua tables and back, through libyaml. The loader reports
    "file:line:column: problem", remembers where each value was written (for the error
    messages of later checks) and refuses alias bombs; the dumper writes the state files. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,16 +55,29 @@ static void next_event(lua_State *L, struct loader *ld) {
 /* True when `s` is one of the space-separated words of `set`. */
 static int one_of(const char *s, const char *set) {
   size_t len = strlen(s);
-  for (const char *p = strstr(set, s); p; p = strstr(p + 1, s))
+  for (const char *p = len ? strstr(set, s) : NULL; p; p = strstr(p + 1, s))
     if ((p == set || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\0'))
       return 1;
   return 0;
+}
+
+/* YAML 1.1's infinities and NaN (.inf, -.inf, .nan), which Lua's own reader does not know. */
+static int special_float(const char *s, lua_Number *x) {
+  const char *t = (*s == '-' || *s == '+') ? s + 1 : s;
+  if (one_of(t, ".inf .Inf .INF"))
+    *x = *s == '-' ? -HUGE_VAL : HUGE_VAL;
+  else if (s == t && one_of(s, ".nan .NaN .NAN"))
+    *x = NAN;
+  else
+    return 0;
+  return 1;
 }
 
 /* Push a scalar: plain ones resolve as YAML 1.1 does (null, booleans, numbers), like the
    PyYAML that CIJOE users know; quoted ones stay strings. */
 static void push_scalar(lua_State *L, const yaml_event_t *ev) {
   const char *s = (const char *)ev->data.scalar.value;
+  lua_Number x;
   if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || ev->data.scalar.tag)
     lua_pushlstring(L, s, ev->data.scalar.length);
   else if (*s == '\0' || one_of(s, "~ null Null NULL"))
@@ -72,6 +86,8 @@ static void push_scalar(lua_State *L, const yaml_event_t *ev) {
     lua_pushboolean(L, 1);
   else if (one_of(s, "false False FALSE no No NO off Off OFF"))
     lua_pushboolean(L, 0);
+  else if (special_float(s, &x))
+    lua_pushnumber(L, x);
   else if (!lua_stringtonumber(L, s))
     lua_pushlstring(L, s, ev->data.scalar.length);
 }
@@ -283,8 +299,9 @@ static void newline(lua_State *L, struct out *o, int depth) {
 
 /* True when the plain form of s would load as something other than this string. */
 static int resolves_otherwise(lua_State *L, const char *s) {
+  lua_Number x;
   if (one_of(s, "~ null Null NULL true True TRUE yes Yes YES on On ON "
-                "false False FALSE no No NO off Off OFF"))
+                "false False FALSE no No NO off Off OFF") || special_float(s, &x))
     return 1;
   int is_number = lua_stringtonumber(L, s) != 0;
   if (is_number)
@@ -343,12 +360,31 @@ static void put_quoted(lua_State *L, struct out *o, const char *s, size_t len) {
   put(L, o, "\"", 1);
 }
 
+/* A float that loads back as the same number: Lua's own 14 digits may not be enough
+   (17 always are), and infinities and NaN are spelt as YAML 1.1 spells them. */
+static void put_float(lua_State *L, struct out *o, lua_Number x) {
+  char buf[64];
+  int digits = 14;
+  if (isnan(x) || isinf(x)) {
+    put_str(L, o, isnan(x) ? ".nan" : x > 0 ? ".inf" : "-.inf");
+    return;
+  }
+  do
+    snprintf(buf, sizeof buf, "%.*g", digits, (double)x);
+  while (strtod(buf, NULL) != x && ++digits <= 17);
+  put_str(L, o, buf);
+  if (!strpbrk(buf, ".e"))
+    put_str(L, o, ".0"); /* still a float when read back, as Lua writes it */
+}
+
 /* A string, number or boolean at index idx. */
 static void put_scalar(lua_State *L, struct out *o, int idx) {
   size_t len;
   int type = lua_type(L, idx);
   if (type == LUA_TBOOLEAN) {
     put_str(L, o, lua_toboolean(L, idx) ? "true" : "false");
+  } else if (type == LUA_TNUMBER && !lua_isinteger(L, idx)) {
+    put_float(L, o, lua_tonumber(L, idx));
   } else if (type == LUA_TNUMBER) {
     lua_pushvalue(L, idx);
     put_str(L, o, lua_tostring(L, -1));
