@@ -53,3 +53,20 @@ function TestFuzzed:test_numbers_keep_every_digit()
   lu.assertStrContains(text, "inf: .inf\n")
   lu.assertStrContains(text, 's: ".inf"\n')
 end
+
+-- fio.decode of output cut short (fio killed, a full disk) raised "bad argument #2 to
+-- 'sub'" when fio's messages came before the JSON, and took quadratic time (hours for a
+-- megabyte) to look for the closing brace when they did not.
+function TestFuzzed:test_fio_output_cut_short()
+  local fio = require("fio")
+  local doc, err = fio.decode('fio: warning\n{\n  "jobs" : [\n    {"a": 1', "cut.json")
+  lu.assertNil(doc)
+  lu.assertStrMatches(err, "cut%.json:%d+:%d+: .*")
+  h.write(self.dir .. "/big.lua", [[
+    local text = "{\n" .. ('  "jobname" : "a",\n'):rep(60000)
+    local t0 = os.clock()
+    local doc, err = require("fio").decode(text, "big.json")
+    print(doc, err, os.clock() - t0 < 2)]])
+  local out = h.sh("cd " .. h.q(self.dir) .. " && timeout -k 1 10 " .. h.q(h.joe) .. " -q big.lua")
+  lu.assertStrMatches(out, "nil\tbig%.json:%d+:%d+: [^\n]*\ttrue\n")
+end

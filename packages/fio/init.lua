@@ -60,7 +60,8 @@ function fio.decode(text, name)
   name = name or "<fio output>"
   local first = text:sub(1, 1) == "{" and 1 or text:find("\n{")
   if not first then return nil, name .. ": no JSON object in fio's output" end
-  local last = text:match(".*\n()}") or (text:sub(1, 1) == "{" and #text)
+  local from_end = text:reverse():find("}\n", 1, true) -- a pattern for it takes quadratic time
+  local last = from_end and #text - from_end + 1 or #text -- cut short: the parser says where
   local head = text:sub(1, first):gsub("[^\n]", "")
   local doc, err = yaml.load(head .. text:sub(first + (first > 1 and 1 or 0), last), name)
   if type(doc) ~= "table" then return nil, err or name .. ": not a JSON object" end
