@@ -70,3 +70,11 @@ function TestFuzzed:test_fio_output_cut_short()
   local out = h.sh("cd " .. h.q(self.dir) .. " && timeout -k 1 10 " .. h.q(h.joe) .. " -q big.lua")
   lu.assertStrMatches(out, "nil\tbig%.json:%d+:%d+: [^\n]*\ttrue\n")
 end
+
+-- Once .nan loaded as a float, ".nan: x" made the loader raise Lua's own "table index is
+-- NaN", with no file:line:column.
+function TestFuzzed:test_nan_as_a_mapping_key()
+  local status, _, err = self:run_with("a: 1\n.nan: x\n")
+  lu.assertEquals(status, 2)
+  lu.assertStrContains(err, "c.yaml:2:1: a mapping key is empty, null or .nan")
+end

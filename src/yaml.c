@@ -138,8 +138,8 @@ static long parse_mapping(lua_State *L, struct loader *ld) {
     if (ld->event.type != YAML_SCALAR_EVENT)
       fail_at(L, ld, ld->event.start_mark, "only scalar mapping keys are supported");
     push_scalar(L, &ld->event);
-    if (lua_isnil(L, -1))
-      fail_at(L, ld, ld->event.start_mark, "a mapping key is empty or null");
+    if (lua_isnil(L, -1) || lua_rawequal(L, -1, -1) == 0) /* NaN: no Lua table takes it */
+      fail_at(L, ld, ld->event.start_mark, "a mapping key is empty, null or .nan");
     next_event(L, ld);
     yaml_mark_t mark = ld->event.start_mark;
     size += parse_node(L, ld);
