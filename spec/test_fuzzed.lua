@@ -78,3 +78,18 @@ function TestFuzzed:test_nan_as_a_mapping_key()
   lu.assertEquals(status, 2)
   lu.assertStrContains(err, "c.yaml:2:1: a mapping key is empty, null or .nan")
 end
+
+-- A YAML 1.1 boolean (yes, on, true) as a transport name or as a key of a transport
+-- ended config checking with "attempt to concatenate a boolean value" and a traceback.
+function TestFuzzed:test_boolean_keys_in_transports()
+  local status, _, err = self:run_with("cijoe:\n  transport:\n    t:\n      yes: 1\n")
+  lu.assertEquals(status, 2)
+  lu.assertStrContains(err, "c.yaml:4:12: unknown key 'true' in transport t")
+  status, _, err = self:run_with("cijoe:\n  transport:\n    on: {hostname: x}\n")
+  lu.assertEquals(status, 2)
+  lu.assertStrContains(err, "c.yaml:3:9: the transport name true is not a string (quote it)")
+  status, _, err = self:run_with("cijoe:\n  transport:\n    7: {hostname: x}\n")
+  lu.assertEquals(status, 2)
+  lu.assertStrContains(err, "the transport name 7 is not a string")
+  lu.assertNotStrContains(err, "traceback")
+end
