@@ -93,3 +93,12 @@ function TestFuzzed:test_boolean_keys_in_transports()
   lu.assertStrContains(err, "the transport name 7 is not a string")
   lu.assertNotStrContains(err, "traceback")
 end
+
+-- fio output starting with an empty line before the "{" got one line too many in front
+-- of it, so fio.decode's errors named the line after the wrong one.
+function TestFuzzed:test_fio_error_line_after_a_leading_empty_line()
+  local _, err = require("fio").decode('\n{\n  "jobs" : [,\n', "e.json")
+  lu.assertStrContains(err, "e.json:3:")
+  _, err = require("fio").decode('fio: x\n{\n  "jobs" : [,\n', "e.json")
+  lu.assertStrContains(err, "e.json:3:")
+end
