@@ -102,3 +102,12 @@ function TestFuzzed:test_fio_error_line_after_a_leading_empty_line()
   _, err = require("fio").decode('fio: x\n{\n  "jobs" : [,\n', "e.json")
   lu.assertStrContains(err, "e.json:3:")
 end
+
+-- yaml.dump wrote a string starting with "..." plain, which at the start of a line is
+-- YAML's end-of-document marker: the text did not load again.
+function TestFuzzed:test_dots_at_the_start_of_a_line()
+  for _, value in ipairs({ "...", "... and more", { ["... x"] = 1 }, { "..." } }) do
+    local back, err = yaml.load(yaml.dump(value), "dump")
+    lu.assertEquals(back, value, err)
+  end
+end

@@ -315,7 +315,8 @@ static int plain_safe(lua_State *L, const char *s, size_t len) {
   static const char rest[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./ -+:,=@";
   if (len == 0 || strlen(s) != len || !strchr(first, s[0]) || strspn(s, rest) != len)
     return 0;
-  if (s[len - 1] == ' ' || s[len - 1] == ':' || strstr(s, ": ") || strstr(s, " #"))
+  if (s[len - 1] == ' ' || s[len - 1] == ':' || strstr(s, ": ") || strstr(s, " #") ||
+      strncmp(s, "...", 3) == 0) /* at the start of a line, the end of the document */
     return 0;
   return !resolves_otherwise(L, s);
 }
