@@ -111,3 +111,11 @@ function TestFuzzed:test_dots_at_the_start_of_a_line()
     lu.assertEquals(back, value, err)
   end
 end
+
+-- When fio's output had a "}" line only before its first "{" line, nothing was left to
+-- parse, and fio.decode returned nil and the loader's table of positions as its message.
+function TestFuzzed:test_fio_output_with_nothing_between_the_braces()
+  local doc, err = require("fio").decode("fio: odd\n}\n{", "e.json")
+  lu.assertNil(doc)
+  lu.assertEquals(err, "e.json: not a JSON object")
+end

@@ -65,7 +65,9 @@ function fio.decode(text, name)
   local last = from_end and #text - from_end + 1 or #text -- cut short: the parser says where
   local head = text:sub(1, first - 1):gsub("[^\n]", "")
   local doc, err = yaml.load(head .. text:sub(first, last), name)
-  if type(doc) ~= "table" then return nil, err or name .. ": not a JSON object" end
+  if type(doc) ~= "table" then -- err is the marks table when nothing was parsed
+    return nil, type(err) == "string" and err or name .. ": not a JSON object"
+  end
   return doc
 end
 
