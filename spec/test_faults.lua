@@ -1,0 +1,155 @@
+-- Faults, each against the real binary: what joe says, its exit status, and that nothing
+-- it had logged is lost. Elsewhere already: a command that closes stdout and goes on
+-- running (test_runtime: test_closed_stdout_and_background_children), sshd restarted
+-- between commands (test_ssh: test_server_restarted_between_commands_reconnects_once) and
+-- killed during one (test_ssh: test_server_dies_mid_command_then_reconnect).
+local lu = require("luaunit")
+local h = require("helper")
+local sshd = require("sshd")
+
+TestFaults = {}
+
+-- Under the sanitizers joe is slower and takes more memory; bounds are scaled by this.
+local SLOW = os.getenv("ASAN_OPTIONS") and 3 or 1
+
+function TestFaults:setUp()
+  self.dir = h.tmpdir()
+  self.mounts = {}
+end
+
+function TestFaults:tearDown()
+  for _, mnt in ipairs(self.mounts) do h.sh("umount " .. h.q(mnt)) end
+end
+
+-- Run a script body in the scratch folder; returns status, stdout, stderr.
+function TestFaults:script(body, args)
+  h.write(self.dir .. "/s.lua", body)
+  return h.joe_in(self.dir, "-q " .. (args or "") .. " s.lua")
+end
+
+-- A small tmpfs at dir/name (options as for mount -o); returns its path.
+function TestFaults:tmpfs(name, options)
+  local mnt = self.dir .. "/" .. name
+  h.sh("mkdir -p " .. h.q(mnt))
+  local out, status = h.sh("mount -t tmpfs -o " .. options .. " tmpfs " .. h.q(mnt))
+  lu.assertEquals(status, 0, out)
+  self.mounts[#self.mounts + 1] = mnt
+  return mnt
+end
+
+-- Seconds and peak RSS (MB) of a shell command run in the scratch folder, and its status.
+function TestFaults:measure(cmd)
+  local out, status = h.sh("cd " .. h.q(self.dir) .. " && /usr/bin/time -f 'measured %e %M' " .. cmd)
+  local secs, kb = out:match("measured (%S+) (%d+)\n?$")
+  return tonumber(secs), tonumber(kb) / 1024, status, out
+end
+
+function TestFaults:test_binary_output_and_lines_over_1mib_are_logged_exactly()
+  -- every byte value, then a 3 MiB line without a newline, then a 2 MiB line with one
+  h.sh("cd " .. h.q(self.dir) .. " && { awk 'BEGIN { for (i = 0; i < 256; i++) printf \"%c\", i }';" ..
+    " head -c 3145728 /dev/urandom | tr -d '\\n'; head -c 2097152 /dev/zero | tr '\\0' x; echo; } > data")
+  local sum = h.sh("sha256sum < " .. h.q(self.dir .. "/data"))
+  h.write(self.dir .. "/s.lua", 'local err, st = cijoe.run("cat data; cat data >&2")\nassert(err == 0, st)\n')
+  local _, status = h.sh("cd " .. h.q(self.dir) .. " && " .. h.q(h.joe) .. " -q -m -o run s.lua > monitored")
+  lu.assertEquals(status, 0)
+  local log, size = self.dir .. "/run/001_s/cmd_01.output", #h.read(self.dir .. "/data")
+  lu.assertEquals(h.sh("head -c " .. size .. " " .. h.q(log) .. " | sha256sum"), sum)
+  lu.assertEquals(h.sh("tail -c " .. size .. " " .. h.q(log) .. " | sha256sum"), sum)
+  lu.assertEquals(#h.read(log), 2 * size)
+  lu.assertEquals(h.sh("cmp " .. h.q(log) .. " " .. h.q(self.dir .. "/monitored") .. " && echo same"), "same\n")
+end
+
+function TestFaults:test_child_ignoring_sigterm_is_killed_and_reaped()
+  local marker = 6000 + math.random(999)
+  local status, out = self:script(string.format([[
+    local t0 = require("cijoe.proc").now()
+    local err, st = cijoe.run("trap '' TERM; echo up; sleep %d", { timeout = 0.3 })
+    print(err, st.timed_out, require("cijoe.proc").now() - t0 < 5)
+    -- joe is busy with this command now: any child it left unreaped is a zombie here
+    local _, st2 = cijoe.run("ps -o stat=,pid=,args= --ppid $PPID; pgrep -f '[s]leep %d' || echo gone")
+    io.write(st2:output())]], marker, marker))
+  lu.assertEquals(status, 0)
+  lu.assertStrContains(out, "137\ttrue\ttrue\n")
+  lu.assertStrContains(out, "gone\n")
+  lu.assertNotStrContains(out, "\nZ")
+  lu.assertNotStrContains(out, "defunct")
+  lu.assertEquals(h.read(h.latest(self.dir) .. "/001_s/cmd_01.output"), "up\n")
+end
+
+function TestFaults:test_billion_laughs_config_is_refused_fast()
+  local lines, prev = { 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]' }, "a"
+  for name in ("bcdefghij"):gmatch(".") do
+    lines[#lines + 1] = string.format("%s: &%s [%s]", name, name, ("*" .. prev .. ", "):rep(9):sub(1, -3))
+    prev = name
+  end
+  h.write(self.dir .. "/bomb.yaml", table.concat(lines, "\n") .. "\n")
+  h.write(self.dir .. "/s.lua", "print('ran')\n")
+  local secs, mb, status, out = self:measure(h.q(h.joe) .. " -q -c bomb.yaml s.lua")
+  lu.assertEquals(status, 2)
+  lu.assertStrMatches(out, "joe: bomb%.yaml:%d+:%d+: too many nodes after expanding aliases %(an alias bomb%?%)\n.*")
+  lu.assertNotStrContains(out, "ran")
+  lu.assertTrue(secs < 1 * SLOW, "took " .. secs .. " s")
+  lu.assertTrue(mb < 32 * SLOW, "took " .. mb .. " MB")
+end
+
+function TestFaults:test_10mb_config_loads()
+  local lines, size = { "cijoe:", "  run:", "    env: {LC_ALL: C}", "big:" }, 0
+  for i = 1, 150000 do
+    lines[#lines + 1] = string.format('  key%07d: {name: "value %d", list: [1, 2.5, three], flag: yes}', i, i)
+    size = size + #lines[#lines] + 1
+  end
+  h.write(self.dir .. "/big.yaml", table.concat(lines, "\n") .. "\n")
+  lu.assertTrue(size > 10e6)
+  h.write(self.dir .. "/s.lua", 'print(cijoe.getconf("big.key0149999.name"), cijoe.getconf("big.key0000001.flag"))\n')
+  local secs, mb, status, out = self:measure(h.q(h.joe) .. " -q -c big.yaml -o run s.lua")
+  lu.assertEquals(status, 0, out)
+  lu.assertStrContains(out, "value 149999\ttrue\n")
+  io.stderr:write(string.format("  10 MB config: %.1f s, peak RSS %.0f MB\n", secs, mb))
+  lu.assertTrue(secs < 30 * SLOW, "took " .. secs .. " s")
+  lu.assertTrue(mb < 1024 * SLOW, "took " .. mb .. " MB")
+  lu.assertEquals(h.yaml(self.dir .. "/run/config.orig").big.key0149999.list, { 1, 2.5, "three" })
+end
+
+TestFaultsSsh = {}
+
+function TestFaultsSsh.setupClass()
+  TestFaultsSsh.server = sshd.start()
+end
+
+function TestFaultsSsh.teardownClass()
+  TestFaultsSsh.server:kill_all()
+end
+
+-- Start a remote `sleep` through joe, signal joe once it runs, and check the outcome.
+function TestFaultsSsh:interrupt(sig, expected)
+  local dir, marker = h.tmpdir(), 7000 + math.random(999)
+  h.write(dir .. "/ssh.yaml", self.server:config())
+  h.write(dir .. "/s.lua", string.format([[
+    step("remote", function() return cijoe.run("echo begun; sleep %d; echo never") end)
+    step("after", function() return cijoe.run("echo after") end)]], marker))
+  local out = h.sh(string.format([[cd %s && (%s -q -c ssh.yaml s.lua > out.txt 2>&1 & pid=$!;
+    while ! grep -qs begun cijoe-output/latest/001_remote/cmd_01.output; do sleep 0.05; done;
+    pgrep -u %s -f '[s]leep %d' > /dev/null && echo running;
+    kill -%s $pid; wait $pid; echo "status=$?")]], h.q(dir), h.q(h.joe), sshd.user, marker, sig))
+  lu.assertStrContains(out, "running\nstatus=" .. expected)
+  local gone = h.wait_for(function() return h.sh("pgrep -u " .. sshd.user .. " -f '[s]leep " .. marker .. "' || echo gone") == "gone\n" end, 3)
+  lu.assertTrue(gone, "the remote command still runs")
+  local run = h.latest(dir)
+  local st = h.yaml(run .. "/001_remote/cmd_01.state")
+  lu.assertEquals(st.interrupted, true)
+  lu.assertEquals(st.transport, "target")
+  lu.assertEquals(h.read(run .. "/001_remote/cmd_01.output"), "begun\n")
+  local wf = h.yaml(run .. "/workflow.state")
+  lu.assertEquals(wf.status, "interrupted")
+  lu.assertEquals(wf.steps[1].status, "interrupted")
+  lu.assertEquals(wf.steps[2].status, "skipped")
+  lu.assertNil(h.read(run .. "/002_after/cmd_01.output"))
+end
+
+function TestFaultsSsh:test_sigint_mid_command_over_ssh()
+  self:interrupt("INT", 130)
+end
+
+function TestFaultsSsh:test_sigterm_mid_command_over_ssh()
+  self:interrupt("TERM", 143)
+end
