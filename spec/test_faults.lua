@@ -76,6 +76,48 @@ function TestFaults:test_child_ignoring_sigterm_is_killed_and_reaped()
   lu.assertEquals(h.read(h.latest(self.dir) .. "/001_s/cmd_01.output"), "up\n")
 end
 
+function TestFaults:test_output_directory_fills_up()
+  local full = self:tmpfs("full", "size=1m")
+  local status, out, err = self:script([[
+    print(cijoe.run("echo first"))
+    print(cijoe.run("head -c 2000000 /dev/zero | tr '\\0' x"))
+    print(cijoe.run("echo after"))]], "-o " .. h.q(full .. "/run"))
+  lu.assertEquals(status, 1)
+  lu.assertStrMatches(out, "0\ttable: [^\n]*\nnil\t[^\n]*/full/run/001_s/cmd_02%.[a-z]+: No space left on device\n.*")
+  lu.assertStrContains(err, "joe: " .. full .. "/run/workflow.state.tmp: No space left on device; the run stops")
+  lu.assertNotStrContains(err, "traceback")
+  lu.assertEquals(h.read(full .. "/run/001_s/cmd_01.output"), "first\n")
+  lu.assertEquals(h.yaml(full .. "/run/001_s/cmd_01.state").err, 0)
+  lu.assertEquals(h.yaml(full .. "/run/workflow.state").steps[1].status, "running") -- the last that fit
+  lu.assertNil(h.read(full .. "/run/workflow.state.tmp"))
+end
+
+function TestFaults:test_output_directory_read_only()
+  local ro = self:tmpfs("ro", "size=1m,ro")
+  local status, _, err = self:script('cijoe.run("echo never")', "-o " .. h.q(ro .. "/run"))
+  lu.assertEquals(status, 2)
+  lu.assertStrContains(err, "joe: cannot create the output directory: " .. ro .. "/run: Read-only file system")
+  -- the file system turns read-only between two commands
+  local mnt = self:tmpfs("rw", "size=1m")
+  h.write(self.dir .. "/s.lua", [[
+    print(cijoe.run("echo first"))
+    io.open("ready", "w"):close()
+    while not io.open("go") do os.execute("sleep 0.05") end
+    print(cijoe.run("echo second"))]])
+  h.sh(string.format("(cd %s && %s -q -o %s s.lua > out.txt 2> err.txt; echo $? > status) >/dev/null 2>&1 &",
+    h.q(self.dir), h.q(h.joe), h.q(mnt .. "/run")))
+  lu.assertNotNil(h.wait_for(function() return h.read(self.dir .. "/ready") end, 10 * SLOW))
+  lu.assertEquals(select(2, h.sh("mount -o remount,ro " .. h.q(mnt))), 0)
+  h.write(self.dir .. "/go", "")
+  local status = h.wait_for(function() return (h.read(self.dir .. "/status") or ""):match("%d+") end, 10 * SLOW)
+  lu.assertEquals(status, "1")
+  lu.assertStrMatches(h.read(self.dir .. "/out.txt"), "0\ttable: [^\n]*\nnil\t[^\n]*/rw/run/001_s/cmd_02%.[a-z]+: Read%-only file system\n")
+  lu.assertStrContains(h.read(self.dir .. "/err.txt"), "joe: " .. mnt .. "/run/workflow.state.tmp: Read-only file system; the run stops")
+  lu.assertEquals(h.read(mnt .. "/run/001_s/cmd_01.output"), "first\n")
+  lu.assertEquals(h.yaml(mnt .. "/run/001_s/cmd_01.state").cmd, "echo first")
+  lu.assertEquals(h.yaml(mnt .. "/run/workflow.state").status, "running")
+end
+
 function TestFaults:test_billion_laughs_config_is_refused_fast()
   local lines, prev = { 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]' }, "a"
   for name in ("bcdefghij"):gmatch(".") do
