@@ -16,7 +16,7 @@ SRCS     := $(wildcard src/*.c)
 OBJS     := $(SRCS:src/%.c=build/%.o) build/embedded.o
 EMBEDDED := $(sort $(wildcard lua/*.lua lua/*/*.lua lua/*/*.html) $(shell find packages -type f ! -name '*~' ! -name '.*'))
 
-.PHONY: all deps test-deps check run bench doc guest install clean asan check-asan
+.PHONY: all deps test-deps check run bench doc guest install clean asan check-asan fuzz check-fuzz
 
 all: build/joe
 
@@ -72,6 +72,34 @@ check-asan: build-asan/joe
 	if [ -n "$$(ls build-asan/reports 2>/dev/null)" ]; then cat build-asan/reports/*; \
 	  echo "make check-asan: sanitizer reports above"; exit 1; fi; exit $$status
 
+# libFuzzer targets (spec/fuzz/*.c): the YAML loader, config merging with ${VAR}, and
+# fio.decode, each linked with the project's C modules and running the tree's Lua code.
+# check-fuzz runs each for FUZZ_TIME seconds from its seed corpus (spec/fuzz/corpus/T, kept
+# as it is; what the fuzzer adds goes to build-fuzz/corpus-T, so later runs go on from
+# there) and fails on any finding: a crash, a broken property, a leak, 10 s on one input
+# or 2 GB of memory. FUZZ_TIME=600 make check-fuzz for a deeper search.
+FUZZ_TARGETS := yaml config fio
+FUZZ_SRCS    := src/yaml.c src/proc.c src/fs.c
+FUZZ_TIME    ?= 20
+FUZZ_FLAGS    = -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+                -DJOE_ROOT='"$(CURDIR)"' $(filter-out -MMD,$(JOE_CFLAGS))
+
+fuzz: $(FUZZ_TARGETS:%=build-fuzz/%)
+
+build-fuzz/%: spec/fuzz/%.c spec/fuzz/fuzz.h $(FUZZ_SRCS) src/joe.h | build-fuzz
+	$(SAN_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRCS) $(JOE_LIBS)
+
+build-fuzz:
+	mkdir -p build-fuzz
+
+check-fuzz: fuzz
+	@for t in $(FUZZ_TARGETS); do mkdir -p build-fuzz/corpus-$$t; \
+	  build-fuzz/$$t -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	    -dict=spec/fuzz/yaml.dict -artifact_prefix=build-fuzz/$$t- build-fuzz/corpus-$$t spec/fuzz/corpus/$$t 2>build-fuzz/$$t.log \
+	  || { tail -n 60 build-fuzz/$$t.log; echo "make check-fuzz: $$t found a crash, input in build-fuzz/$$t-*"; exit 1; }; \
+	  echo "fuzz $$t: $$(sed -n 's/^stat::number_of_executed_units: *//p' build-fuzz/$$t.log) runs," \
+	    "$$(sed -n 's/^stat::average_exec_per_sec: *//p' build-fuzz/$$t.log)/s, no finding"; done
+
 # Install the Debian packages that are missing, and only those.
 define install_debs
 	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
@@ -90,6 +118,7 @@ check: test-deps
 	$(MAKE) build/joe
 	build/joe test -q spec
 	$(MAKE) check-asan
+	$(MAKE) check-fuzz
 
 run: deps
 	$(MAKE) build/joe
@@ -117,6 +146,6 @@ install: build/joe
 	install -D -m 755 build/joe $(DESTDIR)$(PREFIX)/bin/joe
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(wildcard build/*.d build-asan/*.d)
