@@ -14,8 +14,6 @@
 
 #include "joe.h"
 
-extern char **environ;
-
 enum { KILL_GRACE_MS = 1000, BUF_SIZE = 1 << 16 };
 
 struct child {

@@ -79,7 +79,8 @@ static void push_scalar(lua_State *L, const yaml_event_t *ev) {
   const char *s = (const char *)ev->data.scalar.value;
   lua_Number x;
   if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || ev->data.scalar.tag)
-    lua_pushlstring(L, s, ev->data.scalar.length);
+    lua_pushlstring(L, s, ev->data.scalar.length); /* NOLINT(bugprone-branch-clone): quoted, as
+                                                      the last branch is plain: both strings */
   else if (*s == '\0' || one_of(s, "~ null Null NULL"))
     lua_pushnil(L);
   else if (one_of(s, "true True TRUE yes Yes YES on On ON"))
@@ -283,7 +284,9 @@ static void put(lua_State *L, struct out *o, const char *s, size_t n) {
     o->data = grown;
     o->cap = cap;
   }
-  memcpy(o->data + o->len, s, n);
+  memcpy(o->data + o->len, s, n); /* NOLINT(clang-analyzer-core.NonNullParamChecker): data
+     is NULL only while cap is 0, so the branch above grew it (luaL_error does not return,
+     but lauxlib.h does not say so) */
   o->len += n;
 }
 
