@@ -92,30 +92,37 @@ function TestFaults:test_output_directory_fills_up()
   lu.assertNil(h.read(full .. "/run/workflow.state.tmp"))
 end
 
+-- The output directory on tmpfs mnt turns read-only between two commands of a run in dir
+-- (options: more joe options, such as a config). The second command must not run, as joe
+-- cannot record it, and say so; the run stops; what was logged before stays.
+local function read_only_between_commands(dir, mnt, options)
+  local marker = "/tmp/joe-ro-marker-" .. math.random(1e9)
+  h.write(dir .. "/s.lua", string.format([[
+    print(cijoe.run("echo first"))
+    io.open("ready", "w"):close()
+    for _ = 1, 400 do if io.open("go") then break end os.execute("sleep 0.05") end
+    print(cijoe.run("touch %s"))]], marker))
+  h.sh(string.format("(cd %s && %s -q %s -o %s s.lua > out.txt 2> err.txt; echo $? > status) >/dev/null 2>&1 &",
+    h.q(dir), h.q(h.joe), options or "", h.q(mnt .. "/run")))
+  lu.assertNotNil(h.wait_for(function() return h.read(dir .. "/ready") end, 10 * SLOW))
+  lu.assertEquals(select(2, h.sh("mount -o remount,ro " .. h.q(mnt))), 0)
+  h.write(dir .. "/go", "")
+  local status = h.wait_for(function() return (h.read(dir .. "/status") or ""):match("%d+") end, 10 * SLOW)
+  lu.assertEquals(status, "1")
+  lu.assertStrMatches(h.read(dir .. "/out.txt"), "0\ttable: [^\n]*\nnil\t[^\n]*/run/001_s/cmd_02%.[a-z]+: Read%-only file system\n")
+  lu.assertNil(h.read(marker), "the command ran, though joe said it could not run it")
+  lu.assertStrContains(h.read(dir .. "/err.txt"), "joe: " .. mnt .. "/run/workflow.state.tmp: Read-only file system; the run stops")
+  lu.assertEquals(h.read(mnt .. "/run/001_s/cmd_01.output"), "first\n")
+  lu.assertEquals(h.yaml(mnt .. "/run/001_s/cmd_01.state").cmd, "echo first")
+  lu.assertEquals(h.yaml(mnt .. "/run/workflow.state").status, "running")
+end
+
 function TestFaults:test_output_directory_read_only()
   local ro = self:tmpfs("ro", "size=1m,ro")
   local status, _, err = self:script('cijoe.run("echo never")', "-o " .. h.q(ro .. "/run"))
   lu.assertEquals(status, 2)
   lu.assertStrContains(err, "joe: cannot create the output directory: " .. ro .. "/run: Read-only file system")
-  -- the file system turns read-only between two commands
-  local mnt = self:tmpfs("rw", "size=1m")
-  h.write(self.dir .. "/s.lua", [[
-    print(cijoe.run("echo first"))
-    io.open("ready", "w"):close()
-    for _ = 1, 400 do if io.open("go") then break end os.execute("sleep 0.05") end
-    print(cijoe.run("echo second"))]])
-  h.sh(string.format("(cd %s && %s -q -o %s s.lua > out.txt 2> err.txt; echo $? > status) >/dev/null 2>&1 &",
-    h.q(self.dir), h.q(h.joe), h.q(mnt .. "/run")))
-  lu.assertNotNil(h.wait_for(function() return h.read(self.dir .. "/ready") end, 10 * SLOW))
-  lu.assertEquals(select(2, h.sh("mount -o remount,ro " .. h.q(mnt))), 0)
-  h.write(self.dir .. "/go", "")
-  local status = h.wait_for(function() return (h.read(self.dir .. "/status") or ""):match("%d+") end, 10 * SLOW)
-  lu.assertEquals(status, "1")
-  lu.assertStrMatches(h.read(self.dir .. "/out.txt"), "0\ttable: [^\n]*\nnil\t[^\n]*/rw/run/001_s/cmd_02%.[a-z]+: Read%-only file system\n")
-  lu.assertStrContains(h.read(self.dir .. "/err.txt"), "joe: " .. mnt .. "/run/workflow.state.tmp: Read-only file system; the run stops")
-  lu.assertEquals(h.read(mnt .. "/run/001_s/cmd_01.output"), "first\n")
-  lu.assertEquals(h.yaml(mnt .. "/run/001_s/cmd_01.state").cmd, "echo first")
-  lu.assertEquals(h.yaml(mnt .. "/run/workflow.state").status, "running")
+  read_only_between_commands(self.dir, self:tmpfs("rw", "size=1m"))
 end
 
 function TestFaults:test_billion_laughs_config_is_refused_fast()
@@ -194,4 +201,12 @@ end
 
 function TestFaultsSsh:test_sigterm_mid_command_over_ssh()
   self:interrupt("TERM", 143)
+end
+
+function TestFaultsSsh:test_output_directory_turns_read_only_over_ssh()
+  local t = setmetatable({ dir = h.tmpdir(), mounts = {} }, { __index = TestFaults })
+  h.write(t.dir .. "/ssh.yaml", self.server:config())
+  local ok, err = pcall(read_only_between_commands, t.dir, t:tmpfs("rw", "size=1m"), "-c ssh.yaml")
+  t:tearDown()
+  if not ok then error(err, 0) end
 end

@@ -157,10 +157,15 @@ static int spawn_shell(pid_t *pid, const char *cmd, int wr) {
   return rc;
 }
 
-/* Start the shell, then open the log while it starts up on the other CPU; on failure
-   push nil, msg and return 2. */
+/* Open the log, then start the shell; on failure push nil, msg and return 2. A command
+   whose log cannot be opened does not run: nil, msg tells the caller it did not. */
 static int start(lua_State *L, struct child *c, const char *cmd, const char *log) {
   int fds[2];
+  if (log && (c->log = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", log, strerror(errno));
+    return 2;
+  }
   if (pipe2(fds, O_CLOEXEC) != 0)
     return luaL_fileresult(L, 0, "pipe");
   int rc = spawn_shell(&c->pid, cmd, fds[1]);
@@ -170,8 +175,6 @@ static int start(lua_State *L, struct child *c, const char *cmd, const char *log
     c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
   if (rc == 0 && c->pidfd < 0)
     rc = errno;
-  if (rc == 0 && log && (c->log = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-    c->log_errno = errno;
   if (rc == 0)
     return 0;
   lua_pushnil(L);
