@@ -1,5 +1,6 @@
 # joe: `make` builds build/joe; `make run` runs the example workflow on this machine;
-# `make check` installs what is missing (Debian packages) and runs every test.
+# `make check` installs what is missing (Debian packages), runs clang-tidy and cppcheck,
+# every test, every test again under the sanitizers, and the fuzzers for a minute.
 PREFIX   ?= /usr/local
 CC       ?= cc
 CFLAGS   ?= -O2 -g
