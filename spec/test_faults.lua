@@ -125,6 +125,39 @@ function TestFaults:test_output_directory_read_only()
   read_only_between_commands(self.dir, self:tmpfs("rw", "size=1m"))
 end
 
+function TestFaults:test_out_of_file_descriptors()
+  -- From few descriptors to enough: each run either runs the command or says, as a
+  -- message, that it did not, and then it did not; never a number, a zombie or a traceback.
+  h.write(self.dir .. "/s.lua", [[
+    local n = os.getenv("N")
+    local err, st = cijoe.run("touch ran-" .. n)
+    print(type(err), type(err) == "number" and "" or st)
+    local function slurp(path) local f = io.open(path) local t = f and f:read("a") if f then f:close() end return t end
+    local pid = slurp("/proc/self/stat"):match("^%d+")
+    for kid in (slurp("/proc/self/task/" .. pid .. "/children") or ""):gmatch("%d+") do
+      print("child", (slurp("/proc/" .. kid .. "/stat") or ""):match("%) (%u)"))
+    end]])
+  local refused, ran = 0, 0
+  for n = 5, 12 do
+    local out = h.sh(string.format("cd %s && N=%d sh -c 'ulimit -n %d; exec %s -q -o run-%d s.lua'",
+      h.q(self.dir), n, n, h.q(h.joe), n))
+    local did_run = h.read(self.dir .. "/ran-" .. n) ~= nil
+    lu.assertNotStrContains(out, "traceback", false, n .. ": " .. out)
+    lu.assertNotStrContains(out, "child\tZ", false, n .. ": a zombie: " .. out)
+    if out:match("^number\t") then
+      lu.assertTrue(did_run, n .. ": " .. out)
+      ran = ran + 1
+    elseif out:match("^nil\t") then
+      lu.assertStrMatches(out, "nil\t[^\n]*: Too many open files\n.*", nil, nil, n .. ": " .. out)
+      lu.assertFalse(did_run, n .. ": said it did not run, but it did")
+      refused = refused + 1
+    else
+      lu.assertStrContains(out, "Too many open files", false, n .. ": " .. out)
+    end
+  end
+  lu.assertTrue(refused > 0 and ran > 0, string.format("refused %d, ran %d", refused, ran))
+end
+
 function TestFaults:test_billion_laughs_config_is_refused_fast()
   local lines, prev = { 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]' }, "a"
   for name in ("bcdefghij"):gmatch(".") do
