@@ -14,8 +14,6 @@
 
 #include "joe.h"
 
-extern char **environ;
-
 enum { KILL_GRACE_MS = 1000, BUF_SIZE = 1 << 16 };
 
 struct child {
@@ -159,26 +157,30 @@ static int spawn_shell(pid_t *pid, const char *cmd, int wr) {
   return rc;
 }
 
-/* Start the shell, then open the log while it starts up on the other CPU; on failure
-   push nil, msg and return 2. */
+/* Push nil and "what: why" for a command that did not run; returns 2. */
+static int not_run(lua_State *L, const char *what, int err) {
+  lua_pushnil(L);
+  lua_pushfstring(L, "%s: %s", what, strerror(err));
+  return 2;
+}
+
+/* Open the log, then start the shell; on failure push nil, msg and return 2. A command
+   whose log cannot be opened does not run: nil, msg tells the caller it did not. */
 static int start(lua_State *L, struct child *c, const char *cmd, const char *log) {
   int fds[2];
+  if (log && (c->log = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+    return not_run(L, log, errno);
   if (pipe2(fds, O_CLOEXEC) != 0)
-    return luaL_fileresult(L, 0, "pipe");
+    return not_run(L, "cannot make a pipe", errno);
   int rc = spawn_shell(&c->pid, cmd, fds[1]);
   c->out = fds[0];
   c->hold = fds[1];
-  if (rc == 0)
-    c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
-  if (rc == 0 && c->pidfd < 0)
-    rc = errno;
-  if (rc == 0 && log && (c->log = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-    c->log_errno = errno;
-  if (rc == 0)
-    return 0;
-  lua_pushnil(L);
-  lua_pushfstring(L, "cannot run /bin/sh: %s", strerror(rc));
-  return 2;
+  if (rc == 0 && (c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0)) < 0) {
+    rc = errno; /* it cannot be watched: stop it before the shell gets going, and reap it */
+    kill(-c->pid, SIGKILL);
+    waitpid(c->pid, NULL, 0);
+  }
+  return rc == 0 ? 0 : not_run(L, "cannot run /bin/sh", rc);
 }
 
 /* Call opts.started(), if given, while the command starts up: Lua can do its own

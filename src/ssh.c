@@ -402,14 +402,19 @@ static int session_exec(lua_State *L) {
   lua_settop(L, 3);
   if (!s->ssh || joe_pending_signal())
     return failed_exec(L, s, "the session is closed", "start");
+  if (log && (c.log = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+    lua_pushnil(L); /* not run: joe could not record it */
+    lua_pushfstring(L, "%s: %s", log, strerror(errno));
+    return 2;
+  }
   joe_in_command = 1;
   c.ch = start_command(s, cmd, start);
   joe_in_command = c.ch != NULL;
+  if (!c.ch && c.log >= 0)
+    close(c.log);
   if (!c.ch)
     return failed_exec(L, s, "cannot start a command", "start");
   c.deadline = timeout > 0 ? joe_now() + timeout : 0;
-  if (log && (c.log = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-    c.log_errno = errno;
   int raised = call_started(L);
   c.deadline = raised ? joe_now() : c.deadline; /* stop it at once */
   int rc = pump(s, &c);

@@ -1,6 +1,7 @@
 /* YAML (and so JSON) to Lua tables and back, through libyaml. The loader reports
    "file:line:column: problem", remembers where each value was written (for the error
    messages of later checks) and refuses alias bombs; the dumper writes the state files. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,24 +55,40 @@ static void next_event(lua_State *L, struct loader *ld) {
 /* True when `s` is one of the space-separated words of `set`. */
 static int one_of(const char *s, const char *set) {
   size_t len = strlen(s);
-  for (const char *p = strstr(set, s); p; p = strstr(p + 1, s))
+  for (const char *p = len ? strstr(set, s) : NULL; p; p = strstr(p + 1, s))
     if ((p == set || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\0'))
       return 1;
   return 0;
+}
+
+/* YAML 1.1's infinities and NaN (.inf, -.inf, .nan), which Lua's own reader does not know. */
+static int special_float(const char *s, lua_Number *x) {
+  const char *t = (*s == '-' || *s == '+') ? s + 1 : s;
+  if (one_of(t, ".inf .Inf .INF"))
+    *x = *s == '-' ? -HUGE_VAL : HUGE_VAL;
+  else if (s == t && one_of(s, ".nan .NaN .NAN"))
+    *x = NAN;
+  else
+    return 0;
+  return 1;
 }
 
 /* Push a scalar: plain ones resolve as YAML 1.1 does (null, booleans, numbers), like the
    PyYAML that CIJOE users know; quoted ones stay strings. */
 static void push_scalar(lua_State *L, const yaml_event_t *ev) {
   const char *s = (const char *)ev->data.scalar.value;
+  lua_Number x;
   if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || ev->data.scalar.tag)
-    lua_pushlstring(L, s, ev->data.scalar.length);
+    lua_pushlstring(L, s, ev->data.scalar.length); /* NOLINT(bugprone-branch-clone): quoted, as
+                                                      the last branch is plain: both strings */
   else if (*s == '\0' || one_of(s, "~ null Null NULL"))
     lua_pushnil(L);
   else if (one_of(s, "true True TRUE yes Yes YES on On ON"))
     lua_pushboolean(L, 1);
   else if (one_of(s, "false False FALSE no No NO off Off OFF"))
     lua_pushboolean(L, 0);
+  else if (special_float(s, &x))
+    lua_pushnumber(L, x);
   else if (!lua_stringtonumber(L, s))
     lua_pushlstring(L, s, ev->data.scalar.length);
 }
@@ -122,8 +139,8 @@ static long parse_mapping(lua_State *L, struct loader *ld) {
     if (ld->event.type != YAML_SCALAR_EVENT)
       fail_at(L, ld, ld->event.start_mark, "only scalar mapping keys are supported");
     push_scalar(L, &ld->event);
-    if (lua_isnil(L, -1))
-      fail_at(L, ld, ld->event.start_mark, "a mapping key is empty or null");
+    if (lua_isnil(L, -1) || lua_rawequal(L, -1, -1) == 0) /* NaN: no Lua table takes it */
+      fail_at(L, ld, ld->event.start_mark, "a mapping key is empty, null or .nan");
     next_event(L, ld);
     yaml_mark_t mark = ld->event.start_mark;
     size += parse_node(L, ld);
@@ -255,7 +272,10 @@ static int out_gc(lua_State *L) {
   return 0;
 }
 
+/* Append n bytes; n may be 0 while the buffer is still NULL (no pointer arithmetic then). */
 static void put(lua_State *L, struct out *o, const char *s, size_t n) {
+  if (n == 0)
+    return;
   if (o->len + n > o->cap) {
     size_t cap = (o->cap + n) * 2;
     char *grown = realloc(o->data, cap);
@@ -264,7 +284,9 @@ static void put(lua_State *L, struct out *o, const char *s, size_t n) {
     o->data = grown;
     o->cap = cap;
   }
-  memcpy(o->data + o->len, s, n);
+  memcpy(o->data + o->len, s, n); /* NOLINT(clang-analyzer-core.NonNullParamChecker): data
+     is NULL only while cap is 0, so the branch above grew it (luaL_error does not return,
+     but lauxlib.h does not say so) */
   o->len += n;
 }
 
@@ -280,8 +302,9 @@ static void newline(lua_State *L, struct out *o, int depth) {
 
 /* True when the plain form of s would load as something other than this string. */
 static int resolves_otherwise(lua_State *L, const char *s) {
+  lua_Number x;
   if (one_of(s, "~ null Null NULL true True TRUE yes Yes YES on On ON "
-                "false False FALSE no No NO off Off OFF"))
+                "false False FALSE no No NO off Off OFF") || special_float(s, &x))
     return 1;
   int is_number = lua_stringtonumber(L, s) != 0;
   if (is_number)
@@ -295,7 +318,8 @@ static int plain_safe(lua_State *L, const char *s, size_t len) {
   static const char rest[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./ -+:,=@";
   if (len == 0 || strlen(s) != len || !strchr(first, s[0]) || strspn(s, rest) != len)
     return 0;
-  if (s[len - 1] == ' ' || s[len - 1] == ':' || strstr(s, ": ") || strstr(s, " #"))
+  if (s[len - 1] == ' ' || s[len - 1] == ':' || strstr(s, ": ") || strstr(s, " #") ||
+      strncmp(s, "...", 3) == 0) /* at the start of a line, the end of the document */
     return 0;
   return !resolves_otherwise(L, s);
 }
@@ -340,12 +364,31 @@ static void put_quoted(lua_State *L, struct out *o, const char *s, size_t len) {
   put(L, o, "\"", 1);
 }
 
+/* A float that loads back as the same number: Lua's own 14 digits when they are enough,
+   else 17, which always are (trying 15 and 16 too made every state file slower to write,
+   as timestamps need 17); infinities and NaN are spelt as YAML 1.1 spells them. */
+static void put_float(lua_State *L, struct out *o, lua_Number x) {
+  char buf[64];
+  if (isnan(x) || isinf(x)) {
+    put_str(L, o, isnan(x) ? ".nan" : x > 0 ? ".inf" : "-.inf");
+    return;
+  }
+  snprintf(buf, sizeof buf, "%.14g", (double)x);
+  if (strtod(buf, NULL) != x)
+    snprintf(buf, sizeof buf, "%.17g", (double)x);
+  put_str(L, o, buf);
+  if (!strpbrk(buf, ".e"))
+    put_str(L, o, ".0"); /* still a float when read back, as Lua writes it */
+}
+
 /* A string, number or boolean at index idx. */
 static void put_scalar(lua_State *L, struct out *o, int idx) {
   size_t len;
   int type = lua_type(L, idx);
   if (type == LUA_TBOOLEAN) {
     put_str(L, o, lua_toboolean(L, idx) ? "true" : "false");
+  } else if (type == LUA_TNUMBER && !lua_isinteger(L, idx)) {
+    put_float(L, o, lua_tonumber(L, idx));
   } else if (type == LUA_TNUMBER) {
     lua_pushvalue(L, idx);
     put_str(L, o, lua_tostring(L, -1));
@@ -410,17 +453,17 @@ static void put_value(lua_State *L, struct out *o, int depth, int after_dash) {
     luaL_error(L, "yaml.dump: nesting too deep (a cycle?)");
   luaL_checkstack(L, 10, "yaml.dump");
   int t = lua_gettop(L);
-  lua_Integer len = (lua_Integer)lua_rawlen(L, t), count = 0;
-  if (lua_type(L, t) == LUA_TTABLE)
-    for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1))
-      count++;
+  lua_Integer len = (lua_Integer)lua_rawlen(L, t), count = 0, in_1_to_len = 0;
+  if (lua_type(L, t) == LUA_TTABLE) /* a sequence has the keys 1..len and no others */
+    for (lua_pushnil(L); lua_next(L, t); lua_pop(L, 1), count++)
+      in_1_to_len += lua_isinteger(L, -2) && lua_tointeger(L, -2) >= 1 && lua_tointeger(L, -2) <= len;
   if (lua_type(L, t) != LUA_TTABLE || count == 0) {
     put(L, o, " ", o->len > 0);
     if (lua_type(L, t) == LUA_TTABLE)
       put_str(L, o, "{}");
     else
       put_scalar(L, o, t);
-  } else if (len == count) {
+  } else if (len == count && in_1_to_len == count) {
     for (lua_Integer i = 1; i <= len; i++) {
       newline(L, o, depth);
       put(L, o, "-", 1);

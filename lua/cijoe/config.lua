@@ -86,9 +86,12 @@ local function check_transports(doc, transports)
   for _, name in ipairs(ordered_keys(doc, transports)) do
     local t = transports[name]
     if name == "local" then complain(doc, transports, name, "the transport name 'local' is reserved") end
+    if type(name) ~= "string" then
+      complain(doc, transports, name, "the transport name " .. tostring(name) .. " is not a string (quote it)")
+    end
     check(doc, transports, name, "map", "transport " .. name)
     for key in pairs(t) do
-      if not TRANSPORT_KEYS[key] then complain(doc, t, key, "unknown key '" .. key .. "' in transport " .. name) end
+      if not TRANSPORT_KEYS[key] then complain(doc, t, key, "unknown key '" .. tostring(key) .. "' in transport " .. name) end
       check(doc, t, key, TRANSPORT_KEYS[key], "transport " .. name .. ": " .. key)
     end
     doc.transport_order[#doc.transport_order + 1] = name

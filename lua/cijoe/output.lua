@@ -87,7 +87,10 @@ function output.write_yaml(path, value, atomic)
   if not f then return nil, msg end
   local ok, err = f:write(yaml.dump(value))
   local closed, cerr = f:close()
-  if not ok or not closed then return nil, target .. ": " .. tostring(err or cerr) end
+  if not ok or not closed then
+    if atomic then os.remove(target) end -- no half-written temporary left behind
+    return nil, target .. ": " .. tostring(err or cerr)
+  end
   if atomic then return os.rename(target, path) end
   return true
 end

@@ -132,10 +132,15 @@ function workflow.lint(path)
   return problems
 end
 
--- Rewrite workflow.state from the run's records.
+-- Rewrite workflow.state from the run's records. When that fails (a full or read-only
+-- disk), the run can no longer be recorded: it stops with the reason, as for bad input.
 local function save(run)
   run.record.elapsed = proc.now() - run.record.begin
-  assert(output.write_yaml(output.dir .. "/workflow.state", run.record, true))
+  local ok, msg = output.write_yaml(output.dir .. "/workflow.state", run.record, true)
+  if not ok then
+    io.stderr:write("joe: ", msg, "; the run stops\n")
+    os.exit(1, true)
+  end
 end
 
 -- One line per finished step on the terminal.

@@ -60,10 +60,14 @@ function fio.decode(text, name)
   name = name or "<fio output>"
   local first = text:sub(1, 1) == "{" and 1 or text:find("\n{")
   if not first then return nil, name .. ": no JSON object in fio's output" end
-  local last = text:match(".*\n()}") or (text:sub(1, 1) == "{" and #text)
-  local head = text:sub(1, first):gsub("[^\n]", "")
-  local doc, err = yaml.load(head .. text:sub(first + (first > 1 and 1 or 0), last), name)
-  if type(doc) ~= "table" then return nil, err or name .. ": not a JSON object" end
+  if text:sub(first, first) == "\n" then first = first + 1 end -- at the "{"
+  local from_end = text:reverse():find("}\n", 1, true) -- a pattern for it takes quadratic time
+  local last = from_end and #text - from_end + 1 or #text -- cut short: the parser says where
+  local head = text:sub(1, first - 1):gsub("[^\n]", "")
+  local doc, err = yaml.load(head .. text:sub(first, last), name)
+  if type(doc) ~= "table" then -- err is the marks table when nothing was parsed
+    return nil, type(err) == "string" and err or name .. ": not a JSON object"
+  end
   return doc
 end
 

@@ -1,5 +1,5 @@
--- Shared by the benchmarks: run the reference tools, take medians, print a ratio line and
--- remember whether every target was met.
+-- Shared by the benchmarks: run the reference tools, take medians, print the rows of one
+-- table (joe, reference, ratio, target) and remember whether every target was met.
 local proc = require("cijoe.proc")
 
 local bench = { failed = false, root = os.getenv("JOE_ROOT") or os.getenv("PWD") }
@@ -27,10 +27,27 @@ function bench.time(fn)
   return proc.now() - t0
 end
 
---- Print one result line; ok says whether its target was met.
-function bench.report(name, text, ok)
-  print(string.format("%-14s %s  %s", name, text, ok and "ok" or "BELOW TARGET"))
+local header_printed = false
+
+--- Print one row of the table: what was measured, joe's figure, the reference's figure
+--- (measured in the same run), the ratio joe/reference (higher is better), the target,
+--- and whether it was met. The header comes before the first row.
+function bench.row(name, joe, ref, ratio, target, ok)
+  local line = "%-13s %-20s %-34s %6s  %-24s %s"
+  if not header_printed then
+    print(string.format(line, "measure", "joe", "reference (same run)", "ratio", "target", "result"))
+    header_printed = true
+  end
+  print(string.format(line, name, joe, ref, string.format("%.2f", ratio), target, ok and "ok" or "BELOW TARGET"))
+  io.stdout:flush()
   if not ok then bench.failed = true end
+end
+
+--- Write a file.
+function bench.write(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
 end
 
 --- A scratch folder.

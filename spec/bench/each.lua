@@ -37,8 +37,8 @@ for _, body in ipairs({ "sleep 0.2", "true" }) do
   local one = bench.median(ones)
   local many, peak = timed("--each all wf.lua")
   local ratio = many / one
-  bench.report("each " .. body, string.format("50 targets %.2f s, 1 target %.2f s, ratio %.1f%s; peak memory of all joe processes %.0f MB (PSS)",
-    many, one, ratio, body == "true" and " (informational: 50 targets share 2 CPUs)" or " (target: < 3)", peak),
+  bench.row("each " .. body, string.format("50 targets %.2f s, %.0f MB", many, peak),
+    string.format("1 target %.2f s", one), ratio, body == "true" and "shown only (2 CPUs)" or "< 3 (50 vs 1)",
     body == "true" or ratio < 3)
 end
 

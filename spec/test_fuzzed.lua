@@ -1,0 +1,121 @@
+-- What the fuzz targets of spec/fuzz found, each kept as a test of what a user sees: the
+-- input that broke joe, and the clear result it gives now.
+local lu = require("luaunit")
+local h = require("helper")
+local yaml = require("cijoe.yaml")
+
+TestFuzzed = {}
+
+function TestFuzzed:setUp()
+  self.dir = h.tmpdir()
+  h.write(self.dir .. "/s.lua", "print(cijoe.getconf('x'))\n")
+end
+
+-- Run s.lua with config text; returns status, stdout, stderr and config.orig as loaded.
+function TestFuzzed:run_with(config)
+  h.write(self.dir .. "/c.yaml", config)
+  local status, out, err = h.joe_in(self.dir, "-q -c c.yaml s.lua")
+  local orig = h.read(h.latest(self.dir) .. "/config.orig")
+  return status, out, err, orig and yaml.load(orig, "config.orig")
+end
+
+-- yaml.dump wrote a list with nulls in it (a Lua table with holes) as a sequence when its
+-- length happened to equal its number of entries, and raised "cannot write a nil": joe
+-- died writing config.orig.
+function TestFuzzed:test_list_with_nulls_in_a_config()
+  local status, out, err, orig = self:run_with("x: [~, a, b, c, ~, d]\n")
+  lu.assertEquals(status, 0, err)
+  lu.assertEquals(out, "table: " .. out:match("0x%x+") .. "\n")
+  lu.assertEquals(orig.x, { [2] = "a", [3] = "b", [4] = "c", [6] = "d" })
+end
+
+-- yaml.dump wrote floats with Lua's 14 digits, so state files and config.orig changed
+-- numbers (2^64 came back as 18446744073710000000); YAML 1.1's .inf and .nan, which
+-- PyYAML reads as floats, were strings; 1e400 loaded as inf and came back as "inf".
+function TestFuzzed:test_numbers_keep_every_digit()
+  local status, _, err, orig = self:run_with(
+    "x: 18446744073709551616\nt: 1732300000.123456\nf: 0.1\none: 1.0\ninf: .inf\n" ..
+    "ninf: -.Inf\nnan: .NaN\nhuge: 1e400\nplus: +\ns: '.inf'\n")
+  lu.assertEquals(status, 0, err)
+  lu.assertEquals(orig.x, 18446744073709551616.0)
+  lu.assertEquals(orig.t, 1732300000.123456)
+  lu.assertEquals(orig.f, 0.1)
+  lu.assertEquals(math.type(orig.one), "float")
+  lu.assertEquals(orig.inf, math.huge)
+  lu.assertEquals(orig.ninf, -math.huge)
+  lu.assertNotEquals(orig.nan, orig.nan)
+  lu.assertEquals(orig.huge, math.huge)
+  lu.assertEquals(orig.plus, "+")
+  lu.assertEquals(orig.s, ".inf")
+  local text = h.read(h.latest(self.dir) .. "/config.orig")
+  lu.assertStrContains(text, "f: 0.1\n")
+  lu.assertStrContains(text, "one: 1.0\n")
+  lu.assertStrContains(text, "inf: .inf\n")
+  lu.assertStrContains(text, 's: ".inf"\n')
+end
+
+-- fio.decode of output cut short (fio killed, a full disk) raised "bad argument #2 to
+-- 'sub'" when fio's messages came before the JSON, and took quadratic time (hours for a
+-- megabyte) to look for the closing brace when they did not.
+function TestFuzzed:test_fio_output_cut_short()
+  local fio = require("fio")
+  local doc, err = fio.decode('fio: warning\n{\n  "jobs" : [\n    {"a": 1', "cut.json")
+  lu.assertNil(doc)
+  lu.assertStrMatches(err, "cut%.json:%d+:%d+: .*")
+  h.write(self.dir .. "/big.lua", [[
+    local text = "{\n" .. ('  "jobname" : "a",\n'):rep(60000)
+    local t0 = os.clock()
+    local doc, err = require("fio").decode(text, "big.json")
+    print(doc, err, os.clock() - t0 < 2)]])
+  local out = h.sh("cd " .. h.q(self.dir) .. " && timeout -k 1 10 " .. h.q(h.joe) .. " -q big.lua")
+  lu.assertStrMatches(out, "nil\tbig%.json:%d+:%d+: [^\n]*\ttrue\n")
+end
+
+-- Once .nan loaded as a float, ".nan: x" made the loader raise Lua's own "table index is
+-- NaN", with no file:line:column.
+function TestFuzzed:test_nan_as_a_mapping_key()
+  local status, _, err = self:run_with("a: 1\n.nan: x\n")
+  lu.assertEquals(status, 2)
+  lu.assertStrContains(err, "c.yaml:2:1: a mapping key is empty, null or .nan")
+end
+
+-- A YAML 1.1 boolean (yes, on, true) as a transport name or as a key of a transport
+-- ended config checking with "attempt to concatenate a boolean value" and a traceback.
+function TestFuzzed:test_boolean_keys_in_transports()
+  local status, _, err = self:run_with("cijoe:\n  transport:\n    t:\n      yes: 1\n")
+  lu.assertEquals(status, 2)
+  lu.assertStrContains(err, "c.yaml:4:12: unknown key 'true' in transport t")
+  status, _, err = self:run_with("cijoe:\n  transport:\n    on: {hostname: x}\n")
+  lu.assertEquals(status, 2)
+  lu.assertStrContains(err, "c.yaml:3:9: the transport name true is not a string (quote it)")
+  status, _, err = self:run_with("cijoe:\n  transport:\n    7: {hostname: x}\n")
+  lu.assertEquals(status, 2)
+  lu.assertStrContains(err, "the transport name 7 is not a string")
+  lu.assertNotStrContains(err, "traceback")
+end
+
+-- fio output starting with an empty line before the "{" got one line too many in front
+-- of it, so fio.decode's errors named the line after the wrong one.
+function TestFuzzed:test_fio_error_line_after_a_leading_empty_line()
+  local _, err = require("fio").decode('\n{\n  "jobs" : [,\n', "e.json")
+  lu.assertStrContains(err, "e.json:3:")
+  _, err = require("fio").decode('fio: x\n{\n  "jobs" : [,\n', "e.json")
+  lu.assertStrContains(err, "e.json:3:")
+end
+
+-- yaml.dump wrote a string starting with "..." plain, which at the start of a line is
+-- YAML's end-of-document marker: the text did not load again.
+function TestFuzzed:test_dots_at_the_start_of_a_line()
+  for _, value in ipairs({ "...", "... and more", { ["... x"] = 1 }, { "..." } }) do
+    local back, err = yaml.load(yaml.dump(value), "dump")
+    lu.assertEquals(back, value, err)
+  end
+end
+
+-- When fio's output had a "}" line only before its first "{" line, nothing was left to
+-- parse, and fio.decode returned nil and the loader's table of positions as its message.
+function TestFuzzed:test_fio_output_with_nothing_between_the_braces()
+  local doc, err = require("fio").decode("fio: odd\n}\n{", "e.json")
+  lu.assertNil(doc)
+  lu.assertEquals(err, "e.json: not a JSON object")
+end
