@@ -175,7 +175,14 @@ end
 
 --- The transport names in the order the configs wrote them; the first is the default.
 function config.transport_names(conf)
-  return getmetatable(conf).transport_order
+  local order = (getmetatable(conf) or {}).transport_order
+  if order then return order end
+  local names = {} -- a config made in Lua: no order was written, so sorted
+  for name in pairs(type(conf.cijoe) == "table" and type(conf.cijoe.transport) == "table" and conf.cijoe.transport or {}) do
+    names[#names + 1] = name
+  end
+  table.sort(names)
+  return names
 end
 
 --- The environment variable that overrides a key: qemu.guests.x -> QEMU_GUESTS_X.
