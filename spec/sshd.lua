@@ -26,7 +26,7 @@ local function config(f)
     "Port " .. f.port, "ListenAddress 127.0.0.1", "HostKey " .. f.dir .. "/host_key",
     "PidFile " .. f.dir .. "/sshd.pid", "AuthorizedKeysFile " .. f.dir .. "/authorized_keys",
     "StrictModes no", "UsePAM no", "PasswordAuthentication yes", "KbdInteractiveAuthentication no",
-    "PermitRootLogin no", "MaxStartups 500", "MaxSessions 500", "LogLevel ERROR",
+    "PermitRootLogin no", "MaxStartups 500", "MaxSessions 500", "LogLevel " .. f.log_level,
     "Subsystem sftp /usr/lib/openssh/sftp-server", "" }, "\n")
 end
 
@@ -73,10 +73,12 @@ function Fixture:config(names, extra)
   return table.concat(lines, "\n") .. "\n"
 end
 
---- A running sshd fixture.
-function sshd.start()
+--- A running sshd fixture; opts.log_level (default ERROR) is sshd's LogLevel, and
+--- its log is sshd.log in the fixture's dir.
+function sshd.start(opts)
   ensure_user()
-  local f = setmetatable({ dir = h.tmpdir(), port = free_port() }, Fixture)
+  local f = setmetatable({ dir = h.tmpdir(), port = free_port(),
+    log_level = opts and opts.log_level or "ERROR" }, Fixture)
   h.sh("chmod 755 " .. f.dir)
   for _, key in ipairs({ "host_key", "id_ed25519" }) do
     h.sh("ssh-keygen -q -t ed25519 -N '' -f " .. f.dir .. "/" .. key)

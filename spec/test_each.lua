@@ -52,6 +52,24 @@ print("wall", require("cijoe.proc").now() - t0 < 3)]])
   lu.assertStrContains(h.read(step .. "/dead/cmd_01.output"), "Connection refused")
 end
 
+-- A forked child gets a copy of the parent's open session; collecting it there must not
+-- disconnect the parent's (the parent would reconnect, seen in the remote $PPID).
+function TestEach:test_children_leave_the_parents_session_alone()
+  self:config(1)
+  h.write(self.dir .. "/s.lua", [[
+local before = select(2, cijoe.run("echo $PPID", { transport = "t01" })):output()
+local r = cijoe.each({ "t01" }, function(t)
+  collectgarbage()
+  collectgarbage()
+  return t.run("true")
+end)
+local after = select(2, cijoe.run("echo $PPID", { transport = "t01" })):output()
+print(r.t01.err, before == after)]])
+  local status, out = h.joe_in(self.dir, "-q -c each.yaml s.lua")
+  lu.assertEquals(status, 0, out)
+  lu.assertEquals(out, "0\ttrue\n")
+end
+
 function TestEach:test_fifty_targets_one_dead_one_slow()
   local names = self:config(50)
   h.write(self.dir .. "/wf.lua", [[

@@ -232,6 +232,29 @@ function TestSsh:test_unreachable_host_is_nil_and_message()
   lu.assertStrContains(out, "nil\ttransport target: joetest@127.0.0.1:1: Connection refused")
 end
 
+-- Keepalives go out while joe waits on something else: a local command, a sleep. sshd's
+-- debug log shows each keepalive request and each exec, so count those between execs.
+function TestSsh:test_idle_session_gets_keepalives()
+  local server = sshd.start({ log_level = "DEBUG" })
+  h.write(self.dir .. "/ka.yaml", server:config(nil, { keepalive = 2 }))
+  local status, out = self:script([[
+    local a = select(2, cijoe.run("echo $PPID")):output()
+    cijoe.run_local("sleep 4.5")
+    local b = select(2, cijoe.run("echo $PPID")):output()
+    require("cijoe.proc").sleep(4.5)
+    local c = select(2, cijoe.run("echo $PPID")):output()
+    print(a == b and b == c)]], "ka.yaml")
+  local log = h.read(server.dir .. "/sshd.log")
+  server:kill_all()
+  lu.assertEquals({ status, out }, { 0, "true\n" }, log) -- one session throughout
+  local parts = {}
+  for part in log:gmatch("(.-)request exec") do
+    local _, n = part:gsub("keepalive@", "")
+    parts[#parts + 1] = n >= 2
+  end
+  lu.assertEquals({ parts[2], parts[3] }, { true, true }, log)
+end
+
 function TestSsh:test_joe_test_against_the_target()
   h.write(self.dir .. "/tests/test_remote.lua", [[
 local lu = require("luaunit")

@@ -26,6 +26,10 @@ extern volatile sig_atomic_t joe_in_command;
 /* proc.c */
 double joe_now(void);
 
+/* ssh.c: send the keepalives that are due on open SSH sessions; milliseconds until the
+   next one is due, -1 when none is. Local waits call it so idle sessions stay up. */
+int joe_ssh_keepalive(void);
+
 int luaopen_cijoe_proc(lua_State *L);
 int luaopen_cijoe_yaml(lua_State *L);
 int luaopen_cijoe_fs(lua_State *L);

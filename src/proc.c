@@ -93,6 +93,11 @@ static int next_wakeup(const struct child *c) {
   return left <= 0 ? 0 : (int)left + 1;
 }
 
+/* The sooner of two poll timeouts in milliseconds, where -1 is none. */
+static int sooner(int a, int b) {
+  return a < 0 ? b : (b < 0 || a < b) ? a : b;
+}
+
 /* Fire the timeout and the SIGKILL escalation when they are due. */
 static void check_timers(struct child *c) {
   double now = joe_now();
@@ -109,7 +114,7 @@ static int wait_child(struct child *c) {
   int status = 0, sigfd = joe_signal_fd();
   for (;;) {
     struct pollfd p[3] = {{c->out, POLLIN, 0}, {c->pidfd, POLLIN, 0}, {sigfd, POLLIN, 0}};
-    if (poll(p, 3, next_wakeup(c)) < 0 && errno != EINTR)
+    if (poll(p, 3, sooner(next_wakeup(c), joe_ssh_keepalive())) < 0 && errno != EINTR)
       break;
     if (p[0].revents)
       drain_once(c);
@@ -245,12 +250,12 @@ static int proc_now(lua_State *L) {
 }
 
 /* proc.sleep(seconds): wait, but wake at once for Ctrl-C (os.execute("sleep") would
-   hide it from us). */
+   hide it from us), and keep SSH sessions alive meanwhile. */
 static int proc_sleep(lua_State *L) {
   struct pollfd p = {joe_signal_fd(), POLLIN, 0};
   double until = joe_now() + luaL_checknumber(L, 1);
   while (!joe_pending_signal() && joe_now() < until)
-    poll(&p, 1, (int)((until - joe_now()) * 1000) + 1);
+    poll(&p, 1, sooner((int)((until - joe_now()) * 1000) + 1, joe_ssh_keepalive()));
   return 0;
 }
 

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "joe.h"
@@ -29,8 +30,12 @@ struct session {
   LIBSSH2_SESSION *ssh;
   LIBSSH2_SFTP *sftp;
   int sock;
-  char name[300]; /* user@host:port, for messages */
+  pid_t owner;           /* a forked child (cijoe.each) must not use its parent's session */
+  struct session *next; /* the list of open sessions, for keepalives */
+  char name[300];       /* user@host:port, for messages */
 };
+
+static struct session *open_sessions;
 
 /* One remote command: its channel, where its output goes, and its timers. */
 struct command {
@@ -172,9 +177,20 @@ static const char *authenticate(lua_State *L, struct session *s, const char *use
                          getenv("SSH_AUTH_SOCK") ? "ssh-agent, " : "", pw ? "password" : "no password");
 }
 
-/* Free what the session holds, after a polite disconnect. */
+/* Take the session off the list of open sessions. */
+static void unlist(struct session *s) {
+  for (struct session **p = &open_sessions; *p; p = &(*p)->next)
+    if (*p == s) {
+      *p = s->next;
+      return;
+    }
+}
+
+/* Free what the session holds, after a polite disconnect; in a forked child, whose copy
+   of a parent's session this is, only the socket (the parent goes on using it). */
 static void close_session(struct session *s) {
-  if (s->ssh) {
+  unlist(s);
+  if (s->ssh && s->owner == getpid()) {
     allow(s, 1000);
     if (s->sftp)
       libssh2_sftp_shutdown(s->sftp);
@@ -229,7 +245,7 @@ static int ssh_connect(lua_State *L) {
   double timeout = luaL_optnumber(L, -2, 10);
   unsigned keepalive = (unsigned)luaL_optinteger(L, -1, 15);
   struct session *s = lua_newuserdatauv(L, sizeof *s, 0);
-  *s = (struct session){.sock = -1};
+  *s = (struct session){.sock = -1, .owner = getpid()};
   luaL_setmetatable(L, "cijoe.ssh");
   int ud = lua_gettop(L);
   snprintf(s->name, sizeof s->name, "%s@%s:%d", user, host, port);
@@ -241,6 +257,8 @@ static int ssh_connect(lua_State *L) {
     return 2;
   }
   libssh2_keepalive_config(s->ssh, 1, keepalive);
+  s->next = open_sessions;
+  open_sessions = s;
   lua_settop(L, ud);
   return 1;
 }
@@ -303,10 +321,26 @@ static int still_waiting(struct session *s, struct command *c) {
   return !c->why || now < c->give_up;
 }
 
+/* Send the keepalives that are due on this process's open sessions, so that none goes
+   idle while joe waits on something else (a local command, another target, a sleep);
+   returns the milliseconds until the next is due, -1 when there is none. */
+int joe_ssh_keepalive(void) {
+  int soonest = -1;
+  for (struct session *s = open_sessions; s; s = s->next) {
+    int seconds = 60;
+    if (s->owner != getpid() || !s->ssh)
+      continue;
+    allow(s, TICK_MS);
+    libssh2_keepalive_send(s->ssh, &seconds);
+    if (seconds > 0 && (soonest < 0 || seconds * 1000 < soonest)) /* 0: keepalive off */
+      soonest = seconds * 1000;
+  }
+  return soonest;
+}
+
 /* Milliseconds joe may block before a timer, a keepalive or a look for Ctrl-C is due. */
-static double next_wakeup(struct session *s, const struct command *c) {
-  int keepalive = 60;
-  libssh2_keepalive_send(s->ssh, &keepalive);
+static double next_wakeup(const struct command *c) {
+  joe_ssh_keepalive();
   double due = c->why ? c->give_up : c->deadline, ms = TICK_MS;
   if (due && (due - joe_now()) * 1000 < ms)
     ms = (due - joe_now()) * 1000;
@@ -318,7 +352,7 @@ static double next_wakeup(struct session *s, const struct command *c) {
 static int pump(struct session *s, struct command *c) {
   char buf[BUF_SIZE];
   for (;;) {
-    allow(s, next_wakeup(s, c));
+    allow(s, next_wakeup(c));
     ssize_t n = libssh2_channel_read(c->ch, buf, sizeof buf);
     if (n > 0)
       take_output(c, buf, (size_t)n);

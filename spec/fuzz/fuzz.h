@@ -19,6 +19,9 @@ int joe_pending_signal(void) { return 0; }
 int joe_signal_fd(void) { return -1; }
 void joe_clear_signal(void) {}
 
+/* ssh.c's part: no SSH session exists in a fuzz run. */
+int joe_ssh_keepalive(void) { return -1; }
+
 /* Coverage of the Lua code for libFuzzer: liblua is not instrumented, so without this the
    fuzzer would see only the C side. A line hook counts each pair (previous line, line) in
    libFuzzer's extra counters, as it counts the edges of instrumented C code. */
