@@ -4,9 +4,9 @@
 PREFIX   ?= /usr/local
 CC       ?= cc
 CFLAGS   ?= -O2 -g
-PKGS     := lua5.4 yaml-0.1 libssh2 libedit
-BUILD_DEBS := gcc make pkg-config liblua5.4-dev libyaml-dev libssh2-1-dev libedit-dev lua-unit
-TEST_DEBS  := openssh-server openssh-client iproute2 procps netcat-openbsd fio git chromium python3 \
+PKGS     := lua5.4 yaml-0.1 libssh2 libedit libcrypto
+BUILD_DEBS := gcc make pkg-config liblua5.4-dev libyaml-dev libssh2-1-dev libssl-dev libedit-dev lua-unit
+TEST_DEBS  := openssh-server openssh-client iproute2 procps netcat-openbsd fio git chromium python3 python3-junitparser \
               qemu-system-x86 qemu-utils socat cpio e2fsprogs tmux time \
               clang libclang-rt-14-dev clang-tidy cppcheck valgrind
 JOE_CFLAGS = -std=c11 -Wall -Wextra -Wpedantic -D_GNU_SOURCE -MMD $(shell pkg-config --cflags $(PKGS))
@@ -80,7 +80,7 @@ check-asan: build-asan/joe
 # there) and fails on any finding: a crash, a broken property, a leak, 10 s on one input
 # or 2 GB of memory. FUZZ_TIME=600 make check-fuzz for a deeper search.
 FUZZ_TARGETS := yaml config fio
-FUZZ_SRCS    := src/yaml.c src/proc.c src/fs.c
+FUZZ_SRCS    := src/yaml.c src/proc.c src/fs.c src/sink.c
 FUZZ_TIME    ?= 20
 FUZZ_FLAGS    = -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                 -DJOE_ROOT='"$(CURDIR)"' $(filter-out -MMD,$(JOE_CFLAGS))

@@ -1,13 +1,30 @@
 --- cijoe: run commands and move files on this machine or on the targets of the config.
 -- Every command is logged in the run's output directory; a command that ran returns its
--- exit status and a state table, one that could not be run returns nil and a message.
+-- exit status and a state table, one that could not be run returns nil and a message
+-- (and then nothing of it ran). cijoe.config, cijoe.monitor and cijoe.verbose are the
+-- current run's config and output settings, read and set through this table.
 local proc = require("cijoe.proc")
 local config = require("cijoe.config")
-local output = require("cijoe.output")
+local run = require("cijoe.run")
 local yaml = require("cijoe.yaml")
 
-local cijoe = { config = {}, monitor = false, verbose = false }
-local opened = {} -- transport name -> open transport
+local cijoe = {}
+local RUN_FIELDS = { config = true, monitor = true, verbose = true }
+
+-- The run of this process: commands are logged into it.
+local function the_run()
+  return run.current() or error("cijoe: no run is open (use joe to run the script)", 3)
+end
+
+setmetatable(cijoe, {
+  __index = function(_, key)
+    local r = run.current()
+    if RUN_FIELDS[key] and r then return r[key] end
+  end,
+  __newindex = function(t, key, value)
+    if RUN_FIELDS[key] then the_run()[key] = value else rawset(t, key, value) end
+  end,
+})
 
 local State = {}
 State.__index = State
@@ -26,50 +43,6 @@ function cijoe.quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
--- The local machine as a transport: commands through proc, copies through cp.
-local local_transport = { name = "local" }
-
-function local_transport.run(_, cmd, opts) return proc.run(cmd, opts) end
-
-function local_transport.copy(_, src, dst)
-  local pipe = io.popen("cp -R -p -- " .. cijoe.quote(src) .. " " .. cijoe.quote(dst) .. " 2>&1")
-  local msg = pipe:read("a")
-  if pipe:close() then return true end
-  return nil, (msg:gsub("\n$", ""))
-end
-local_transport.put, local_transport.get = local_transport.copy, local_transport.copy
-
--- The open transport called name, opened on first use.
-local function transport(name)
-  if name == "local" then return local_transport end
-  if opened[name] then return opened[name] end
-  local conf = config.get(cijoe.config, "cijoe.transport")
-  if type(conf) ~= "table" or not conf[name] then
-    return nil, "unknown transport '" .. tostring(name) .. "'"
-  end
-  opened[name] = require("cijoe.remote").new(name, conf[name])
-  return opened[name]
-end
-
---- Close every open transport (the end of a run, or a child of cijoe.each).
-function cijoe.close_transports()
-  for name, t in pairs(opened) do
-    t:close()
-    opened[name] = nil
-  end
-end
-
---- Forget the open transports without closing them: a forked child of cijoe.each must
---- not use, nor close, the sessions its parent goes on using.
-function cijoe.forget_transports()
-  opened = {}
-end
-
---- The name of the transport commands use when opts.transport is not given.
-function cijoe.default_transport()
-  return cijoe.default or config.transport_names(cijoe.config)[1] or "local"
-end
-
 -- Raise the error luaL_check* would, at the caller of the cijoe function.
 local function bad_arg(n, fname, expected, got)
   error(string.format("bad argument #%d to '%s' (%s expected, got %s)", n, fname, expected,
@@ -82,103 +55,132 @@ local function check_args(fname, opts_index, ...)
   local args = table.pack(...)
   for i = 1, opts_index - 1 do
     if type(args[i]) ~= "string" then bad_arg(i, fname, "string", args[i]) end
+    if args[i]:find("%z") then
+      error(string.format("bad argument #%d to '%s' (it holds a NUL byte, which no command " ..
+        "or path can)", i, fname), 3)
+    end
   end
   local opts = args[opts_index]
   if opts ~= nil and type(opts) ~= "table" then bad_arg(opts_index, fname, "table", opts) end
   return opts or {}
 end
 
--- The environment a command gets: cijoe.run.env of the config, then opts.env. The
--- config's part is computed once per config.
-local env_cache = setmetatable({}, { __mode = "k" })
-local function command_env(opts)
-  local base = env_cache[cijoe.config]
-  if not base then
-    base = {}
-    for k, v in pairs(config.get(cijoe.config, "cijoe.run.env", {})) do base[k] = v end
-    env_cache[cijoe.config] = base
-  end
-  if not opts.env then return base end -- shared: never changed by the caller
+-- The environment a command gets: cijoe.run.env of the config, then opts.env. Values
+-- are strings, numbers or booleans; anything else is the caller's mistake.
+local function command_env(conf, opts)
   local env = {}
-  for k, v in pairs(base) do env[k] = v end
-  for k, v in pairs(opts.env) do env[k] = v end
-  return env
-end
-
--- A failure to run is written where the output would have been, then returned.
-local function failed(st, msg)
-  local f = io.open(st.output_fpath, "ab")
-  if f then
-    f:write("joe: could not run the command: ", msg, "\n")
-    f:close()
+  for _, source in ipairs({ config.get(conf, "cijoe.run.env", {}), opts.env or {} }) do
+    if type(source) ~= "table" then error("cijoe.run.env must be a mapping", 4) end
+    for k, v in pairs(source) do
+      if type(v) == "table" or type(v) == "function" or type(v) == "userdata" then
+        error("env." .. tostring(k) .. ": a " .. type(v) .. " is no environment value", 4)
+      end
+      env[k] = v
+    end
   end
-  st.error = msg
-  return nil, msg
+  return env
 end
 
 -- The command as the shell gets it: cwd entered and env exported first (the same way on
 -- every transport), then the command itself through eval, so that nothing of it runs
 -- when cd fails. Nil and a message for an env name that is not a shell identifier.
-local function shell_command(cmd, opts)
+local function shell_command(conf, cmd, opts)
   local prefix = opts.cwd and { "cd -- " .. cijoe.quote(opts.cwd) } or {}
-  for name, value in pairs(command_env(opts)) do
-    if not tostring(name):match("^[%a_][%w_]*$") then return nil, "bad environment variable name " .. cijoe.quote(name) end
-    prefix[#prefix + 1] = "export " .. name .. "=" .. cijoe.quote(value)
+  local env = command_env(conf, opts)
+  local names = {}
+  for name in pairs(env) do names[#names + 1] = tostring(name) end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    if not name:match("^[%a_][%w_]*$") then
+      return nil, "bad environment variable name " .. cijoe.quote(name)
+    end
+    prefix[#prefix + 1] = "export " .. name .. "=" .. cijoe.quote(env[name])
   end
   if #prefix == 0 then return cmd end
   prefix[#prefix + 1] = "eval " .. cijoe.quote(cmd)
   return table.concat(prefix, " && ")
 end
 
--- Run cmd on the open transport t; returns err, why (or nil, message), log error. The
--- state file is created while the command starts up, off the critical path.
-local function start(t, cmd, opts, st)
-  local monitor, full, err = opts.monitor, shell_command(cmd, opts)
-  if not full then return nil, err end
-  if monitor == nil then monitor = cijoe.monitor end
-  return t:run(full, { timeout = opts.timeout, monitor = monitor, log = st.output_fpath,
-    started = function() st.file = io.open(st.state_fpath, "wb") end })
+-- Open what recording a command needs (its log, its state file, the transport) before
+-- it starts; the files and transport, or nil and why it cannot run.
+local function prepare(r, name, st)
+  local log, err = io.open(st.output_fpath, "wb")
+  if not log then return nil, err end
+  local state_file, serr = io.open(st.state_fpath, "wb")
+  if not state_file then
+    log:close()
+    return nil, serr
+  end
+  local t, terr = r:transport(name)
+  if t then return t, log, state_file end
+  log:write("joe: could not run the command: ", terr, "\n")
+  log:close()
+  state_file:close()
+  return nil, terr
 end
 
--- Write the state file, through the handle opened while the command ran when there is one.
-local function save_state(st)
-  local file = st.file
-  st.file = nil
-  if not file then return output.write_yaml(st.state_fpath, st) end
+-- The fields of a command's state from how it ended (a result, or why it did not run).
+local function settle(st, result, why)
+  st["end"] = proc.now()
+  st.elapsed = st["end"] - st.begin
+  if not result then
+    st.error = why
+    return
+  end
+  st.err, st.timed_out, st.interrupted = result.err, result.timed_out, result.interrupted
+  if result.log_error then st.log_error = st.output_fpath .. ": " .. result.log_error end
+end
+
+-- Write the state file through its handle; a state that cannot be written is noted.
+local function save_state(st, file)
+  if not file then return end -- the command could not run: its failure is its record
   local ok, err = file:write(yaml.dump(st))
   local closed, cerr = file:close()
-  if ok and closed then return true end
-  return nil, st.state_fpath .. ": " .. tostring(err or cerr)
+  if not (ok and closed) then
+    st.log_error = st.log_error or st.state_fpath .. ": " .. tostring(err or cerr)
+  end
 end
 
--- Run cmd on the named transport, log it, write its state.
+-- Run cmd on the named transport, log it, write its state, journal it.
 local function execute(name, cmd, opts)
-  local out, state_path = output.next_command()
-  if not out then return nil, state_path end
+  local r = the_run()
+  local full, bad = shell_command(r.config, cmd, opts)
+  if not full then return nil, bad end
+  local base, perr = r:next_command()
+  if not base then return nil, perr end
   local st = setmetatable({ cmd = cmd, cwd = opts.cwd, transport = name, begin = proc.now(),
-    output_fpath = out, state_fpath = state_path }, State)
-  if cijoe.verbose then io.stderr:write("[", name, "] $ ", cmd, "\n") end
-  local t, err, why, logerr = transport(name)
-  if t then err, why, logerr = start(t, cmd, opts, st) else why, err = err, nil end
-  st["end"] = proc.now()
-  st.elapsed, st.err = st["end"] - st.begin, err
-  st.timed_out = why == "timeout" or nil
-  st.interrupted = why == "interrupted" or nil
-  local first, second = err, st
-  if err == nil or logerr then first, second = failed(st, logerr or why) end
-  local ok, werr = save_state(st)
-  if st.interrupted then error("interrupted", 0) end
-  if not ok then return nil, werr end
-  return first, second
+    output_fpath = base .. ".output", state_fpath = base .. ".state", probe = opts.probe,
+    timeout = opts.timeout }, State)
+  local t, log, state_file = prepare(r, name, st)
+  local result, why
+  if not t then
+    why = log -- prepare's message
+  else
+    local monitor = opts.monitor
+    if monitor == nil then monitor = r.monitor end
+    if r.verbose then io.stderr:write("[", name, "] $ ", cmd, "\n") end
+    result, why = t:run(full, { log = log, timeout = opts.timeout, monitor = monitor })
+    if not result then log:write("joe: could not run the command: ", why, "\n") end
+    log:close()
+  end
+  settle(st, result, why)
+  save_state(st, state_file or io.open(st.state_fpath, "wb"))
+  r:command_done(st)
+  if st.interrupted or why == "interrupted" then error("interrupted", 0) end
+  if not result then return nil, why end
+  return st.err, st
 end
 
 --- Run a shell command on the default transport, or on opts.transport.
--- opts: transport, cwd, env = {K = V}, timeout (seconds), monitor (stream the output).
--- Returns err (the exit status, 128+N when killed by signal N) and the state table, or
--- nil and a message when the command could not be run.
+-- opts: transport, cwd, env = {K = V}, timeout (seconds), monitor (stream the output),
+-- probe (true: the transport may be down, as when waiting for a guest to come up; a
+-- command that cannot run then does not fail the step, and the report shows it as a
+-- probe). Returns err (the exit status, 128+N when killed by signal N; never 0 for a
+-- command that timed out) and the state table, or nil and a message when the command
+-- could not be run, and then nothing of it ran.
 function cijoe.run(cmd, opts)
   opts = check_args("run", 2, cmd, opts)
-  return execute(opts.transport or cijoe.default_transport(), cmd, opts)
+  return execute(opts.transport or the_run():default_transport(), cmd, opts)
 end
 
 --- Run a shell command on this machine, whatever the default transport is.
@@ -187,28 +189,56 @@ function cijoe.run_local(cmd, opts)
   return execute("local", cmd, opts)
 end
 
---- Copy a file or directory (recursively) from this machine to the target.
--- Returns true, or nil and a message.
-function cijoe.put(src, dst, opts)
-  opts = check_args("put", 3, src, dst, opts)
-  local t, msg = transport(opts.transport or cijoe.default_transport())
-  if not t then return nil, msg end
-  return t:put(src, dst)
+-- put or get through the named transport, journaled with what it moved.
+local function transfer(op, src, dst, opts)
+  local r = the_run()
+  local name, t0 = opts.transport or r:default_transport(), proc.now()
+  local t, err = r:transport(name)
+  local stats, unreachable
+  if t then stats, err, unreachable = t[op](t, src, dst, opts) else unreachable = true end
+  r:copy_done({ op = op, src = src, dst = dst, transport = name, error = err, stats = stats,
+    elapsed = proc.now() - t0, unreachable = unreachable and not opts.probe or nil })
+  if not stats then return nil, err end
+  return true
 end
 
---- Copy a file or directory (recursively) from the target to this machine. A relative
--- destination lands in the step's artifacts folder, so what was fetched stays with the run.
--- Returns true, or nil and a message.
+--- Copy a file or folder from this machine to dst on the target (dst is the new name,
+--- or the folder to copy into when it is one); links inside folders stay links, modes
+--- are kept without setuid/setgid (opts.keep_setuid keeps them). Returns true, or nil
+--- and a message.
+function cijoe.put(src, dst, opts)
+  opts = check_args("put", 3, src, dst, opts)
+  return transfer("put", src, dst, opts)
+end
+
+--- Copy a file or folder from the target to this machine, as cijoe.put does. A relative
+--- destination lands in the step's artifacts folder, so what was fetched stays with the
+--- run. Returns true, or nil and a message.
 function cijoe.get(src, dst, opts)
   opts = check_args("get", 3, src, dst, opts)
-  local t, msg = transport(opts.transport or cijoe.default_transport())
-  if not t then return nil, msg end
   if dst:sub(1, 1) ~= "/" then
-    local dir, err = output.step_path("artifacts")
+    local dir, err = the_run():step_path("artifacts")
     if not dir then return nil, err end
     dst = dir .. "/" .. dst
   end
-  return t:get(src, dst)
+  return transfer("get", src, dst, opts)
+end
+
+--- The name of the transport commands use when opts.transport is not given.
+function cijoe.default_transport()
+  return the_run():default_transport()
+end
+
+--- Close every transport the run opened (the next use connects again), as when a guest
+--- was restarted on another port.
+function cijoe.close_transports()
+  the_run():close_transports()
+end
+
+--- The current step's folder in the output directory (made on first use); with sub, a
+--- folder inside it, such as "artifacts". Returns the path, or nil and a message.
+function cijoe.step_path(sub)
+  return the_run():step_path(sub)
 end
 
 --- Run fn(t) for every transport name in targets at once (at most opts.jobs at a time),
@@ -222,10 +252,11 @@ function cijoe.each(targets, fn, opts)
 end
 
 --- A value of the config by dotted key ("qemu.guests.x.path"); the environment variable
--- named like the key (QEMU_GUESTS_X_PATH) wins over the config; default when neither has it.
+--- named like the key (QEMU_GUESTS_X_PATH) wins over the config; default when neither
+--- has it.
 function cijoe.getconf(key, default)
   check_args("getconf", 2, key)
-  return config.get(cijoe.config, key, default)
+  return config.get(the_run().config, key, default)
 end
 
 return cijoe

@@ -67,10 +67,11 @@ for _, path in ipairs(sources()) do
   modules[#modules + 1] = { path = path:gsub("^" .. root .. "/", ""), functions = functions }
 end
 for _, line in ipairs(missing) do print(line) end
-if os.getenv("JOE_APIDOC_CHECK") then return #missing == 0 end
+local lacking = #missing > 0 and #missing .. " exported functions have no doc comment" or nil
+if os.getenv("JOE_APIDOC_CHECK") then return lacking == nil, lacking end
 os.execute("mkdir -p " .. root .. "/build/doc")
 local f = assert(io.open(root .. "/build/doc/index.html", "wb"))
 f:write(page(modules))
 f:close()
 print("wrote " .. root .. "/build/doc/index.html")
-return #missing == 0
+return lacking == nil, lacking

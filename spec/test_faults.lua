@@ -76,6 +76,11 @@ function TestFaults:test_child_ignoring_sigterm_is_killed_and_reaped()
   lu.assertEquals(h.read(h.latest(self.dir) .. "/001_s/cmd_01.output"), "up\n")
 end
 
+-- The record of a run in dir as joe report derives it from the journal.
+local function derived(dir)
+  return require("cijoe.record").derive(dir)
+end
+
 function TestFaults:test_output_directory_fills_up()
   local full = self:tmpfs("full", "size=1m")
   local status, out, err = self:script([[
@@ -83,20 +88,20 @@ function TestFaults:test_output_directory_fills_up()
     print(cijoe.run("head -c 2000000 /dev/zero | tr '\\0' x"))
     print(cijoe.run("echo after"))]], "-o " .. h.q(full .. "/run"))
   lu.assertEquals(status, 1)
-  lu.assertStrMatches(out, "0\ttable: [^\n]*\nnil\t[^\n]*/full/run/001_s/cmd_02%.[a-z]+: No space left on device\n.*")
-  lu.assertStrContains(err, "joe: " .. full .. "/run/workflow.state.tmp: No space left on device; the run stops")
+  lu.assertStrMatches(out, "0\ttable: [^\n]*\n") -- the second ran, but its record could not be kept
+  lu.assertStrContains(err, "joe: " .. full .. "/run/001_s/cmd_02.output: No space left on device; the run stops")
   lu.assertNotStrContains(err, "traceback")
   lu.assertEquals(h.read(full .. "/run/001_s/cmd_01.output"), "first\n")
   lu.assertEquals(h.yaml(full .. "/run/001_s/cmd_01.state").err, 0)
-  lu.assertEquals(h.yaml(full .. "/run/workflow.state").steps[1].status, "running") -- the last that fit
-  lu.assertNil(h.read(full .. "/run/workflow.state.tmp"))
+  lu.assertEquals(derived(full .. "/run").steps[1].status, "running") -- the journal up to the stop
+  lu.assertNil(h.read(full .. "/run/001_s/cmd_03.output"))
 end
 
--- The output directory on tmpfs mnt turns read-only between two commands of a run in dir
--- (options: more joe options, such as a config). The second command must not run, as joe
--- cannot record it, and say so; the run stops; what was logged before stays.
-local function read_only_between_commands(dir, mnt, options)
-  local marker = "/tmp/joe-ro-marker-" .. math.random(1e9)
+-- The output directory on tmpfs mnt (with few inodes) fills up between two commands of a
+-- run in dir (options: more joe options, such as a config): the second command cannot
+-- get its log, so it must not run, and joe says so; what was logged before stays.
+local function full_between_commands(dir, mnt, options)
+  local marker = "/tmp/joe-full-marker-" .. math.random(1e9)
   h.write(dir .. "/s.lua", string.format([[
     print(cijoe.run("echo first"))
     io.open("ready", "w"):close()
@@ -105,24 +110,25 @@ local function read_only_between_commands(dir, mnt, options)
   h.sh(string.format("(cd %s && %s -q %s -o %s s.lua > out.txt 2> err.txt; echo $? > status) >/dev/null 2>&1 &",
     h.q(dir), h.q(h.joe), options or "", h.q(mnt .. "/run")))
   lu.assertNotNil(h.wait_for(function() return h.read(dir .. "/ready") end, 10 * SLOW))
-  lu.assertEquals(select(2, h.sh("mount -o remount,ro " .. h.q(mnt))), 0)
+  h.sh("i=0; while touch " .. h.q(mnt) .. "/fill-$i 2>/dev/null; do i=$((i + 1)); done")
   h.write(dir .. "/go", "")
   local status = h.wait_for(function() return (h.read(dir .. "/status") or ""):match("%d+") end, 10 * SLOW)
   lu.assertEquals(status, "1")
-  lu.assertStrMatches(h.read(dir .. "/out.txt"), "0\ttable: [^\n]*\nnil\t[^\n]*/run/001_s/cmd_02%.[a-z]+: Read%-only file system\n")
+  lu.assertStrMatches(h.read(dir .. "/out.txt"), "0\ttable: [^\n]*\nnil\t[^\n]*/run/001_s/cmd_02%.output: No space left on device\n")
   lu.assertNil(h.read(marker), "the command ran, though joe said it could not run it")
-  lu.assertStrContains(h.read(dir .. "/err.txt"), "joe: " .. mnt .. "/run/workflow.state.tmp: Read-only file system; the run stops")
   lu.assertEquals(h.read(mnt .. "/run/001_s/cmd_01.output"), "first\n")
   lu.assertEquals(h.yaml(mnt .. "/run/001_s/cmd_01.state").cmd, "echo first")
-  lu.assertEquals(h.yaml(mnt .. "/run/workflow.state").status, "running")
+  local rec = derived(mnt .. "/run")
+  lu.assertEquals(rec.steps[1].status, "failed")
+  lu.assertStrContains(rec.steps[1].error, "could not run `touch " .. marker .. "`")
 end
 
-function TestFaults:test_output_directory_read_only()
+function TestFaults:test_output_directory_read_only_or_full()
   local ro = self:tmpfs("ro", "size=1m,ro")
   local status, _, err = self:script('cijoe.run("echo never")', "-o " .. h.q(ro .. "/run"))
   lu.assertEquals(status, 2)
   lu.assertStrContains(err, "joe: cannot create the output directory: " .. ro .. "/run: Read-only file system")
-  read_only_between_commands(self.dir, self:tmpfs("rw", "size=1m"))
+  full_between_commands(self.dir, self:tmpfs("rw", "size=1m,nr_inodes=64"))
 end
 
 function TestFaults:test_out_of_file_descriptors()
@@ -255,10 +261,10 @@ function TestFaultsSsh:test_sigterm_mid_command_over_ssh()
   self:interrupt("TERM", 143)
 end
 
-function TestFaultsSsh:test_output_directory_turns_read_only_over_ssh()
+function TestFaultsSsh:test_output_directory_fills_up_over_ssh()
   local t = setmetatable({ dir = h.tmpdir(), mounts = {} }, { __index = TestFaults })
   h.write(t.dir .. "/ssh.yaml", self.server:config())
-  local ok, err = pcall(read_only_between_commands, t.dir, t:tmpfs("rw", "size=1m"), "-c ssh.yaml")
+  local ok, err = pcall(full_between_commands, t.dir, t:tmpfs("rw", "size=1m,nr_inodes=64"), "-c ssh.yaml")
   t:tearDown()
   if not ok then error(err, 0) end
 end

@@ -3,7 +3,6 @@
 local lu = require("luaunit")
 local h = require("helper")
 local fio = require("fio")
-local output = require("cijoe.output")
 
 TestFio = {}
 
@@ -48,7 +47,7 @@ function TestFio:test_randread_and_randwrite_parse_real_output()
   lu.assertEquals(err, 0)
   lu.assertEquals(#result.jobs, 2)
   assert_sane(result.jobs[2].write, "write")
-  local artifacts = output.step_path("artifacts")
+  local artifacts = cijoe.step_path("artifacts")
   local kept = fio.decode(h.read(artifacts .. "/fio-rr.json"))
   lu.assertEquals(kept.jobs[1]["job options"].rw, "randread")
   lu.assertStrContains(h.read(artifacts .. "/fio-rw.json"), '"fio version"')
@@ -58,7 +57,7 @@ end
 function TestFio:test_same_name_twice_keeps_both_results()
   lu.assertEquals(fio.run(job(self.dir, "twice", "read", { runtime = "200ms" })), 0)
   lu.assertEquals(fio.run(job(self.dir, "twice", "read", { runtime = "200ms" })), 0)
-  local artifacts = output.step_path("artifacts")
+  local artifacts = cijoe.step_path("artifacts")
   lu.assertNotNil(h.read(artifacts .. "/fio-twice.json"))
   lu.assertNotNil(h.read(artifacts .. "/fio-twice-2.json"))
 end
@@ -76,7 +75,7 @@ function TestFio:test_fio_failure_returns_its_status_and_message()
 end
 
 function TestFio:test_unknown_transport_is_nil_and_message()
-  local err, msg = fio.run(job(self.dir, "x", "read"), { transport = "nowhere" })
+  local err, msg = fio.run(job(self.dir, "x", "read"), { transport = "nowhere", probe = true })
   lu.assertNil(err)
   lu.assertStrContains(msg, "unknown transport 'nowhere'")
 end
@@ -109,7 +108,7 @@ function TestFio:test_hostile_filename_is_one_argument()
   lu.assertEquals(h.sh("ls pwned pwned2 pwned3 2>/dev/null | wc -l"), "0\n") -- in the cwd
   lu.assertEquals(result.jobs[1]["job options"].filename, name)
   lu.assertEquals(result.jobs[1].jobname, "it's && rm -rf /")
-  lu.assertNotNil(h.read(output.step_path("artifacts") .. "/fio-it_s____rm_-rf__.json"))
+  lu.assertNotNil(h.read(cijoe.step_path("artifacts") .. "/fio-it_s____rm_-rf__.json"))
 end
 
 function TestFio:test_run_jobfile()
@@ -134,7 +133,7 @@ rw=randwrite
   lu.assertEquals(result.jobs[2].jobname, "writer")
   assert_sane(result.jobs[1].read, "read")
   assert_sane(result.jobs[2].write, "write")
-  lu.assertNotNil(h.read(output.step_path("artifacts") .. "/fio-mixed.json"))
+  lu.assertNotNil(h.read(cijoe.step_path("artifacts") .. "/fio-mixed.json"))
   err = fio.run_jobfile(h.write(self.dir .. "/bad.fio", "[x]\nrw=frob\n"))
   lu.assertEquals(err, 1)
 end
@@ -168,7 +167,7 @@ step{ name = "broken", uses = "fio.run", with = { name = "broken", filename = %q
   assert_sane(result.jobs[1].read, "read")
   local state = h.yaml(run .. "/workflow.state")
   lu.assertStrContains(state.steps[1].description, "Run fio on the target")
-  lu.assertEquals(state.steps[2].error, "returned 1")
+  lu.assertStrMatches(state.steps[2].failure.message, "`'fio' .*` on local: exit status 1")
   lu.assertStrContains(h.read(run .. "/002_broken/cmd_01.output"), "you need to specify size=")
 end
 

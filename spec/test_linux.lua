@@ -98,7 +98,7 @@ function TestLinux:test_a_failing_item_fails_the_step_after_all_ran()
   local run = h.latest(self.dir)
   local rec = h.yaml(run .. "/workflow.state").steps[1]
   lu.assertEquals(rec.status, "failed")
-  lu.assertEquals(rec.error, "returned false: failed: lscpu (cmd_04.output)")
+  lu.assertEquals(rec.failure.message, "failed: lscpu (cmd_04.output)")
   lu.assertEquals(h.read(run .. "/001_sysinfo/cmd_04.output"), "lscpu: broken\n")
   lu.assertNotNil(h.read(run .. "/001_sysinfo/cmd_07.state"))
 end
@@ -154,7 +154,7 @@ function TestLinux:test_has_module()
   local has, why = linux.has_module("joe_no_such_module")
   lu.assertFalse(has)
   lu.assertStrContains(why, "modinfo joe_no_such_module: ")
-  lu.assertNil(linux.has_module("x", { transport = "nowhere" }))
+  lu.assertNil(linux.has_module("x", { transport = "nowhere", probe = true }))
 end
 
 function TestLinux:test_example_workflow()

@@ -175,7 +175,7 @@ step{ name = "poweroff_down", uses = "qemu.guest_poweroff", with = { timeout = 1
   h.write(self.dir .. "/default.yaml", default)
   local status, out, err = h.joe_in(self.dir, "-c default.yaml -c over.yaml wf.lua")
   lu.assertEquals(status, 1)
-  lu.assertStrContains(err, "joe: returned false: guest 'default': no answer on transport 'dead' within 1 s")
+  lu.assertStrContains(err, "    guest 'default': no answer on transport 'dead' within 1 s")
   lu.assertStrMatches(out, ".*img +passed.*kill_idle +passed.*start +failed.*poweroff_down +failed.*")
   local state = h.yaml(h.latest(self.dir) .. "/workflow.state")
   lu.assertStrContains(state.steps[3].error, "no answer on transport 'dead' within 1 s")

@@ -97,7 +97,7 @@ function TestQemuGuest:test_put_and_get_a_file_and_a_tree()
   lu.assertEquals(h.read(dir .. "/back.bin"), h.read(src))
   lu.assertEquals(h.sh("stat -c %a " .. h.q(dir .. "/back.bin")), "640\n")
   lu.assertEquals(cijoe.get("/tmp/tree", "tree"), true) -- relative: the step's artifacts
-  lu.assertEquals(h.read(require("cijoe.output").step_path("artifacts") .. "/tree/a/b.txt"), "b\n")
+  lu.assertEquals(h.read(cijoe.step_path("artifacts") .. "/tree/a/b.txt"), "b\n")
   local ok, msg = cijoe.get("/tmp/nosuch", dir .. "/x")
   lu.assertNil(ok)
   lu.assertStrContains(msg, "/tmp/nosuch")
@@ -208,7 +208,7 @@ step{ name = "poweroff", uses = "qemu.guest_poweroff", with = { timeout = 5 } }
   lu.assertStrContains(h.read(run .. "/002_fio_bad/cmd_01.output"), "bad: you need to specify size=")
   lu.assertEquals(h.read(run .. "/003_uname/cmd_01.output"), "joe-guest\n")
   local steps = h.yaml(run .. "/workflow.state").steps
-  lu.assertStrContains(steps[2].error, "returned 1")
+  lu.assertStrMatches(steps[2].failure.message, "`'fio' .*` on guest: exit status 1")
   lu.assertStrContains(steps[5].error, "transport guest: ")
   lu.assertTrue(steps[5].elapsed < 10, "a command to a killed guest took " .. steps[5].elapsed .. " s")
   lu.assertStrContains(steps[6].error, "guest 'default': QMP system_powerdown: ")

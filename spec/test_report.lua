@@ -52,7 +52,8 @@ doc = xml.dom.minidom.parse(sys.argv[1])
 s = doc.getElementsByTagName("testsuite")[0]
 print(*(k + "=" + s.getAttribute(k) for k in ("name", "tests", "failures", "errors", "skipped")))
 for c in doc.getElementsByTagName("testcase"):
-    tags = [n.tagName + ":" + n.getAttribute("message") for n in c.childNodes if n.nodeType == 1]
+    tags = [n.tagName + ":" + n.getAttribute("message") for n in c.childNodes
+            if n.nodeType == 1 and n.tagName != "system-out"]
     print(c.getAttribute("classname"), c.getAttribute("name"), *tags)]]) .. " " .. h.q(path))
 end
 
@@ -62,19 +63,19 @@ function TestReport:test_html_shows_steps_commands_tests_artifacts_config()
   lu.assertStrContains(out, "report: cijoe-output/")
   local html = h.read(run .. "/report.html")
   has(html, '<h1>wf <span class="badge failed">failed</span></h1>')
-  has(html, '<li class="passed"><b>2</b>passed.*<li class="failed"><b>1</b>failed'
-    .. '.*<li class="skipped"><b>1</b>skipped', false)
+  has(html, '<li class="passed"><b>1</b>passed.*<li class="failed"><b>2</b>failed'
+    .. '.*<li class="skipped"><b>1</b>skipped.*<li class="tests"><b>1/3</b>tests passed', false)
   has(html, '<details class="step passed" id="step-1">\n<summary><span class="num">1</span>'
     .. '<span class="name">build</span>')
   has(html, '<details class="step skipped" id="step-2">')
-  has(html, '<details class="step passed" id="step-3" open>') -- a test failed
+  has(html, '<details class="step failed" id="step-3" open>') -- a test failed
   has(html, '<details class="step failed" id="step-4" open>')
   has(html, "Compile &#60;it&#62; &#38; check")
   has(html, "&#60;script&#62;alert(1)&#60;/script&#62;\nctl?\n")
   lu.assertNil(html:find("<script", 1, true))
   has(html, '<details class="cmd failed" open>\n<summary><code>$ echo &#39;it &#60;b&#62;'
     .. '.*exit 3.*<pre class="out">it &#60;b&#62;broke&#60;/b&#62;\n</pre>', false)
-  has(html, "<pre class=\"error\">returned 3")
+  has(html, "<pre class=\"error\">`echo &#39;it &#60;b&#62;broke&#60;/b&#62;&#39; &#62;&#38;2; exit 3` on local: exit status 3")
   has(html, '<tr class="failed"><td>t_bad</td>.*expected 1 &#60;got&#62; 2', false)
   has(html, '<a href="001_build/artifacts/log%20%231.txt">log #1.txt</a>')
   lu.assertEquals(h.read(run .. "/001_build/artifacts/log #1.txt"), "hi\n")
@@ -104,14 +105,14 @@ end
 function TestReport:test_junit_parses_with_a_case_per_step_and_test()
   local _, _, run = self:run_workflow()
   lu.assertEquals(junit_summary(run .. "/junit.xml"), [[
-name=wf tests=7 failures=2 errors=0 skipped=2
+name=wf tests=7 failures=3 errors=0 skipped=2
 wf build
 wf lint skipped:skipped
-wf tests
+wf tests failure:1 of 3 tests failed: t_bad
 tests t_ok
 tests t_bad failure:expected 1 <got> 2
 tests t_skip skipped:no disk
-wf fails failure:returned 3
+wf fails failure:`echo 'it <b>broke</b>' >&2; exit 3` on local: exit status 3
 ]])
 end
 
@@ -119,17 +120,19 @@ function TestReport:test_github_step_summary_is_appended()
   h.write(self.dir .. "/summary.md", "earlier\n")
   self:run_workflow("GITHUB_STEP_SUMMARY=" .. h.q(self.dir .. "/summary.md"))
   local md = h.read(self.dir .. "/summary.md")
-  lu.assertStrMatches(md, "earlier\n### joe: wf failed\n\n2 passed, 1 failed, 1 skipped in %d+%.%d%ds\n\n"
+  lu.assertStrMatches(md, "earlier\n### joe: wf failed\n\n1 passed, 2 failed, 1 skipped; tests: 1 passed, 1 failed, "
+    .. "1 skipped in %d+%.%d%ds\n\n"
     .. "| # | step | status | elapsed |\n|%-%-:|%-%-%-|%-%-%-|%-%-:|\n| 1 | build | passed | %d+%.%d%ds |\n"
-    .. "| 2 | lint | skipped | 0%.00s |\n| 3 | tests | passed | .*| 4 | fails | failed | %d+%.%d%ds |\n\n")
+    .. "| 2 | lint | skipped | 0%.00s |\n| 3 | tests | failed | .*| 4 | fails | failed | %d+%.%d%ds |\n\n")
 end
 
+-- A crash is simulated by cutting the journal after step 4 began (what a run killed there
+-- leaves: its command's output, no record of its end) and removing the derived files.
 function TestReport:test_report_rebuilds_a_crashed_run()
   local _, _, run = self:run_workflow()
-  local state = h.yaml(run .. "/workflow.state")
-  state.status, state.steps[4].status, state.steps[4].error = "running", "running", nil
-  h.write(run .. "/workflow.state", yaml.dump(state))
-  h.sh("rm " .. h.q(run) .. "/004_fails/cmd_01.state " .. h.q(run) .. "/report.html " .. h.q(run) .. "/junit.xml")
+  local journal = h.read(run .. "/journal.yml")
+  h.write(run .. "/journal.yml", journal:match("^(.-\"ev\": \"begin\", \"n\": 4[^\n]*\n)"))
+  h.sh("cd " .. h.q(run) .. " && rm 004_fails/cmd_01.state report.html junit.xml workflow.state")
   local status, out = h.joe_in(self.dir, "report")
   lu.assertEquals(status, 0)
   lu.assertEquals(out, "report: cijoe-output/latest/report.html\n")
@@ -137,7 +140,7 @@ function TestReport:test_report_rebuilds_a_crashed_run()
   has(html, '<details class="step running" id="step-4" open>')
   has(html, '<details class="cmd failed" open>.*did not finish.*it &#60;b&#62;broke', false)
   lu.assertStrContains(junit_summary(run .. "/junit.xml"), "wf fails error:running\n")
-  h.sh("rm " .. h.q(run) .. "/workflow.state")
+  h.sh("rm " .. h.q(run) .. "/journal.yml " .. h.q(run) .. "/workflow.state")
   lu.assertEquals(h.joe_in(self.dir, "-q report " .. h.q(run)), 0)
   html = h.read(run .. "/report.html")
   has(html, '<span class="name">build</span><span class="status unknown">unknown</span>')
@@ -155,15 +158,15 @@ local function results(text)
 end
 step("odd", function() results("- just text\n- {name: fine, status: passed}\n") end)
 step("torn", function() results("- {name: [") end)]])
-  lu.assertEquals(h.joe_in(self.dir, "-q w.lua"), 0)
+  lu.assertEquals(h.joe_in(self.dir, "-q w.lua"), 1) -- a result that is no result fails its step
   lu.assertEquals(junit_summary(h.latest(self.dir) .. "/junit.xml"), [[
-name=w tests=4 failures=0 errors=1 skipped=0
-w odd
+name=w tests=4 failures=1 errors=1 skipped=0
+w odd failure:1 of 2 tests failed: just text
 odd just text error:error
 odd fine
 w torn
 ]])
-  has(h.read(h.latest(self.dir) .. "/report.html"), '<details class="step passed" id="step-1" open>')
+  has(h.read(h.latest(self.dir) .. "/report.html"), '<details class="step failed" id="step-1" open>')
 end
 
 function TestReport:test_report_of_missing_or_unwritable_dir()

@@ -23,7 +23,8 @@ function TestWorkflow:test_mixed_steps_run_on_after_failures()
   lu.assertEquals(status, 1)
   lu.assertStrMatches(out, ".*one +passed.*two +failed.*three +failed.*four +passed.*")
   lu.assertStrContains(err, "wf.lua:3: worklet-like failure")
-  lu.assertStrContains(err, "joe: returned 4\n") -- a step that returns its failure says so too
+  lu.assertStrContains(err, "    `echo two; exit 4` on local: exit status 4\n" ..
+    "    last lines of 002_two/cmd_01.output:\n      | two\n") -- what failed, under its step
   local state = h.yaml(h.latest(self.dir) .. "/workflow.state")
   lu.assertEquals(state.status, "failed")
   lu.assertEquals({ state.steps[1].status, state.steps[2].status, state.steps[3].status, state.steps[4].status },

@@ -52,48 +52,61 @@ static int child_field(lua_State *L, int i, const char *key) {
   return value;
 }
 
-/* Pass a signal we got on to every child, once. */
+/* Pass a signal we got on to every child, once per fan-out (children.forwarded), so a
+   Ctrl-C handled earlier (in the REPL) does not stop a later fan-out from passing on. */
 static void forward_signal(lua_State *L, int n) {
-  static int forwarded;
-  if (!joe_pending_signal() || forwarded)
+  int sig = joe_pending_signal();
+  if (!sig || lua_getfield(L, 1, "forwarded") != LUA_TNIL) {
+    lua_pop(L, 1);
     return;
-  forwarded = joe_pending_signal();
+  }
+  lua_pop(L, 1);
+  lua_pushinteger(L, sig);
+  lua_setfield(L, 1, "forwarded");
   for (int i = 1; i <= n; i++)
-    kill(child_field(L, i, "pid"), forwarded);
+    kill(child_field(L, i, "pid"), sig);
+}
+
+/* The output a child has, or its end: pushes i, output or i, nil, status (its pipe
+   closed; it is reaped, status 128+N when signal N killed it); 0 when it has neither. */
+static int take(lua_State *L, int i, int fd) {
+  char buf[1 << 16];
+  ssize_t got = read(fd, buf, sizeof buf);
+  if (got < 0)
+    return 0;
+  lua_pushinteger(L, i);
+  if (got > 0) {
+    lua_pushlstring(L, buf, (size_t)got);
+    return 2;
+  }
+  int status = 0;
+  close(fd);
+  waitpid(child_field(L, i, "pid"), &status, 0);
+  lua_pushnil(L);
+  lua_pushinteger(L, WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
+  return 3;
 }
 
 /* fanout.wait(children) -> i, output | i, nil, status, where children[i] = {fd=, pid=}:
-   the next output of a child, or its end (its pipe closed; it is reaped, status 128+N
-   when signal N killed it). A signal to us is passed on to the children. */
+   the next output of a child, or its end. A signal to us is passed on to the children.
+   Waiting on no child at all is a mistake of the caller (it would never end). */
 static int fanout_wait(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   int n = (int)lua_rawlen(L, 1);
+  luaL_argcheck(L, n > 0, 1, "no children to wait for");
   struct pollfd *p = lua_newuserdatauv(L, sizeof *p * (size_t)(n + 1), 0);
   for (int i = 0; i < n; i++)
     p[i] = (struct pollfd){child_field(L, i + 1, "fd"), POLLIN, 0};
-  p[n] = (struct pollfd){joe_signal_fd(), POLLIN, 0};
   joe_in_command = 1; /* a signal is handled here (forwarded), not by the Lua hook */
-  for (;;) {
+  for (int pushed = 0;;) {
     forward_signal(L, n);
-    if (poll(p, (nfds_t)n + !joe_pending_signal(), -1) < 0 && errno != EINTR)
+    if (joe_wait(p, n, -1) < 0)
       return luaL_fileresult(L, 0, "poll");
-    for (int i = 0; i < n; i++) {
-      char buf[1 << 16];
-      ssize_t got = p[i].revents ? read(p[i].fd, buf, sizeof buf) : -1;
-      if (got < 0)
-        continue;
+    for (int i = 0; i < n && !pushed; i++)
+      pushed = p[i].revents ? take(L, i + 1, p[i].fd) : 0;
+    if (pushed) {
       joe_in_command = 0;
-      lua_pushinteger(L, i + 1);
-      if (got > 0) {
-        lua_pushlstring(L, buf, (size_t)got);
-        return 2;
-      }
-      int status = 0;
-      close(p[i].fd);
-      waitpid(child_field(L, i + 1, "pid"), &status, 0);
-      lua_pushnil(L);
-      lua_pushinteger(L, WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
-      return 3;
+      return pushed;
     }
   }
 }

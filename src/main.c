@@ -3,6 +3,7 @@
    and the command line to lua/cijoe/boot.lua. Everything else is Lua. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,15 +17,39 @@ static int signal_pipe[2] = {-1, -1};
 static lua_State *global_state;
 
 int joe_pending_signal(void) { return pending_signal; }
-int joe_signal_fd(void) { return signal_pipe[0]; }
 
-/* Forget a handled signal (the REPL goes on after Ctrl-C). */
-void joe_clear_signal(void) {
+/* Empty the signal pipe: the wake-up was seen, and pending_signal keeps what came. */
+static void drain_signal_pipe(void) {
   char drain[64];
   while (read(signal_pipe[0], drain, sizeof drain) > 0) {
   }
+}
+
+/* Forget a handled signal (the REPL goes on after Ctrl-C). */
+void joe_clear_signal(void) {
+  drain_signal_pipe();
   pending_signal = 0;
   lua_sethook(global_state, NULL, 0, 0);
+}
+
+/* The sooner of two poll timeouts in milliseconds, where -1 is none. */
+int joe_sooner(int a, int b) {
+  if (a < 0)
+    return b;
+  return (b < 0 || a < b) ? a : b;
+}
+
+/* joe's one wait: poll p[0..n-1] and the signal pipe (p[n] is its slot) for at most ms
+   (-1: no bound), waking for the keepalives of open SSH sessions and sending them.
+   Returns poll's result; the caller looks at joe_pending_signal() for a signal. */
+int joe_wait(struct pollfd *p, int n, int ms) {
+  p[n] = (struct pollfd){signal_pipe[0], POLLIN, 0};
+  int ready = poll(p, (nfds_t)n + 1, joe_sooner(ms, joe_ssh_keepalive()));
+  if (ready > 0 && p[n].revents) {
+    drain_signal_pipe();
+    ready--;
+  }
+  return ready < 0 && errno == EINTR ? 0 : ready;
 }
 
 /* Lua code can only be stopped from inside Lua, so the signal handler sets this hook, as
@@ -76,7 +101,7 @@ static void install_signals(void) {
 /* Make the C modules requirable; lua/cijoe/boot.lua does the Lua ones. */
 static void preload_c_modules(lua_State *L) {
   static const luaL_Reg c_modules[] = {{"cijoe.proc", luaopen_cijoe_proc},
-                                       {"cijoe.yaml", luaopen_cijoe_yaml},
+                                       {"cijoe.libyaml", luaopen_cijoe_libyaml},
                                        {"cijoe.fs", luaopen_cijoe_fs},
                                        {"cijoe.ssh", luaopen_cijoe_ssh},
                                        {"cijoe.lineedit", luaopen_cijoe_lineedit},

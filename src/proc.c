@@ -23,12 +23,11 @@ struct child {
                       runs, so only data and the child's exit wake us (one wake-up for a
                       silent command, as a plain waitpid) */
   int pidfd;       /* readable when the child exits */
-  int log;         /* the command's log file; -1 for none */
-  int log_errno;   /* the first failed write to the log */
-  int monitor;     /* also copy the output to our stdout */
+  struct joe_sink sink;
   double deadline; /* when the timeout fires; 0 for none */
   double kill_at;  /* when SIGTERM becomes SIGKILL; 0 until the group was signalled */
   const char *why; /* "timeout" or "interrupted" once the group was signalled */
+  int forwarded;   /* a signal to joe was passed on to the group */
 };
 
 /* Wall-clock seconds as a float: the begin/end stamps of the state files. */
@@ -36,20 +35,6 @@ double joe_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* write(2) until done; a full disk must not go unnoticed. */
-static int write_all(int fd, const char *buf, size_t len) {
-  while (len > 0) {
-    ssize_t n = write(fd, buf, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return errno;
-    buf += n;
-    len -= (size_t)n;
-  }
-  return 0;
 }
 
 /* Move what the pipe holds to the log and the terminal: 1 when it moved bytes, 0 at
@@ -61,10 +46,7 @@ static int drain_once(struct child *c) {
   }
   if (n <= 0)
     return n == 0 ? 0 : -1;
-  if (c->log >= 0 && !c->log_errno)
-    c->log_errno = write_all(c->log, buf, (size_t)n);
-  if (c->monitor)
-    write_all(STDOUT_FILENO, buf, (size_t)n);
+  joe_sink_write(&c->sink, buf, (size_t)n);
   return 1;
 }
 
@@ -93,11 +75,6 @@ static int next_wakeup(const struct child *c) {
   return left <= 0 ? 0 : (int)left + 1;
 }
 
-/* The sooner of two poll timeouts in milliseconds, where -1 is none. */
-static int sooner(int a, int b) {
-  return a < 0 ? b : (b < 0 || a < b) ? a : b;
-}
-
 /* Fire the timeout and the SIGKILL escalation when they are due. */
 static void check_timers(struct child *c) {
   double now = joe_now();
@@ -108,21 +85,21 @@ static void check_timers(struct child *c) {
     signal_group(c, SIGTERM, "timeout");
 }
 
-/* Poll the pipe, the child and the signal pipe until the child is reaped; then take
-   what it left in the pipe. */
+/* Wait for output, the child's exit, timers and signals until the child is reaped; then
+   take what it left in the pipe. Returns its status, 128+N when signal N killed it. */
 static int wait_child(struct child *c) {
-  int status = 0, sigfd = joe_signal_fd();
+  int status = 0;
   for (;;) {
-    struct pollfd p[3] = {{c->out, POLLIN, 0}, {c->pidfd, POLLIN, 0}, {sigfd, POLLIN, 0}};
-    if (poll(p, 3, sooner(next_wakeup(c), joe_ssh_keepalive())) < 0 && errno != EINTR)
+    struct pollfd p[3] = {{c->out, POLLIN, 0}, {c->pidfd, POLLIN, 0}};
+    if (joe_wait(p, 2, next_wakeup(c)) < 0)
       break;
     if (p[0].revents)
       drain_once(c);
     if (p[1].revents && waitpid(c->pid, &status, 0) == c->pid)
       break;
-    if (p[2].revents || (joe_pending_signal() && sigfd >= 0)) {
+    if (joe_pending_signal() && !c->forwarded) {
+      c->forwarded = 1;
       signal_group(c, joe_pending_signal(), "interrupted");
-      sigfd = -1;
     }
     check_timers(c);
   }
@@ -169,78 +146,61 @@ static int not_run(lua_State *L, const char *what, int err) {
   return 2;
 }
 
-/* Open the log, then start the shell; on failure push nil, msg and return 2. A command
-   whose log cannot be opened does not run: nil, msg tells the caller it did not. */
-static int start(lua_State *L, struct child *c, const char *cmd, const char *log) {
+/* Start the shell with its output on a pipe; 0, or pushes nil, msg and returns 2.
+   Everything that can fail comes before the spawn: the descriptor the pidfd will take is
+   held until then, so a command that started is always watched (and its status is what
+   joe returns), never killed for want of a descriptor after it may have done its work. */
+static int start(lua_State *L, struct child *c, const char *cmd) {
   int fds[2];
-  if (log && (c->log = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-    return not_run(L, log, errno);
   if (pipe2(fds, O_CLOEXEC) != 0)
     return not_run(L, "cannot make a pipe", errno);
-  int rc = spawn_shell(&c->pid, cmd, fds[1]);
   c->out = fds[0];
   c->hold = fds[1];
+  int reserved = fcntl(fds[0], F_DUPFD_CLOEXEC, 0);
+  if (reserved < 0)
+    return not_run(L, "cannot watch the command", errno);
+  int rc = spawn_shell(&c->pid, cmd, fds[1]);
+  close(reserved);
   if (rc == 0 && (c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0)) < 0) {
-    rc = errno; /* it cannot be watched: stop it before the shell gets going, and reap it */
+    rc = errno; /* cannot happen but without memory: stop it, and reap it */
     kill(-c->pid, SIGKILL);
     waitpid(c->pid, NULL, 0);
   }
   return rc == 0 ? 0 : not_run(L, "cannot run /bin/sh", rc);
 }
 
-/* Call opts.started(), if given, while the command starts up: Lua can do its own
-   bookkeeping in that time. If it raises, the command is killed and the error kept on
-   the stack; returns nonzero then. */
-static int call_started(lua_State *L, struct child *c) {
-  if (lua_getfield(L, 2, "started") != LUA_TFUNCTION) {
-    lua_pop(L, 1);
-    return 0;
-  }
-  if (lua_pcall(L, 0, 0, 0) == LUA_OK)
-    return 0;
-  signal_group(c, SIGKILL, "interrupted");
-  return 1;
-}
-
-/* Release the descriptors of a finished or failed command. */
+/* Release the descriptors of a finished or failed command (the log is Lua's). */
 static void finish(struct child *c) {
-  int fds[4] = {c->out, c->hold, c->pidfd, c->log};
-  for (int i = 0; i < 4; i++)
+  int fds[3] = {c->out, c->hold, c->pidfd};
+  for (int i = 0; i < 3; i++)
     if (fds[i] >= 0)
       close(fds[i]);
 }
 
-/* proc.run(cmd, {timeout=, log=, monitor=, started=}) -> status, why, log_error, or
-   nil, message when the command could not be started. */
+/* proc.run(cmd, {log = file, timeout =, monitor =}) -> status, why [, log error], or nil,
+   message when the command could not be started. Everything that can fail before the
+   command runs is Lua's (the log is open already) or is done here before the spawn. */
 static int proc_run(lua_State *L) {
   const char *cmd = luaL_checkstring(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
-  struct child c = {.pid = -1, .out = -1, .hold = -1, .pidfd = -1, .log = -1};
-  lua_getfield(L, 2, "log");
+  struct child c = {.pid = -1, .out = -1, .hold = -1, .pidfd = -1};
+  c.sink = joe_sink_of(L, 2);
   lua_getfield(L, 2, "timeout");
-  lua_getfield(L, 2, "monitor");
-  const char *log = luaL_optstring(L, 3, NULL);
-  double timeout = luaL_optnumber(L, 4, 0);
-  c.monitor = lua_toboolean(L, 5);
+  double timeout = luaL_optnumber(L, -1, 0);
   c.deadline = timeout > 0 ? joe_now() + timeout : 0;
   if (joe_pending_signal()) {
     lua_pushnil(L);
     lua_pushliteral(L, "interrupted");
     return 2;
   }
-  int failed = start(L, &c, cmd, log);
-  int raised = !failed && call_started(L, &c);
+  int failed = start(L, &c, cmd);
   joe_in_command = 1;
   int status = failed ? 0 : wait_child(&c);
   joe_in_command = 0;
   finish(&c);
-  if (failed || raised)
-    return failed ? failed : lua_error(L);
-  lua_pushinteger(L, status);
-  lua_pushstring(L, c.why); /* NULL pushes nil */
-  if (c.log_errno)
-    lua_pushfstring(L, "%s: %s", log, strerror(c.log_errno));
-  return c.log_errno ? 3 : 2;
+  if (failed)
+    return failed;
+  return joe_push_result(L, status, NULL, c.why, &c.sink);
 }
 
 /* proc.now(): wall-clock seconds with sub-second precision. */
@@ -252,10 +212,10 @@ static int proc_now(lua_State *L) {
 /* proc.sleep(seconds): wait, but wake at once for Ctrl-C (os.execute("sleep") would
    hide it from us), and keep SSH sessions alive meanwhile. */
 static int proc_sleep(lua_State *L) {
-  struct pollfd p = {joe_signal_fd(), POLLIN, 0};
+  struct pollfd p[1];
   double until = joe_now() + luaL_checknumber(L, 1);
   while (!joe_pending_signal() && joe_now() < until)
-    poll(&p, 1, sooner((int)((until - joe_now()) * 1000) + 1, joe_ssh_keepalive()));
+    joe_wait(p, 0, (int)((until - joe_now()) * 1000) + 1);
   return 0;
 }
 
@@ -266,6 +226,12 @@ static int proc_exe(lua_State *L) {
   if (n < 0)
     return luaL_fileresult(L, 0, "/proc/self/exe");
   lua_pushlstring(L, path, (size_t)n);
+  return 1;
+}
+
+/* proc.pid(): this process's id (names that forked children must not share). */
+static int proc_pid(lua_State *L) {
+  lua_pushinteger(L, getpid());
   return 1;
 }
 
@@ -291,6 +257,7 @@ int luaopen_cijoe_proc(lua_State *L) {
                                    {"sleep", proc_sleep},
                                    {"exe", proc_exe},
                                    {"signal", proc_signal},
+                                   {"pid", proc_pid},
                                    {"clear_signal", proc_clear_signal},
                                    {NULL, NULL}};
   luaL_newlib(L, funcs);

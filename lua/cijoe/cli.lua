@@ -3,8 +3,8 @@
 local cijoe = require("cijoe")
 local config = require("cijoe.config")
 local fs = require("cijoe.fs")
-local output = require("cijoe.output")
 local packages = require("cijoe.packages")
+local run = require("cijoe.run")
 
 local cli = { VERSION = "0.1.0" }
 
@@ -86,30 +86,27 @@ local function config_sources(opts)
   return { { file = origin, text = text } }
 end
 
---- Load the config and claim the output directory of a run called name; returns the
---- directory, or nil and the exit status after saying what is wrong.
-function cli.start(opts, name, dir)
+--- Load the config and open the run called name (kind: workflow, test, selftest, repl;
+--- script: the file it runs) in dir, or opts.output, or a fresh default directory.
+--- Returns the run, or nil and the exit status after saying what is wrong.
+function cli.start(opts, name, dir, kind, script)
   local conf, err = config.load(config_sources(opts))
   if not conf then return nil, cli.die(err, 2) end
-  local path, msg = output.open(dir or opts.output, name)
-  if not path then return nil, cli.die("cannot create the output directory: " .. msg, 2) end
-  cijoe.config, cijoe.monitor, cijoe.verbose = conf, opts.monitor, opts.verbose
-  local ok, werr = output.write_yaml(path .. "/config.orig", config.masked(conf))
-  if not ok then return nil, cli.die(werr, 2) end
-  return path
+  local r, msg = run.open({ dir = dir or opts.output, name = name, kind = kind, script = script,
+    config = conf, quiet = opts.quiet, monitor = opts.monitor, verbose = opts.verbose })
+  if not r then return nil, cli.die("cannot create the output directory: " .. msg, 2) end
+  return r
 end
 
 -- Run one workflow file as a run of its own.
 local function run_file(opts, path, steps, dir)
   if not fs.stat(path) then return cli.die(path .. ": no such file", 2) end
-  local workflow = require("cijoe.workflow")
-  local wf, err = workflow.load(path)
+  local wf, err = require("cijoe.workflow").load(path)
   if not wf then return cli.die(err, 1) end
-  local started, status = cli.start(opts, wf.name, dir)
-  if not started then return status end
-  if opts.each then return require("cijoe.each").workflow(opts, wf, steps, started) end
-  local code, msg = workflow.run(wf, steps, opts)
-  cijoe.close_transports()
+  local r, status = cli.start(opts, wf.name, dir, "workflow", path)
+  if not r then return status end
+  if opts.each then return require("cijoe.each").workflow(opts, wf, steps, r) end
+  local code, msg = require("cijoe.runner").workflow(r, wf, steps)
   if not code then return cli.die(msg, 2) end
   return code
 end
@@ -136,7 +133,7 @@ function commands.run(opts, args)
   if #files == 0 then return cli.die("no *.workflow files to run", 2) end
   local worst = 0
   for _, f in ipairs(files) do
-    local dir = opts.output and #files > 1 and opts.output .. "/" .. output.safe_name(f) or nil
+    local dir = opts.output and #files > 1 and opts.output .. "/" .. run.safe_name(f) or nil
     worst = math.max(worst, run_file(opts, f, {}, dir))
   end
   return worst
@@ -197,7 +194,10 @@ function commands.analyse(opts, args) return require("fio.metrics").analyse(args
 function commands.report(opts, args)
   local dir = args[1] or "cijoe-output/latest"
   if (fs.stat(dir) or {}).type ~= "directory" then return cli.die(dir .. ": no such directory", 2) end
-  return require("cijoe.report").run(dir, opts.quiet) and 0 or 1
+  local _, err = require("cijoe.record").write_state(dir) -- after a crash, from the journal
+  if err then cli.die(err, 1) end
+  local ok = require("cijoe.report").run(dir, opts.quiet)
+  return (ok and not err) and 0 or 1
 end
 
 function commands.repl(opts, args)

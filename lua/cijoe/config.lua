@@ -2,24 +2,64 @@
 -- expanded, merged in order, and looked up by dotted keys with environment overrides.
 local yaml = require("cijoe.yaml")
 
-local config = {}
+local config = { MAX_SIZE = 64 << 20 } -- the largest config file joe reads
+local refuse_overrides_of_maps
 
 -- What a transport entry may hold, and what each value must be.
 local TRANSPORT_KEYS = {
   hostname = "string", port = "port", username = "string", password = "string",
   key_filename = "string", passphrase = "string", host_key_check = "host_key_check",
-  connect_timeout = "number", keepalive = "number", known_hosts = "string",
+  connect_timeout = "seconds", keepalive = "keepalive", keepalive_count_max = "count",
+  known_hosts = "string",
 }
 
+-- Words users write for booleans, quoted or not (YAML 1.1's, as PyYAML reads them).
+local BOOLEANS = { ["true"] = true, yes = true, on = true, ["false"] = false, no = false,
+  off = false }
+
+-- The boolean a value stands for, or nil when it stands for none.
+local function as_boolean(v)
+  if type(v) == "boolean" then return v end
+  if type(v) ~= "string" then return nil end
+  return BOOLEANS[v:lower()]
+end
+
+--- The boolean a config value (or an environment override of one) stands for: true,
+--- false, or nil for a value that is no boolean.
+config.boolean = as_boolean
+
+-- A whole number from a number or a string of digits (what ${VAR} gives), or nil.
+local function as_integer(v)
+  return math.tointeger(type(v) == "string" and tonumber(v) or v)
+end
+
+-- A number from a number or a numeric string, or nil.
+local function as_number(v)
+  local n = type(v) == "string" and tonumber(v) or v
+  return type(n) == "number" and n == n and n or nil
+end
+
+-- Each kind of value: a function giving the value as joe takes it (nil when it is not
+-- one), and what it must be, for the message. Numbers are bounded here, before they
+-- reach C, where an out-of-range one would be undefined.
 local CHECKS = {
-  string = { function(v) return type(v) == "string" or type(v) == "number" end, "a string" },
-  number = { function(v) return type(v) == "number" and v > 0 end, "a positive number" },
-  boolean = { function(v) return type(v) == "boolean" end, "true or false" },
-  map = { function(v) return type(v) == "table" and #v == 0 end, "a mapping" },
-  port = { function(v) return math.type(v) == "integer" and v > 0 and v < 65536 end,
+  string = { function(v) return (type(v) == "string" or type(v) == "number") and v or nil end,
+    "a string" },
+  seconds = { function(v) v = as_number(v) return v and v > 0 and v <= 86400 and v or nil end,
+    "a number of seconds above 0 and at most 86400" },
+  keepalive = { function(v) v = as_integer(v) return v and v >= 0 and v <= 86400 and v or nil end,
+    "a whole number of seconds from 0 (none) to 86400" },
+  count = { function(v) v = as_integer(v) return v and v >= 1 and v <= 1000 and v or nil end,
+    "a whole number from 1 to 1000" },
+  boolean = { as_boolean, "true or false (yes/no)" },
+  map = { function(v) return type(v) == "table" and #v == 0 and v or nil end, "a mapping" },
+  port = { function(v) v = as_integer(v) return v and v > 0 and v < 65536 and v or nil end,
            "a port number (1-65535)" },
-  host_key_check = { function(v) return type(v) == "boolean" or v == "accept-new" end,
-                     "yes, no or accept-new" },
+  host_key_check = { function(v)
+    local b = as_boolean(v)
+    if b ~= nil then return b and "yes" or "no" end
+    return v == "accept-new" and v or nil
+  end, "yes, no or accept-new" },
 }
 
 -- The "file:line:column" where t[key] was written, for messages.
@@ -33,11 +73,16 @@ local function complain(doc, t, key, text)
   error({ config_error = where(doc, t, key) .. ": " .. text }, 0)
 end
 
--- Check t[key] against one of CHECKS.
+-- Check t[key] against one of CHECKS, and keep it as joe takes it ("no" as false, "22"
+-- as 22).
 local function check(doc, t, key, kind, name)
-  local ok, expected = CHECKS[kind][1], CHECKS[kind][2]
-  if t[key] ~= nil and not ok(t[key]) then
+  local take, expected = CHECKS[kind][1], CHECKS[kind][2]
+  if t[key] == nil then return end
+  local value = take(t[key])
+  if value == nil then
     complain(doc, t, key, (name or key) .. " must be " .. expected)
+  else
+    t[key] = value
   end
 end
 
@@ -69,10 +114,11 @@ local function expand_all(doc, t, seen)
   end
 end
 
--- The names of a mapping's keys in the order they were written.
+-- The names of a mapping's keys in the order they were written (keys with a null value
+-- too: the marks know them).
 local function ordered_keys(doc, t)
   local keys = {}
-  for key in pairs(t) do keys[#keys + 1] = key end
+  for key in pairs(doc.marks[t] or t) do keys[#keys + 1] = key end
   local function pos(key)
     local line, col = (doc.marks[t][key] or "0:0"):match("(%d+):(%d+)")
     return tonumber(line) * 100000 + tonumber(col)
@@ -88,6 +134,10 @@ local function check_transports(doc, transports)
     if name == "local" then complain(doc, transports, name, "the transport name 'local' is reserved") end
     if type(name) ~= "string" then
       complain(doc, transports, name, "the transport name " .. tostring(name) .. " is not a string (quote it)")
+    end
+    if t == nil or (type(t) == "table" and next(t) == nil) then
+      complain(doc, transports, name, "transport " .. name .. " has no settings (give at least " ..
+        "its hostname, or remove it)")
     end
     check(doc, transports, name, "map", "transport " .. name)
     for key in pairs(t) do
@@ -146,26 +196,50 @@ local function parse(text, file)
   return doc
 end
 
+-- The text of a config file, read with a bound (a config is small; /dev/zero is not).
+local function read_file(path)
+  local f, err = io.open(path, "rb")
+  if not f then error({ config_error = err }, 0) end
+  local text, rerr = f:read(config.MAX_SIZE + 1)
+  f:close()
+  if not text and rerr then error({ config_error = path .. ": " .. rerr }, 0) end
+  if text and #text > config.MAX_SIZE then
+    error({ config_error = path .. ": larger than " .. config.MAX_SIZE // (1 << 20) ..
+      " MB; that is no config" }, 0)
+  end
+  return text or ""
+end
+
+-- An environment variable that would replace a whole mapping of the config with a string
+-- (CIJOE_RUN_ENV=1) is a mistake: refuse it, naming the keys it could mean.
+function refuse_overrides_of_maps(t, prefix)
+  for key, value in pairs(t) do
+    if type(key) == "string" and type(value) == "table" and #value == 0 then
+      local path = prefix .. key
+      local name = config.env_name(path)
+      if os.getenv(name) then
+        error({ config_error = "the environment variable " .. name .. " would replace the " ..
+          "mapping " .. path .. " of the config with a string; unset it, or set a key below " ..
+          "it (" .. name .. "_<KEY>)" }, 0)
+      end
+      refuse_overrides_of_maps(value, path .. ".")
+    end
+  end
+end
+
 --- Load and merge config sources in order; each is {file = path} or {file = name,
 --- text = yaml}. Returns the config table, or nil and "file:line:column: problem".
 function config.load(sources)
   local ok, result = pcall(function()
     local merged, order, seen = {}, {}, {}
     for _, src in ipairs(sources) do
-      local text, err = src.text, nil
-      if not text then
-        local f
-        f, err = io.open(src.file, "rb")
-        if not f then error({ config_error = err }, 0) end
-        text = f:read("a")
-        f:close()
-      end
-      local doc = parse(text, src.file)
+      local doc = parse(src.text or read_file(src.file), src.file)
       config.merge(merged, doc.root)
       for _, name in ipairs(doc.transport_order) do
         if not seen[name] then seen[name], order[#order + 1] = true, name end
       end
     end
+    refuse_overrides_of_maps(merged, "")
     return setmetatable(merged, { transport_order = order })
   end)
   if ok then return result end

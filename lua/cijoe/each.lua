@@ -4,21 +4,28 @@
 -- slow or unreachable target only holds up its own process.
 local fanout = require("cijoe.fanout")
 local config = require("cijoe.config")
-local output = require("cijoe.output")
 local proc = require("cijoe.proc")
+local run = require("cijoe.run")
 local yaml = require("cijoe.yaml")
-local cijoe = require("cijoe")
 
-local each = {}
+local each = { LINE_CAP = 64 * 1024 }
 
--- Write the complete lines of a child's output with its prefix; keep the rest.
-local function relay(child, data)
-  local lines = {}
-  child.rest = (child.rest .. data):gsub("([^\n]*)\n", function(line)
-    lines[#lines + 1] = child.prefix .. line .. "\n"
-    return ""
-  end)
-  io.stdout:write(table.concat(lines))
+-- Write the complete lines of a child's output with its prefix and keep the rest, in
+-- time linear in the output; a line longer than LINE_CAP is written in pieces.
+local function relay(child, data, flush)
+  local last = data:match(".*()\n")
+  if not last then
+    child.rest[#child.rest + 1], child.size = data, child.size + #data
+    if child.size < each.LINE_CAP and not (flush and child.size > 0) then return end
+    data, last = table.concat(child.rest) .. "\n", nil
+    child.rest, child.size = {}, 0
+  else
+    data, child.rest = table.concat(child.rest) .. data:sub(1, last), { data:sub(last + 1) }
+    child.size = #child.rest[1]
+    if flush and child.size > 0 then return relay(child, "", true) end
+  end
+  local prefix = child.prefix
+  io.stdout:write((data:gsub("[^\n]*\n", function(line) return prefix .. line end)))
   io.stdout:flush()
 end
 
@@ -27,28 +34,38 @@ end
 local function start(target, fn)
   local pid, fd = fanout.fork()
   if pid == 0 then
-    cijoe.forget_transports()
-    cijoe.default = target
     local ok, status = xpcall(fn, debug.traceback, target)
     if not ok then io.stderr:write("joe: ", tostring(status), "\n") end
     fanout.exit(ok and math.tointeger(status) or 1)
   end
   assert(pid, fd)
-  return { pid = pid, fd = fd, target = target, prefix = "[" .. target .. "] ", rest = "" }
+  return { pid = pid, fd = fd, target = target, prefix = "[" .. target .. "] ", rest = {}, size = 0 }
 end
 
---- Run fn(target) for each target in a process of its own, at most jobs at a time
---- (default: all); returns {target -> exit status of its process}.
+--- A number of jobs as -j or opts.jobs give it: a whole number from 1 up, or nil and
+--- what is wrong.
+function each.jobs(value, default)
+  if value == nil then return default end
+  local n = math.tointeger(tonumber(value))
+  if not n or n < 1 then
+    return nil, "jobs must be a whole number of 1 or more, not " .. tostring(value)
+  end
+  return n
+end
+
+--- Run fn(target) for each target in a process of its own, at most jobs at a time;
+--- returns {target -> exit status of its process}.
 function each.fan_out(targets, fn, jobs)
   local queue, running, statuses = { table.unpack(targets) }, {}, {}
   while #running > 0 or (#queue > 0 and not proc.signal()) do
-    while #queue > 0 and #running < (jobs or #targets) and not proc.signal() do
+    while #queue > 0 and #running < jobs and not proc.signal() do
       running[#running + 1] = start(table.remove(queue, 1), fn)
     end
+    if #running == 0 then break end
     local i, data, status = fanout.wait(running)
     if data then relay(running[i], data) end
     if not data then
-      relay(running[i], running[i].rest ~= "" and "\n" or "")
+      relay(running[i], "", true)
       statuses[running[i].target] = status
       table.remove(running, i)
     end
@@ -63,9 +80,17 @@ local function on(target, opts)
   return copy
 end
 
+-- True for a target name that is safe as a folder of the output directory.
+local function safe_target(name)
+  return type(name) == "string" and name ~= "" and name ~= "." and name ~= ".."
+    and not name:find("[/%z]")
+end
+
 -- In a child: run fn(t) with t bound to target; its result goes to a file of the step.
 local function each_child(fn, dir, target)
-  output.step_dir, output.step_made, output.cmd = dir .. "/" .. output.safe_name(target), false, 0
+  local cijoe = require("cijoe")
+  local r = run.current()
+  r:fork_into(dir .. "/" .. run.safe_name(target), target)
   local t = { name = target,
     run = function(cmd, opts) return cijoe.run(cmd, on(target, opts)) end,
     put = function(src, dst, opts) return cijoe.put(src, dst, on(target, opts)) end,
@@ -73,8 +98,11 @@ local function each_child(fn, dir, target)
   local t0 = proc.now()
   local ok, err, msg = pcall(fn, t)
   local result = { err = ok and math.tointeger(err) or nil, elapsed = proc.now() - t0,
-    message = not ok and tostring(err) or type(msg) == "string" and msg or nil }
-  assert(output.write_yaml(output.step_path() .. "/each.result", result))
+    message = not ok and tostring(err) or type(msg) == "string" and msg or nil,
+    could_not_run = r.step.unrun and require("cijoe.verdict").describe(r.step.unrun) or nil }
+  local path = assert(r:step_path()) .. "/each.result"
+  local written, werr = yaml.write(path, result)
+  if not written then io.stderr:write("joe: ", werr, "\n") return 1 end
   return 0
 end
 
@@ -82,11 +110,17 @@ end
 --- at once (at most N at a time), where t.run, t.put and t.get are bound to that target.
 --- Returns {target = {err =, message =, elapsed =}}; a failing target never raises.
 function each.each(targets, fn, opts)
-  local dir, results = assert(output.step_path()), {}
-  local statuses = each.fan_out(targets, function(target) return each_child(fn, dir, target) end,
-    opts and opts.jobs)
+  local jobs, jerr = each.jobs(opts and opts.jobs, #targets)
+  if not jobs then error("cijoe.each: " .. jerr, 3) end
+  for _, t in ipairs(targets) do
+    if not safe_target(t) then error("cijoe.each: bad target name " .. string.format("%q", tostring(t)), 3) end
+  end
+  local results = {}
+  if #targets == 0 then return results end
+  local dir = assert(run.current():step_path())
+  local statuses = each.fan_out(targets, function(target) return each_child(fn, dir, target) end, jobs)
   for _, target in ipairs(targets) do
-    local f = io.open(dir .. "/" .. output.safe_name(target) .. "/each.result", "rb")
+    local f = io.open(dir .. "/" .. run.safe_name(target) .. "/each.result", "rb")
     results[target] = f and yaml.load(f:read("a")) or
       { message = "its process ended with status " .. tostring(statuses[target]) }
     if f then f:close() end
@@ -95,53 +129,48 @@ function each.each(targets, fn, opts)
 end
 
 -- The transport names of `--each`: a comma-separated list, or all of the config's.
-local function target_names(spec)
-  local known, names = config.transport_names(cijoe.config), {}
+local function target_names(spec, conf)
+  local known, names = config.transport_names(conf), {}
   if spec == "all" then return known end
   for name in spec:gmatch("[^,%s]+") do
     names[#names + 1] = name
     local found = name == "local"
     for _, k in ipairs(known) do found = found or k == name end
     if not found then return nil, "--each: unknown transport '" .. name .. "'" end
+    if not safe_target(name) then return nil, "--each: bad transport name '" .. name .. "'" end
   end
+  if #names == 0 then return nil, "--each: give transport names (or all)" end
   return names
 end
 
--- The combined record of the runs: each target's steps, named "target: step".
-local function combine(top, wf, names, statuses)
-  local record = { name = wf.name, script = wf.path, status = "passed", steps = {}, targets = {} }
-  for _, target in ipairs(names) do
-    local f = io.open(top .. "/" .. target .. "/workflow.state", "rb")
-    local state = f and yaml.load(f:read("a")) or {}
-    if f then f:close() end
-    record.targets[target] = state.status or "exited with " .. tostring(statuses[target])
-    if record.targets[target] ~= "passed" then record.status = "failed" end
-    for _, s in ipairs(state.steps or {}) do
-      s.rel, s.target = string.format("%s/%03d_%s", target, s.number, output.safe_name(s.name)), target
-      s.name, s.number = target .. ": " .. s.name, #record.steps + 1
-      record.steps[#record.steps + 1] = s
-    end
-  end
-  return record
-end
-
 --- joe --each t1,t2 wf.lua: the workflow once per target, concurrently (-j N at most),
---- each run in <output>/<target>/, then one combined report. Returns the exit status.
-function each.workflow(opts, wf, wanted, top)
-  local names, err = target_names(opts.each)
-  if not names then return require("cijoe.cli").die(err, 2) end
+--- each a run of its own in <output>/<target>/, then one combined record and report of
+--- the run r. Returns the exit status.
+function each.workflow(opts, wf, wanted, r)
+  local cli = require("cijoe.cli")
+  local names, err = target_names(opts.each, r.config)
+  local jobs, jerr = each.jobs(opts.jobs, names and #names or 1)
+  if not names or not jobs then
+    r:finish("failed", false)
+    return cli.die(err or "-j: " .. jerr, 2)
+  end
   local statuses = each.fan_out(names, function(target)
-    assert(output.open(top .. "/" .. target))
-    local code = assert(require("cijoe.workflow").run(wf, wanted, opts))
-    cijoe.close_transports()
-    return code
-  end, tonumber(opts.jobs))
-  local record = combine(top, wf, names, statuses)
-  assert(output.write_yaml(top .. "/workflow.state", record, true))
-  require("cijoe.report").run(top, opts.quiet, names)
+    local child = assert(run.open({ dir = r.dir .. "/" .. target, name = wf.name, kind = "workflow",
+      script = wf.path, config = r.config, quiet = opts.quiet, monitor = opts.monitor,
+      verbose = opts.verbose }))
+    child:set_default(target)
+    return assert(require("cijoe.runner").workflow(child, wf, wanted))
+  end, jobs)
   local worst = 0
-  for _, status in pairs(statuses) do worst = math.max(worst, status) end
-  return proc.signal() and 128 + proc.signal() or worst
+  for _, target in ipairs(names) do
+    local state = require("cijoe.record").derive(r.dir .. "/" .. target) or {}
+    r:event({ ev = "target", name = target, status = state.status or
+      ("exited with " .. tostring(statuses[target])) })
+    worst = math.max(worst, statuses[target] or 1)
+  end
+  local sig = proc.signal()
+  r:finish(sig and "interrupted" or worst == 0 and "passed" or "failed")
+  return sig and 128 + sig or worst
 end
 
 return each

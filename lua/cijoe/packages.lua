@@ -53,6 +53,20 @@ local function builtin_files()
   return files
 end
 
+--- True when a source file of a traceback is joe's own (the core, a built-in package,
+--- C), not the user's: a failure shows the user's frames, joe's only with -v.
+function packages.is_own(file)
+  local tree = os.getenv("JOE_LUA_PATH")
+  if tree and (file:sub(1, #tree + 5) == tree .. "/lua/" or
+      file:sub(1, #tree + 10) == tree .. "/packages/") then
+    return true
+  end
+  if file:sub(1, 3) == "..." then -- a long path cut short by Lua
+    return file:find("/lua/cijoe", 1, true) ~= nil or file:find("/packages/", 1, true) ~= nil
+  end
+  return file == "[C]" or embedded.read(file) ~= nil
+end
+
 --- The text of a package file ("core/default.config") and where it was found, or nil.
 function packages.read(rel)
   local tree = os.getenv("JOE_LUA_PATH")

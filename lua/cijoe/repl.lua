@@ -46,7 +46,7 @@ function commands.config() io.write(require("cijoe.yaml").dump(config.masked(cij
 function commands.transport(name)
   local names = " local " .. table.concat(config.transport_names(cijoe.config), " ") .. " "
   if not names:find(" " .. tostring(name) .. " ", 1, true) then error("the transports are:" .. names, 0) end
-  cijoe.default = name
+  require("cijoe.run").current():set_default(name)
 end
 
 -- ":name [arg]": one of the commands above; false when it failed.
@@ -59,7 +59,8 @@ end
 
 -- Take one line: a command, or Lua compiled as lua.c does (`return <line>` first, then as
 -- a statement) and kept for the next line when the error is at <eof>; run, and what it
--- returned printed (strings as print does). False when it failed.
+-- returned printed (strings as print does). False when it failed: it raised, or a
+-- command it ran failed or could not run.
 local function feed(line)
   if not pending and line:match("^:") then return command(line) end
   local src = pending and pending .. "\n" .. line or line
@@ -67,11 +68,13 @@ local function feed(line)
   if not chunk then chunk, err = load(src, "=repl", "t") end
   pending = not chunk and err:find("<eof>$") and src or nil
   if not chunk then return pending ~= nil or fail(err) end
+  local session = require("cijoe.run").current()
+  local failures = session.failed_commands
   local r = table.pack(pcall(chunk))
   if not r[1] then return fail(r[2]) end
   for i = 2, r.n do r[i] = type(r[i]) == "string" and r[i] or show(r[i], 0) end
   if r.n > 1 then print(table.concat(r, "\t", 2, r.n)) end
-  return true
+  return session.failed_commands == failures
 end
 
 --- Tab completion: the globals or fields that complete a word such as "cijoe.ru".
@@ -130,9 +133,10 @@ end
 function repl.main(opts, args)
   local cli = require("cijoe.cli")
   if #args > 0 then return cli.die("repl takes no arguments", 2) end
-  local dir, status = cli.start(opts, "repl")
-  if not dir then return status end
-  require("cijoe.output").begin_step("repl")
+  local session, status = cli.start(opts, "repl", nil, "repl")
+  if not session then return status end
+  local dir = session.dir
+  session:begin_step("repl", 1)
   cijoe.monitor = true
   install_globals()
   io.stdout:setvbuf("line")
@@ -141,7 +145,8 @@ function repl.main(opts, args)
     print("joe repl, Lua " .. _VERSION:sub(5) .. " with cijoe: logs in " .. dir .. ", :help for help")
   end
   status = loop()
-  cijoe.close_transports()
+  session:end_step({ status = status == 0 and "passed" or "failed" })
+  session:finish(status == 0 and "passed" or "failed", false)
   return status
 end
 

@@ -1,14 +1,13 @@
 -- The reports of a run: report.html (one self-contained file), junit.xml beside it and a
--- markdown summary for GitHub, filled in from the parts of the report.html asset. They
--- are built from the files of the output directory only, so `joe report DIR` after a
--- crash and the end of a run are the same code.
+-- markdown summary for GitHub, built from the output directory only (the journal, or an
+-- older run's workflow.state and files), so `joe report DIR` after a crash and the end
+-- of a run are the same code. The HTML parts are those of the report.html asset.
 local embedded = require("cijoe.embedded")
 local fs = require("cijoe.fs")
-local output = require("cijoe.output")
-local yaml = require("cijoe.yaml")
+local junit = require("cijoe.junit")
+local record = require("cijoe.record")
 
 local report = { CAP = 64 * 1024 } -- the bytes of a command's output shown inline
-local JUNIT_TAG = { failed = "failure", skipped = "skipped", pending = "skipped" } -- else error
 
 -- The last `cap` bytes of a file (nil when it cannot be read) and its size, without
 -- reading the rest: a command may have printed gigabytes.
@@ -28,14 +27,8 @@ local function write(path, text, mode)
   return ok and f:close(), f and err or msg
 end
 
--- A YAML file as a table; {} when it is missing, empty or torn (a crashed run).
-local function load_yaml(path)
-  local value = yaml.load(tail(path, math.huge) or "", path)
-  return type(value) == "table" and value or {}
-end
-
--- Text that is safe in HTML, XML and markdown tables: control characters that XML forbids
--- become "?", markup characters (and "|") numeric entities.
+-- Text that is safe in HTML and markdown tables: control characters XML forbids become
+-- "?", markup characters (and "|") numeric entities.
 local function esc(value)
   return (tostring(value or ""):gsub("[%z\1-\8\11\12\14-\31]", "?")
     :gsub("[&<>\"'|]", function(c) return "&#" .. c:byte() .. ";" end))
@@ -57,8 +50,7 @@ local function each(part, list, fn)
   return table.concat(out, "\n")
 end
 
--- The parts of the report.html asset: each "<!--@name-->" line starts the part "name"
--- (the markers become NUL-delimited names, then the text is split at them).
+-- The parts of the report.html asset: each "<!--@name-->" line starts the part "name".
 local function template()
   local tree, path = os.getenv("JOE_LUA_PATH"), "lua/cijoe/report.html"
   local text, parts = tree and tail(tree .. "/" .. path, math.huge) or embedded.read(path), {}
@@ -67,110 +59,126 @@ local function template()
   return parts
 end
 
--- A step or test as a junit case: its element (none when it passed) and its message,
--- counted for the testsuite. Returns " open" (the attribute of a <details>) when it failed.
-local function add_case(run, r, classname, message)
-  r.tag = r.status ~= "passed" and (JUNIT_TAG[r.status] or "error") or nil
-  r.classname, r.text = classname, tostring(message or r.status)
-  r.first, run.cases[#run.cases + 1], run.n_tests = r.text:match("[^\n]*"), r, #run.cases + 1
-  local count = "n_" .. (r.tag or "passed")
-  run[count] = (run[count] or 0) + 1
-  return r.tag and r.tag ~= "skipped" and " open" or nil
+-- How a command ended, in the words of its line in the report.
+local function result_of(c)
+  if c.unfinished then return "did not finish", "failed" end
+  local status = (c.err == 0 and not c.error and not c.log_error) and "passed" or "failed"
+  if c.probe then status = "probe" end
+  if c.error then return "could not run: " .. tostring(c.error), status end
+  local text = "exit " .. tostring(c.err) ..
+    (c.timed_out and " (timed out)" or c.interrupted and " (interrupted)" or "")
+  if c.log_error then text = text .. "; its record is incomplete: " .. c.log_error end
+  return text, status
 end
 
--- The run as its files tell it: its state; its steps (those of the step folders when the
--- state was lost) with their folders and the results of the tests they ran, open in the
--- report when they or a test failed; the step counts; every step and test as a junit case.
-local function load_run(dir)
-  local run = load_yaml(dir .. "/workflow.state")
-  run.name, run.status, run.cases = run.name or dir:match("([^/]+)/*$"), run.status or "unknown", {}
-  run.steps = type(run.steps) == "table" and run.steps or {}
-  for _, entry in ipairs(#run.steps == 0 and fs.dir(dir) or {}) do
-    local n, name = entry:match("^(%d+)_(.+)$")
-    if n then run.steps[#run.steps + 1] = { number = tonumber(n), name = name, status = "unknown" } end
-  end
-  for _, s in ipairs(run.steps) do
-    s.rel, s.tests = s.rel or string.format("%03d_%s", s.number, output.safe_name(s.name)), {}
-    s.open = add_case(run, s, run.name, s.error) or ""
-    local kind = not s.tag and "passed" or s.tag == "skipped" and "skipped" or "failed"
-    run[kind] = (run[kind] or 0) + 1
-    for _, t in ipairs(load_yaml(dir .. "/" .. s.rel .. "/tests.yaml")) do
-      t = type(t) == "table" and t or { name = tostring(t), status = "error" } -- not a result
-      s.tests[#s.tests + 1], s.open = t, add_case(run, t, s.name, t.message) or s.open
-    end
-  end
-  return run
+-- One command: how it ended, links to its files and the tail of its output.
+local function command(dir, c)
+  local base = tostring(c.log):gsub("%.output$", "")
+  local text, size = tail(dir .. "/" .. base .. ".output", report.CAP)
+  local result, status = result_of(c)
+  return { cmd = c.cmd, transport = c.transport, elapsed = c.elapsed, result = result,
+    status = status, open = status == "failed" and " open" or "", output = text, href = base,
+    note = size > report.CAP and ("%d bytes: the last %d KiB are shown"):format(size,
+      report.CAP // 1024) }
 end
 
--- One command (rel is "NNN_step/cmd_NN"): how it ended, links to its files and the tail
--- of its output. A command without a state file had not finished.
-local function command(dir, rel)
-  local st = load_yaml(dir .. "/" .. rel .. ".state")
-  local text, size = tail(dir .. "/" .. rel .. ".output", report.CAP)
-  st.result = st.error and "could not run: " .. tostring(st.error) or st.err and "exit " .. tostring(st.err)
-    .. (st.timed_out and " (timed out)" or st.interrupted and " (interrupted)" or "") or "did not finish"
-  st.status = st.err == 0 and not st.error and "passed" or "failed"
-  st.open, st.output, st.href = st.status == "failed" and " open" or "", text, rel
-  st.note = size > report.CAP and ("%d bytes: the last %d KiB are shown"):format(size, report.CAP // 1024)
-  return st
+-- The commands of a step that began but were never journaled (a crashed run): their
+-- output files beyond the journaled ones.
+local function unfinished(dir, s, cmds)
+  if s.status ~= "running" then return cmds end
+  cmds = cmds or {}
+  for n = #cmds + 1, 999 do
+    local rel = string.format("%s/cmd_%02d.output", s.rel, n)
+    if not fs.stat(dir .. "/" .. rel) then break end
+    cmds[#cmds + 1] = { log = rel, unfinished = true, cmd = "(see the log)" }
+  end
+  return cmds
 end
 
--- One step's values for its part: its commands, test results and artifacts rendered.
-local function step(parts, dir, s)
-  local cmds = {}
-  while fs.stat(string.format("%s/%s/cmd_%02d.output", dir, s.rel, #cmds + 1)) do
-    cmds[#cmds + 1] = command(dir, string.format("%s/cmd_%02d", s.rel, #cmds + 1))
+-- A copy's line: what moved and how it went.
+local function copy_line(c)
+  local what = c.ok and string.format("%d files, %d bytes", c.files or 0, c.bytes or 0)
+    or "failed: " .. tostring(c.error)
+  return { op = c.op, src = c.src, dst = c.dst, transport = c.transport, elapsed = c.elapsed,
+    result = what, status = c.ok and "passed" or "failed" }
+end
+
+-- One step's values for its part: its commands, copies, test results and artifacts.
+local function step(parts, dir, s, cmds, copies)
+  record.rel(s)
+  s.test_list = record.tests(dir, s)
+  local failed_test = false
+  for _, t in ipairs(s.test_list) do
+    failed_test = failed_test or t.status == "failed" or t.status == "error"
   end
+  local failed = s.status ~= "passed" and s.status ~= "skipped" and s.status ~= "pending"
+  s.open = (failed or failed_test) and " open" or ""
   s.artifacts = each(parts.artifact, fs.dir(dir .. "/" .. s.rel .. "/artifacts") or {}, function(name)
     local href = name:gsub("[^%w._~-]", function(c) return ("%%%02X"):format(c:byte()) end)
     return { name = name, href = s.rel .. "/artifacts/" .. href }
   end)
-  s.commands, s.test_rows = each(parts.command, cmds), each(parts.test, s.tests)
+  s.commands = each(parts.command, unfinished(dir, s, cmds) or {}, function(c) return command(dir, c) end)
+  s.copies = each(parts.copy, copies or {}, copy_line)
+  s.test_rows = each(parts.test, s.test_list)
   return s
 end
 
--- For a run of joe --each: the target x step table, and junit.xml made of the targets'
--- own testsuites.
-local function add_targets(parts, dir, run, targets)
+-- For a run of joe --each: the target x step table, and junit.xml made of a testsuite
+-- per target.
+local function add_targets(parts, dir, state)
   local columns, seen, suites = {}, {}, {}
-  for _, s in ipairs(run.steps) do
+  for _, s in ipairs(state.steps) do
     local name = s.name:match("^[^:]*: (.*)$") or s.name
     if not seen[name] then columns[#columns + 1], seen[name] = name, {} end
     seen[name][s.target or ""] = s.status
   end
-  run.matrix_head = each(parts.cell, columns, function(c) return { text = c, status = "" } end)
-  run.matrix_rows = each(parts.targetrow, targets, function(t)
-    local cells = each(parts.cell, columns, function(c) return { text = seen[c][t] or "-", status = seen[c][t] or "" } end)
-    local suite = (tail(dir .. "/" .. t .. "/junit.xml", math.huge) or ""):match("<testsuite .*</testsuite>")
-    suites[#suites + 1] = suite and suite:gsub('^<testsuite name="[^"]*"', '<testsuite name="' .. esc(t) .. '"')
+  state.matrix_head = each(parts.cell, columns, function(c) return { text = c, status = "" } end)
+  state.matrix_rows = each(parts.targetrow, state.target_order, function(t)
+    local cells = each(parts.cell, columns, function(c)
+      return { text = seen[c][t] or "-", status = seen[c][t] or "" }
+    end)
+    local child, commands = record.load(dir .. "/" .. t)
+    suites[#suites + 1] = junit.suite(dir .. "/" .. t, child, commands, t)
     return { target = t, cells = cells }
   end)
-  run.matrix = fill(parts.matrix, run)
-  return fill(parts.suites, { suites = table.concat(suites, "\n") })
+  state.matrix = fill(parts.matrix, state)
+  return junit.document(suites)
 end
 
 --- Write report.html and junit.xml into the output directory dir from its files, and
---- append to the file GITHUB_STEP_SUMMARY names; with targets (joe --each), the steps of
---- every target with a target x step table, and a junit testsuite per target. Returns the
---- report's path or nil, message.
-function report.build(dir, targets)
-  local parts, run, summary = template(), load_run(dir), os.getenv("GITHUB_STEP_SUMMARY")
-  run.step_parts = each(parts.step, run.steps, function(s) return step(parts, dir, s) end)
-  run.config, run.version, run.dir = tail(dir .. "/config.orig", math.huge), require("cijoe.cli").VERSION, dir
-  run.started = type(run.begin) == "number" and os.date("%Y-%m-%d %H:%M:%S", math.floor(run.begin))
-  run.case_parts = each(parts.case, run.cases, function(c) c.fault = c.tag and fill(parts.fault, c) return c end)
-  run.md_rows = each(parts.row, run.steps)
-  local junit = targets and add_targets(parts, dir, run, targets) or fill(parts.junit, run)
-  local ok, err = write(dir .. "/report.html", fill(parts.page, run))
-  if ok then ok, err = write(dir .. "/junit.xml", junit) end
-  if ok and summary and summary ~= "" then ok, err = write(summary, fill(parts.markdown, run), "ab") end
+--- append to the file GITHUB_STEP_SUMMARY names. Returns the report's path or nil, message.
+function report.build(dir)
+  local parts, summary = template(), os.getenv("GITHUB_STEP_SUMMARY")
+  local state, commands, copies = record.load(dir)
+  state.name = state.name or dir:match("([^/]+)/*$")
+  state.status = state.status or "unknown"
+  local c = state.counts or record.count(state)
+  for k, v in pairs(c) do state[k] = v end
+  state.step_parts = each(parts.step, state.steps, function(s)
+    return step(parts, dir, s, commands[s.number], copies[s.number])
+  end)
+  state.config, state.dir = tail(dir .. "/config.orig", math.huge), dir
+  state.version = require("cijoe.cli").VERSION
+  state.started = type(state.begin) == "number" and os.date("%Y-%m-%d %H:%M:%S", math.floor(state.begin))
+  state.md_rows = each(parts.row, state.steps)
+  state.tests_total = c.tests_passed + c.tests_failed + c.tests_skipped
+  if state.tests_total > 0 then
+    state.test_counts = fill(parts.testcounts, state)
+    state.test_summary = ("; tests: %d passed, %d failed, %d skipped"):format(c.tests_passed,
+      c.tests_failed, c.tests_skipped)
+  end
+  local xml = state.target_order and add_targets(parts, dir, state) or
+    junit.document({ (junit.suite(dir, state, commands, state.name)) })
+  local ok, err = write(dir .. "/report.html", fill(parts.page, state))
+  if ok then ok, err = write(dir .. "/junit.xml", xml) end
+  if ok and summary and summary ~= "" then ok, err = write(summary, fill(parts.markdown, state), "ab") end
   return ok and dir .. "/report.html", err
 end
 
 --- Build the reports of dir and say where report.html is (unless quiet) or why it could
 --- not be built: a report that fails never stops a run. Returns true or false.
-function report.run(dir, quiet, targets)
-  local ok, path, err = pcall(report.build, dir, targets)
+function report.run(dir, quiet)
+  local ok, path, err = pcall(report.build, dir)
   if not (ok and path) then io.stderr:write("joe: report: ", tostring(ok and err or path), "\n") end
   if ok and path and not quiet then print("report: " .. path) end
   return ok and path ~= nil

@@ -4,9 +4,11 @@
 local lu = require("luaunit")
 local cijoe = require("cijoe")
 local fs = require("cijoe.fs")
-local output = require("cijoe.output")
 local packages = require("cijoe.packages")
 local proc = require("cijoe.proc")
+local runner = require("cijoe.runner")
+local verdict = require("cijoe.verdict")
+local yaml = require("cijoe.yaml")
 
 local test = {}
 local STATUS = { SUCCESS = "passed", FAIL = "failed", ERROR = "error", SKIP = "skipped" }
@@ -68,59 +70,89 @@ local function add_tests(file, list)
   for _, name in ipairs(names) do list[#list + 1] = { name, env[name] } end
 end
 
--- Each test becomes a step: its own output folder, and wall-clock times (LuaUnit's own
--- durations are CPU time).
-local function hook_steps(runner, record)
-  local start_test, end_test = runner.startTest, runner.endTest
-  function runner.startTest(self, name)
-    output.begin_step(name)
-    record.steps[#record.steps + 1] = { name = name, number = output.step, begin = proc.now() }
-    return start_test(self, name)
+-- The result of a test for its step, from LuaUnit's verdict and the run's (a command that
+-- could not run fails a test that LuaUnit passed), and its entry of tests.yaml.
+local function judge(r, node)
+  local status = STATUS[node.status] or "error"
+  local res
+  if status == "passed" then
+    res = verdict.of(r.step, { ok = true, signal = proc.signal() })
+  elseif status == "skipped" then
+    res = { status = "skipped", reason = node.msg and tostring(node.msg) }
+  else
+    local msg = tostring(node.msg) .. (node.trace and "\n" .. node.trace or "")
+    res = { status = "failed", error = msg, failure = { kind = status == "error" and "error"
+      or "message", message = tostring(node.msg):match("[^\n]*"), full = msg } }
   end
-  function runner.endTest(self)
-    local rec, node = record.steps[#record.steps], self.result.currentNode
-    rec.elapsed, rec.status = proc.now() - rec.begin, STATUS[node.status] or "error"
-    rec.error = node.msg and tostring(node.msg) .. (node.trace and "\n" .. node.trace or "")
-    return end_test(self)
+  if status == "passed" and res.status ~= "passed" then
+    io.stdout:write("    ", r.step.name, ": ", res.status, ": ", res.failure.message, "\n")
+  end
+  local entry_status = res.status == "failed" and status == "error" and "error" or res.status
+  return res, entry_status
+end
+
+-- A class's setupClass or teardownClass as a step of its own (left out when it passed
+-- and logged nothing), run here rather than by LuaUnit, which cannot report a failure
+-- outside a test.
+local function hook_fixtures(lu_runner, r, results, count)
+  for _, phase in ipairs({ "setupClass", "teardownClass" }) do
+    lu_runner[phase] = function(_, class_name, instance)
+      if type(instance) ~= "table" or type(instance[phase]) ~= "function" then return end
+      local name = class_name .. "." .. phase
+      local res = runner.step(r, { number = count() + 1, name = name, optional = function() return true end,
+        fn = function() return instance[phase](instance) end })
+      if res.dropped then return end
+      count(1)
+      results[#results + 1] = { name = name, status = res.status, elapsed = res.elapsed,
+        message = res.error }
+    end
   end
 end
 
--- Write what the run found: workflow.state, tests.yaml (for a core.testrunner step), the
--- reports.
-local function save(record, quiet)
-  local failed = 0
-  local tests = {}
-  for i, rec in ipairs(record.steps) do
-    tests[i] = { name = rec.name, status = rec.status, elapsed = rec.elapsed, message = rec.error }
-    if rec.status == "failed" or rec.status == "error" then failed = failed + 1 end
+-- Each test becomes a step of the run: its own output folder, wall-clock times (LuaUnit's
+-- own durations are CPU time), and an entry in results.
+local function hook_steps(lu_runner, r, results)
+  local steps = 0
+  local function count(n)
+    steps = steps + (n or 0)
+    return steps
   end
-  record.status = proc.signal() and "interrupted" or failed > 0 and "failed" or "passed"
-  record.elapsed = proc.now() - record.begin
-  assert(output.write_yaml(output.dir .. "/workflow.state", record, true))
-  assert(output.write_yaml(output.dir .. "/tests.yaml", tests))
-  require("cijoe.report").run(output.dir, quiet)
-  return failed
+  hook_fixtures(lu_runner, r, results, count)
+  local start_test, end_test = lu_runner.startTest, lu_runner.endTest
+  function lu_runner.startTest(self, name)
+    r:begin_step(name, count(1))
+    return start_test(self, name)
+  end
+  function lu_runner.endTest(self)
+    local res, status = judge(r, self.result.currentNode)
+    local name = r.step.name
+    r:end_step(res)
+    results[#results + 1] = { name = name, status = status, elapsed = res.elapsed,
+      message = res.error }
+    return end_test(self)
+  end
 end
 
 -- Run the tests of files with LuaUnit; prints "N passed, N failed, N skipped" last and
 -- returns nonzero when any failed.
 local function run(opts, files, name)
-  local started, status = require("cijoe.cli").start(opts, name)
-  if not started then return status end
-  local list, record = {}, { name = name, begin = proc.now(), status = "running", steps = {} }
+  local r, status = require("cijoe.cli").start(opts, name, nil, name)
+  if not r then return status end
+  local list, results = {}, {}
   for _, file in ipairs(files) do add_tests(file, list) end
-  local runner = lu.LuaUnit.new()
-  hook_steps(runner, record)
-  runner:setOutputType("text")
-  runner.verbosity = lu.VERBOSITY_VERBOSE
-  runner.patternIncludeFilter = opts.pattern and { opts.pattern }
-  runner:registerSuite() -- runSuiteByInstances would parse joe's own arg table
-  runner:internalRunSuiteByInstances(list)
-  runner:unregisterSuite()
-  cijoe.close_transports()
-  local failed = save(record, opts.quiet)
-  print(string.format("%d passed, %d failed, %d skipped", runner.result.successCount, failed,
-    runner.result.skippedCount))
+  local lu_runner = lu.LuaUnit.new()
+  hook_steps(lu_runner, r, results)
+  lu_runner:setOutputType("text")
+  lu_runner.verbosity = lu.VERBOSITY_VERBOSE
+  lu_runner.patternIncludeFilter = opts.pattern and { opts.pattern }
+  lu_runner:registerSuite() -- runSuiteByInstances would parse joe's own arg table
+  lu_runner:internalRunSuiteByInstances(list)
+  lu_runner:unregisterSuite()
+  local counts = verdict.count_tests(results)
+  local failed = counts.failed + counts.error
+  assert(yaml.write(r.dir .. "/tests.yaml", results))
+  r:finish(proc.signal() and "interrupted" or failed > 0 and "failed" or "passed")
+  print(string.format("%d passed, %d failed, %d skipped", counts.passed, failed, counts.skipped))
   return proc.signal() and 128 + proc.signal() or failed > 0 and 1 or 0
 end
 

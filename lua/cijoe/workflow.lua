@@ -1,16 +1,9 @@
--- Workflows: a Lua script that declares steps, or is one step itself. Steps run in order;
--- workflow.state is rewritten as each one starts and ends, so it is true after a crash.
-local proc = require("cijoe.proc")
-local output = require("cijoe.output")
+-- Workflows: a Lua script that declares steps, or is one step itself, or a CIJOE task
+-- file; loaded here, checked by joe lint, run by cijoe.runner.
 local packages = require("cijoe.packages")
 local cijoe = require("cijoe")
 
 local workflow = {}
-
--- Keep the traceback of a failing step for its log.
-local function traceback(err)
-  return debug.traceback(tostring(err), 2)
-end
 
 --- The function, description and accepted `with` keys of worklet "pkg.name", or nil and
 -- a message. The description is the leading `---` comment; a `--- with: a, b` line in it
@@ -99,9 +92,13 @@ function workflow.load(path)
   return wf
 end
 
--- Lint's stand-in for cijoe: everything but running commands and moving files.
-local linting = setmetatable({}, { __index = function(_, key)
-  if key == "run" or key == "run_local" or key == "put" or key == "get" then
+-- Lint's stand-in for cijoe: no run is open, so commands and copies are refused and the
+-- config is the built-in default's (every getconf gives its default).
+local linting = setmetatable({
+  getconf = function(key, default) return require("cijoe.config").get({}, key, default) end,
+  default_transport = function() return "local" end,
+}, { __index = function(_, key)
+  if key == "run" or key == "run_local" or key == "put" or key == "get" or key == "each" then
     return function() error("lint runs nothing", 0) end
   end
   return cijoe[key]
@@ -130,108 +127,6 @@ function workflow.lint(path)
     end
   end
   return problems
-end
-
--- Rewrite workflow.state from the run's records. When that fails (a full or read-only
--- disk), the run can no longer be recorded: it stops with the reason, as for bad input.
-local function save(run)
-  run.record.elapsed = proc.now() - run.record.begin
-  local ok, msg = output.write_yaml(output.dir .. "/workflow.state", run.record, true)
-  if not ok then
-    io.stderr:write("joe: ", msg, "; the run stops\n")
-    os.exit(1, true)
-  end
-end
-
--- One line per finished step on the terminal.
-local function report_line(run, rec)
-  if run.quiet then return end
-  io.stdout:write(string.format("%3d %-40s %-7s %8.2fs%s\n", rec.number, rec.name, rec.status,
-    rec.elapsed or 0, rec.reason and "  (" .. rec.reason .. ")" or ""))
-  io.stdout:flush()
-end
-
--- Run fn(args, cijoe) as step rec. It passes on nil, 0 or true; it is skipped when it
--- returns "skip", reason; it fails on anything else (nil, msg too) or an error. Returns
--- false when it failed.
-local function run_step(run, rec, fn, args)
-  output.begin_step(rec.name, rec.number)
-  rec.status, rec.begin = "running", proc.now()
-  save(run)
-  local ok, result, msg = xpcall(fn, traceback, args or {}, cijoe)
-  rec.elapsed = proc.now() - rec.begin
-  local passed = ok and ((result == nil and msg == nil) or result == 0 or result == true)
-  local skipped = ok and result == "skip"
-  rec.status = proc.signal() and "interrupted" or passed and "passed" or skipped and "skipped" or "failed"
-  rec.reason = skipped and tostring(msg) or nil
-  if not passed and not skipped then
-    local detail = type(msg) == "string" and ": " .. msg or "" -- not the state of `return cijoe.run()`
-    rec.error = ok and "returned " .. tostring(result) .. detail or tostring(result)
-    if not proc.signal() then io.stderr:write("joe: ", rec.error, "\n") end
-    local log = io.open((output.step_path() or ".") .. "/step.log", "ab")
-    if log then log:write(rec.error, "\n"):close() end
-  end
-  save(run)
-  return passed or skipped
-end
-
--- Check the requested step names before anything runs.
-local function selection(wf, wanted)
-  local set = {}
-  for _, name in ipairs(wanted) do
-    if not wf.names[name] then return nil, "unknown step '" .. name .. "' in " .. wf.path end
-    set[name] = true
-  end
-  return next(set) and set or nil
-end
-
--- Run the declared steps; those not selected, and those after a fail_fast failure, skip.
-local function run_steps(run, wf, selected, first)
-  local failed, fail_fast = false, cijoe.getconf("cijoe.workflow.fail_fast", false)
-  for i, s in ipairs(wf.steps) do
-    run.record.steps[i] = { name = s.name, number = first + i - 1, status = "pending",
-      description = s.description, uses = s.uses }
-  end
-  for i, s in ipairs(wf.steps) do
-    local rec = run.record.steps[i]
-    if (selected and not selected[s.name]) or (failed and fail_fast) or proc.signal() then
-      rec.status = "skipped"
-      report_line(run, rec)
-    else
-      failed = not run_step(run, rec, s.fn, s.with) or failed
-      report_line(run, rec)
-    end
-  end
-  return not failed
-end
-
---- Run a loaded workflow; `wanted` lists step names to run (all when empty).
--- Returns the exit status: 0 when every selected step passed, 1 otherwise, 128+N when
--- stopped by signal N; or nil and a message for a bad selection.
-function workflow.run(wf, wanted, opts)
-  local run = { quiet = opts.quiet, record = { name = wf.name, script = wf.path,
-    begin = proc.now(), status = "running", steps = {} } }
-  local rec = { name = wf.name, number = 1 }
-  run.record.steps[1] = rec
-  local passed = run_step(run, rec, wf.chunk)
-  local declared = #wf.steps > 0
-  if declared and passed and not output.step_made then
-    table.remove(run.record.steps, 1) -- the script only declared its steps
-  else
-    report_line(run, rec)
-  end
-  if declared then
-    local selected, err = selection(wf, wanted)
-    if err then return nil, err end
-    passed = passed and run_steps(run, wf, selected, output.step_made and 2 or 1)
-  elseif #wanted > 0 then
-    return nil, wf.path .. " declares no steps"
-  end
-  local sig = proc.signal()
-  run.record.status = sig and "interrupted" or passed and "passed" or "failed"
-  save(run)
-  require("cijoe.report").run(output.dir, run.quiet)
-  return sig and 128 + sig or passed and 0 or 1
 end
 
 return workflow

@@ -2,7 +2,6 @@
 -- output as an artifact of the step, and hand it back as a Lua table.
 local cijoe = require("cijoe")
 local fs = require("cijoe.fs")
-local output = require("cijoe.output")
 local yaml = require("cijoe.yaml")
 
 local fio = {}
@@ -75,15 +74,15 @@ end
 -- random enough that runs of the same job never share it.
 local function remote_path(name, ext)
   return string.format("%s/joe-fio-%s-%08x%s", cijoe.getconf("fio.remote_dir", "/tmp"),
-    output.safe_name(name), math.random(0, 0x7fffffff), ext)
+    require("cijoe.run").safe_name(name), math.random(0, 0x7fffffff), ext)
 end
 
 -- The name of the artifact for job `name`: fio-<name>.json, or fio-<name>-N.json when the
 -- step already fetched one, so no result is overwritten. Returns the name and its folder.
 local function artifact(name)
-  local dir, msg = output.step_path("artifacts")
+  local dir, msg = cijoe.step_path("artifacts")
   if not dir then return nil, msg end
-  local base = "fio-" .. output.safe_name(name)
+  local base = "fio-" .. require("cijoe.run").safe_name(name)
   local file, n = base .. ".json", 1
   while fs.stat(dir .. "/" .. file) do
     n = n + 1

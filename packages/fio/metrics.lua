@@ -3,7 +3,6 @@
 -- writes analysis.yml per step and for the run. Units: iops in IO/s, bw in bytes/s,
 -- latencies in nsec.
 local fs = require("cijoe.fs")
-local output = require("cijoe.output")
 local yaml = require("cijoe.yaml")
 local fio = require("fio")
 
@@ -92,7 +91,7 @@ local function extract_step(stepdir, results)
   for _, r in ipairs(results) do
     for _, job in ipairs(r.doc.jobs or {}) do jobs[#jobs + 1] = job_metrics(job, r.file) end
   end
-  local ok, err = output.write_yaml(stepdir .. "/metrics.yml", { units = UNITS, jobs = jobs })
+  local ok, err = yaml.write(stepdir .. "/metrics.yml", { units = UNITS, jobs = jobs })
   if not ok then return nil, err end
   return #jobs
 end
@@ -282,7 +281,7 @@ end
 -- True when requirement r applies to job `job` of step folder `stepdir`.
 local function applies(r, stepdir, job)
   local s = r.scope
-  if s.step and s.step ~= stepdir and output.safe_name(s.step) ~= stepdir:gsub("^%d+_", "") then
+  if s.step and s.step ~= stepdir and require("cijoe.run").safe_name(s.step) ~= stepdir:gsub("^%d+_", "") then
     return false
   end
   return not s.job or s.job == job
@@ -341,7 +340,7 @@ local function write_step_analysis(outdir, stepdir, checks, req_path)
   local records = {}
   for _, c in ipairs(checks) do records[#records + 1] = check_record(c) end
   local passed, failed, status = summary(checks)
-  return output.write_yaml(outdir .. "/" .. stepdir .. "/analysis.yml", { requirements = req_path,
+  return yaml.write(outdir .. "/" .. stepdir .. "/analysis.yml", { requirements = req_path,
     status = status, passed = passed, failed = failed, checks = records })
 end
 
@@ -418,7 +417,7 @@ local function run_analysis(outdir, steps, reqs, req_path)
   local unused, records = unmatched(reqs), {}
   for _, c in ipairs(all) do records[#records + 1] = check_record(c) end
   local passed, failed, status = summary(all, #unused)
-  local ok, err = output.write_yaml(outdir .. "/analysis.yml", { requirements = req_path,
+  local ok, err = yaml.write(outdir .. "/analysis.yml", { requirements = req_path,
     status = status, passed = passed, failed = failed, steps = step_records, checks = records,
     unmatched = unused })
   if not ok then return die(err, 1) end

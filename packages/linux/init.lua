@@ -2,7 +2,7 @@
 -- (linux.has_module, linux.null_blk_insert/remove), through the default transport or
 -- run_opts.transport.
 local cijoe = require("cijoe")
-local output = require("cijoe.output")
+local yaml = require("cijoe.yaml")
 
 local linux = {}
 
@@ -53,9 +53,9 @@ function linux.sysinfo(run_opts)
         rec.log, ")\n")
     end
   end
-  local dir, msg = output.step_path("artifacts")
+  local dir, msg = cijoe.step_path("artifacts")
   if not dir then return nil, msg end
-  local ok, werr = output.write_yaml(dir .. "/sysinfo.yml", { items = items })
+  local ok, werr = yaml.write(dir .. "/sysinfo.yml", { items = items })
   if not ok then return nil, werr end
   return failed, items
 end

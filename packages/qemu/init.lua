@@ -308,7 +308,7 @@ local function answers(g, name, port, left)
     return "down", "no SSH banner from 127.0.0.1:" .. port .. " on the qemu host" ..
       (said ~= "" and " (" .. said .. ")" or "")
   end
-  local status, state = cijoe.run("true", { transport = name, timeout = left })
+  local status, state = cijoe.run("true", { transport = name, timeout = left, probe = true })
   if status == 0 then return "up" end
   return "down", status and "exit status " .. status or state:match("[^\n]*")
 end

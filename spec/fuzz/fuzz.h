@@ -16,8 +16,9 @@
 volatile sig_atomic_t joe_in_command;
 const struct joe_file joe_files[] = {{0, 0, 0}};
 int joe_pending_signal(void) { return 0; }
-int joe_signal_fd(void) { return -1; }
 void joe_clear_signal(void) {}
+int joe_sooner(int a, int b) { return a < 0 ? b : (b < 0 || a < b) ? a : b; }
+int joe_wait(struct pollfd *p, int n, int ms) { return poll(p, (nfds_t)n, ms); }
 
 /* ssh.c's part: no SSH session exists in a fuzz run. */
 int joe_ssh_keepalive(void) { return -1; }
@@ -47,7 +48,7 @@ static int fuzz_check;
 /* Build the state and load the check file `check` (a path below JOE_ROOT). */
 static void fuzz_setup(const char *check) {
   static const luaL_Reg c_modules[] = {{"cijoe.proc", luaopen_cijoe_proc},
-                                       {"cijoe.yaml", luaopen_cijoe_yaml},
+                                       {"cijoe.libyaml", luaopen_cijoe_libyaml},
                                        {"cijoe.fs", luaopen_cijoe_fs},
                                        {NULL, NULL}};
   lua_State *L = luaL_newstate();

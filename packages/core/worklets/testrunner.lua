@@ -5,7 +5,6 @@
 --- back. Each test's result shows in the step (tests.yaml) and in the report.
 --- with: args, run_local
 local proc = require("cijoe.proc")
-local output = require("cijoe.output")
 local yaml = require("cijoe.yaml")
 
 -- CIJOE's pytest form `--pyargs cijoe.<pkg>.selftest` is joe's `selftest <pkg>`.
@@ -48,7 +47,7 @@ local function run_remote(cijoe, q, config, args, dest)
 end
 
 return function(args, cijoe)
-  local q, dest = cijoe.quote, output.step_path() .. "/tests"
+  local q, dest = cijoe.quote, cijoe.step_path() .. "/tests"
   local config = write_config(cijoe)
   local err, msg
   if args.run_local == false then
@@ -60,7 +59,7 @@ return function(args, cijoe)
   os.remove(config)
   local f = io.open(dest .. "/tests.yaml", "rb")
   if f then
-    local copy = io.open(output.step_path() .. "/tests.yaml", "wb")
+    local copy = io.open(cijoe.step_path() .. "/tests.yaml", "wb")
     copy:write(f:read("a"))
     copy:close()
     f:close()

@@ -8,7 +8,7 @@ return function(args, cijoe)
   local want_up, timeout = (args.state or "up") == "up", tonumber(args.timeout) or 60
   local deadline = proc.now() + timeout
   repeat
-    local err = cijoe.run("true", { transport = name, timeout = 10 })
+    local err = cijoe.run("true", { transport = name, timeout = 10, probe = true })
     if (err == 0) == want_up then return 0 end
     proc.sleep(1)
   until proc.now() > deadline

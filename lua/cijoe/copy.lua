@@ -1,0 +1,123 @@
+-- The one tree copy: put and get of every transport walk a file or folder with it, so
+-- names, links, modes and failures are handled the same way everywhere.
+--
+-- - The source operand is followed when it is a link (as cp -H and scp do: you named
+--   it); inside a folder a link is made again as a link with the same target, never
+--   followed, so a link cannot pull /etc into a copy.
+-- - A name in a listing that is empty, ".", ".." or holds "/" or NUL is refused, as
+--   OpenSSH's sftp does: it could not have come from a real folder.
+-- - Each file is written to a temporary name beside its destination and renamed over it
+--   when complete: a failed or interrupted copy leaves the old file whole and no
+--   truncated one under the final name. A link found where a folder is to be written
+--   into is refused (never written through); a file or link in the way is replaced.
+-- - Modes are kept without the setuid and setgid bits (keep_setuid keeps them); owners
+--   are never copied. A folder is made 0700 while it is filled, then gets its mode.
+-- - Other kinds of entries (devices, sockets, fifos) are an error: they cannot be copied.
+--
+-- A side is this machine or a target: an object with lstat, stat, list (entries with
+-- name, type, mode, size), mkdir, readlink, symlink(path, target), rename (over what is
+-- there), remove, setmode, all returning nil and a message on failure. The file copier
+-- moves one file's bytes to a temporary path of the destination side.
+local copy = {}
+
+-- True when a name from a listing cannot be a real entry of a folder.
+local function bad_name(name)
+  return type(name) ~= "string" or name == "" or name == "." or name == ".."
+    or name:find("[/%z]") ~= nil
+end
+
+-- A fresh name beside path for what is being written there.
+local function temporary(path)
+  local dir, base = path:match("^(.*/)([^/]*)$")
+  return string.format("%s.joe-%d-%08x-%s", dir or "", require("cijoe.proc").pid(),
+    math.random(0, 0x7fffffff), (base or path):sub(1, 180))
+end
+
+local copy_entry
+
+-- A file: its bytes to a temporary name, then renamed over the destination.
+local function copy_file(job, src, dst, st)
+  local tmp = temporary(dst)
+  local ok, err = job.file(src, tmp, st.mode & job.mask, st.size)
+  if ok then ok, err = job.dst:rename(tmp, dst) end
+  if not ok then
+    job.dst:remove(tmp)
+    return nil, err
+  end
+  job.stats.files, job.stats.bytes = job.stats.files + 1, job.stats.bytes + (st.size or 0)
+  return true
+end
+
+-- A link: made again with the same target, by a temporary name renamed over dst.
+local function copy_link(job, src, dst)
+  local target, err = job.src:readlink(src)
+  if not target then return nil, err end
+  local tmp = temporary(dst)
+  local ok, lerr = job.dst:symlink(tmp, target)
+  if ok then ok, lerr = job.dst:rename(tmp, dst) end
+  if not ok then
+    job.dst:remove(tmp)
+    return nil, lerr
+  end
+  job.stats.links = job.stats.links + 1
+  return true
+end
+
+-- The folder dst, made when missing; a link or a file there is refused.
+local function folder(job, dst)
+  local d = job.dst:lstat(dst)
+  if d and d.type == "link" then
+    return nil, dst .. ": is a link; joe does not write through links"
+  elseif d and d.type ~= "directory" then
+    return nil, dst .. ": exists and is not a folder"
+  elseif d then
+    return true
+  end
+  return job.dst:mkdir(dst, 448) -- 0700 while it is filled
+end
+
+-- A folder: its entries in name order, then its mode.
+local function copy_dir(job, src, dst, st)
+  local ok, err = folder(job, dst)
+  if not ok then return nil, err end
+  local entries, lerr = job.src:list(src)
+  if not entries then return nil, lerr end
+  table.sort(entries, function(a, b) return tostring(a.name) < tostring(b.name) end)
+  for _, e in ipairs(entries) do
+    if bad_name(e.name) then
+      return nil, string.format("%s: the listing holds the name %q, which no folder can; " ..
+        "refusing it", src, tostring(e.name))
+    end
+    ok, err = copy_entry(job, src .. "/" .. e.name, dst .. "/" .. e.name, e)
+    if not ok then return nil, err end
+  end
+  job.stats.folders = job.stats.folders + 1
+  return job.dst:setmode(dst, st.mode & job.mask)
+end
+
+function copy_entry(job, src, dst, st)
+  if st.type == "directory" then return copy_dir(job, src, dst, st) end
+  if st.type == "link" then return copy_link(job, src, dst) end
+  if st.type == "file" then return copy_file(job, src, dst, st) end
+  return nil, src .. ": a " .. tostring(st.type) .. " (not a file, folder or link) cannot be copied"
+end
+
+--- Copy src of side `from` to dst of side `to`, moving file bytes with file(src, tmp,
+--- mode, size). dst is the new name, or the folder to copy into when it is one (as cp
+--- -R and scp). opts.keep_setuid keeps setuid and setgid bits. Returns the stats
+--- {files, folders, links, bytes}, or nil and what went wrong.
+function copy.tree(from, src, to, dst, file, opts)
+  local base = src:match("([^/]+)/*$")
+  if not base then return nil, src .. ": give a file or a folder below /" end
+  local st, err = from:stat(src)
+  if not st then return nil, err end
+  local d = to:stat(dst)
+  if d and d.type == "directory" then dst = dst:gsub("/+$", "") .. "/" .. base end
+  local job = { src = from, dst = to, file = file, mask = (opts or {}).keep_setuid and 4095 or 1023,
+    stats = { files = 0, folders = 0, links = 0, bytes = 0 } }
+  local ok, cerr = copy_entry(job, src, dst, st)
+  if not ok then return nil, cerr end
+  return job.stats
+end
+
+return copy

@@ -1,0 +1,42 @@
+-- The transports behind one interface. A transport is this machine ("local") or a named
+-- entry of cijoe.transport in the config (SSH). Each has:
+--
+--   t.name
+--   t:run(cmd, {log = file, timeout = s, monitor = bool}) -> result | nil, why
+--       result = {err = status, timed_out = true|nil, interrupted = true|nil,
+--                 log_error = why the log stopped taking writes | nil}
+--       nil, why: the command did not run (and nothing of it did)
+--   t:put(src, dst, opts) / t:get(src, dst, opts) -> stats | nil, why: a file or a tree,
+--       through the one tree copy (cijoe.copy), the same rules on every transport
+--   t:close()
+local transport = {}
+
+-- Signal names as SSH gives them, to the status a shell would show (128 + number).
+local SIGNALS = { HUP = 1, INT = 2, QUIT = 3, ILL = 4, TRAP = 5, ABRT = 6, BUS = 7,
+  FPE = 8, KILL = 9, USR1 = 10, SEGV = 11, USR2 = 12, PIPE = 13, ALRM = 14, TERM = 15 }
+
+-- The status timeout(1) gives a command it stopped, for one that still exited 0.
+local TIMED_OUT = 124
+
+--- The result of a command from what proc.run or session:exec gave: its status (128+N
+--- when signal N killed it), why it was stopped, why its log is incomplete.
+function transport.result(status, why, log_error)
+  if type(status) == "string" then status = 128 + (SIGNALS[status] or 0) end
+  if why == "timeout" and status == 0 then status = TIMED_OUT end -- never a green timeout
+  return { err = status, timed_out = why == "timeout" or nil,
+    interrupted = why == "interrupted" or nil, log_error = log_error }
+end
+
+--- The transport called name for the config conf: "local" is this machine; other names
+--- are entries of cijoe.transport. Returns it, or nil and a message.
+function transport.open(name, conf)
+  if name == "local" then return require("cijoe.transport_local") end
+  local entries = type(conf.cijoe) == "table" and conf.cijoe.transport
+  local entry = type(entries) == "table" and entries[name]
+  if type(entry) ~= "table" then
+    return nil, "unknown transport '" .. tostring(name) .. "'"
+  end
+  return require("cijoe.transport_ssh").new(name, entry)
+end
+
+return transport

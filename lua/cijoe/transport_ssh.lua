@@ -1,0 +1,144 @@
+-- An SSH target as a transport: one session per transport, opened on first use and
+-- opened again, once, when it is found dead before a command starts. Commands run in
+-- the login shell as `ssh host cmd` would, wrapped so that they can be stopped and so
+-- that joe knows when the shell is done; files go through SFTP and the tree copy.
+local copy = require("cijoe.copy")
+local fs = require("cijoe.fs")
+local login = require("cijoe.ssh_login")
+local transport = require("cijoe.transport")
+local transport_local = require("cijoe.transport_local")
+
+local T = {}
+T.__index = T
+
+--- The transport called name, from its config entry; it connects on first use.
+function T.new(name, conf)
+  return setmetatable({ name = name, conf = conf }, T)
+end
+
+--- The open session, connecting when there is none; nil and a message on failure.
+function T:session()
+  if self.sess and self.sess:is_open() then return self.sess end
+  local sess, label = login.connect(self.name, self.conf)
+  self.sess, self.label = sess, label
+  if not sess then return nil, "transport " .. self.name .. ": " .. label end
+  return sess
+end
+
+--- Close the session; the next use connects again.
+function T:close()
+  if self.sess then self.sess:close() end
+  self.sess = nil
+end
+
+-- The remote script that stops a command: $p is its shell's pid, $s the signal. OpenSSH
+-- makes the shell a process-group leader; dropbear does not, so then its children,
+-- found in /proc, get the signal one by one; SIGKILL follows two seconds later.
+local STOP = [[kill -$s -$p 2>/dev/null || { for d in /proc/[0-9]*; do ]] ..
+  [[read -r _ _ _ pp _ <$d/stat && [ "$pp" = $p ] && kill -$s ${d#/proc/}; done; ]] ..
+  [[kill -$s $p; } 2>/dev/null; (sleep 2; kill -KILL -$p || kill -KILL $p) ]] ..
+  [[</dev/null >/dev/null 2>&1 &]]
+
+local PID_MARKER = "joe-pid:"
+
+-- The command as the remote shell gets it: its pid on a line of its own, the command
+-- through eval (with no access to the shell's copies of stdout and stderr on fds 8 and
+-- 9), then the end marker (unique to this command) with its status on each of those:
+-- once both came, all the command printed came too (sshd reads the two pipes apart).
+local function wrap(cmd, marker)
+  local mark = "printf '\\036" .. marker:sub(2) .. "%d\\n' $s"
+  return "exec 8>&1 9>&2; printf 'joe-pid:%d\\n' $$ && eval " .. require("cijoe").quote(cmd) ..
+    " 8>&- 9>&-; s=$?; " .. mark .. " >&8; " .. mark .. " >&9"
+end
+
+--- Run cmd on the target; see cijoe.transport for the result.
+function T:run(cmd, opts)
+  local marker = string.format("\30joe-end:%08x%08x:", math.random(0, 0x7fffffff),
+    math.random(0, 0x7fffffff))
+  local full = wrap(cmd, marker)
+  for attempt = 1, 2 do
+    local sess, cerr = self:session()
+    if not sess then return nil, cerr end
+    local status, why, extra = sess:exec(full, { log = opts.log, timeout = opts.timeout,
+      monitor = opts.monitor, start_timeout = self.conf.connect_timeout,
+      pid_marker = PID_MARKER, end_marker = marker, stop = STOP })
+    if status then return transport.result(status, why, extra) end
+    if why == "interrupted" or extra ~= "start" or attempt == 2 then
+      return nil, why == "interrupted" and why or "transport " .. self.name .. ": " .. why
+    end
+  end
+end
+
+-- SFTP's status codes, as OpenSSH's sftp words them.
+local STATUS = { "end of file", "no such file", "permission denied", "failure",
+  "bad message", "no connection", "connection lost", "operation unsupported" }
+
+-- The target's files as a side of the tree copy: the session's SFTP calls, with
+-- messages naming the session and path, and a broken session dropped (the next use
+-- connects again).
+local function remote_side(t, sess)
+  local side = {}
+  local function call(method, ...)
+    local r, why, code = sess[method](sess, ...)
+    if r ~= nil then return r end
+    if code == nil then t:close() end
+    local text = code and (STATUS[code] or "SFTP status " .. code) or why
+    return nil, t.label .. ": " .. (code and why:match("^(.-): ") or why) ..
+      (code and ": " .. text or "")
+  end
+  for _, m in ipairs({ "stat", "lstat", "list", "mkdir", "readlink", "setmode", "remove" }) do
+    side[m] = function(_, ...) return call(m, ...) end
+  end
+  function side.symlink(_, path, target) return call("symlink", path, target) end
+  -- SFTP v3's rename (OpenSSH's) will not replace a file: remove it first, then.
+  function side.rename(_, from, to)
+    local ok = sess:rename(from, to)
+    if ok then return true end
+    local st = sess:lstat(to)
+    if st and st.type ~= "directory" then sess:remove(to) end
+    return call("rename", from, to)
+  end
+  return side
+end
+
+-- The file copiers of a transfer: put writes a new remote file from a local one, get a
+-- new local file (0600 until whole) from a remote one.
+local function put_file(t, sess)
+  return function(src, tmp, mode)
+    local f, err = io.open(src, "rb")
+    if not f then return nil, err end
+    local ok, perr, code = sess:put(f, tmp, mode)
+    f:close()
+    if ok then return true end
+    if code == nil then t:close() end
+    return nil, t.label .. ": " .. perr
+  end
+end
+
+local function get_file(t, sess)
+  return function(src, tmp, mode, size)
+    local f, err = fs.create(tmp, 384)
+    if not f then return nil, err end
+    local ok, gerr, code = sess:get(src, f, size)
+    local closed, cerr = f:close()
+    if ok and closed then return fs.chmod(tmp, mode) end
+    if not ok and code == nil then t:close() end
+    return nil, ok and cerr or t.label .. ": " .. gerr
+  end
+end
+
+--- Copy a local file or folder to dst on the target.
+function T:put(src, dst, opts)
+  local sess, err = self:session()
+  if not sess then return nil, err, "unreachable" end
+  return copy.tree(transport_local.disk, src, remote_side(self, sess), dst, put_file(self, sess), opts)
+end
+
+--- Copy a file or folder of the target to dst on this machine.
+function T:get(src, dst, opts)
+  local sess, err = self:session()
+  if not sess then return nil, err, "unreachable" end
+  return copy.tree(remote_side(self, sess), src, transport_local.disk, dst, get_file(self, sess), opts)
+end
+
+return T

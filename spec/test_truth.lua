@@ -1,0 +1,160 @@
+-- A run never says "passed" for work that did not happen, and every failure says what
+-- failed: the core example against targets that cannot be reached, junit.xml read by a
+-- real JUnit consumer (Debian's python3-junitparser), the piped REPL, a run killed with
+-- SIGKILL and rebuilt from its journal, config scalars written as users write them.
+local lu = require("luaunit")
+local h = require("helper")
+local sshd = require("sshd")
+
+TestTruth = {}
+
+function TestTruth.setupClass()
+  TestTruth.server = sshd.start()
+end
+
+function TestTruth.teardownClass()
+  TestTruth.server:kill_all()
+end
+
+function TestTruth:setUp()
+  self.dir = h.tmpdir()
+end
+
+-- The steps' statuses of the newest run as "name=status" in order.
+local function statuses(dir)
+  local out = {}
+  for _, s in ipairs(h.yaml(h.latest(dir) .. "/workflow.state").steps) do
+    out[#out + 1] = s.name .. "=" .. s.status
+  end
+  return out
+end
+
+-- The core example (`joe -s`) run against the fixture's sshd with extra transport keys.
+function TestTruth:example_against(extra)
+  lu.assertEquals(h.joe_in(self.dir, "-s"), 0)
+  h.write(self.dir .. "/t.yaml", self.server:config(nil, extra))
+  return h.joe_in(self.dir, "-c t.yaml example.workflow")
+end
+
+function TestTruth:test_example_against_an_unreachable_target_passes_nothing()
+  local status, out, err = self:example_against({ port = 1, connect_timeout = 2 })
+  lu.assertEquals(status, 1)
+  lu.assertEquals(statuses(self.dir), { "uname=failed", "environment=failed", "files=failed" })
+  lu.assertStrMatches(out, ".*uname +failed.*environment +failed.*files +failed.*steps: 0 passed, 3 failed\n.*")
+  lu.assertStrContains(err, "could not run `uname -a` on target: transport target: joetest@127.0.0.1:1: " ..
+    "Connection refused")
+  local junit = h.read(h.latest(self.dir) .. "/junit.xml")
+  lu.assertStrContains(junit, '<error message="could not run `echo')
+  lu.assertNotStrContains(junit, "returned")
+end
+
+function TestTruth:test_example_with_an_unknown_host_key_passes_nothing()
+  local status, _, err = self:example_against({ known_hosts = self.dir .. "/empty", host_key_check = "yes" })
+  lu.assertEquals(status, 1)
+  lu.assertEquals(statuses(self.dir), { "uname=failed", "environment=failed", "files=failed" })
+  lu.assertStrContains(err, "the host key is not known (SHA256:")
+  local html = h.read(h.latest(self.dir) .. "/report.html")
+  lu.assertStrContains(html, '<span class="badge failed">failed</span>')
+  lu.assertNotStrContains(html, 'class="step passed"')
+end
+
+function TestTruth:test_example_against_a_working_target_passes_all()
+  local status, out = self:example_against()
+  lu.assertEquals(status, 0, out)
+  lu.assertEquals(statuses(self.dir), { "uname=passed", "environment=passed", "files=passed" })
+end
+
+-- A workflow with a step of every kind of ending, and output no XML may hold raw.
+local EVERY_ENDING = [=[
+step("passes", function() return cijoe.run("printf 'bad \\377 utf8, nul \\000, esc \\033[31m, ]]>\\n'") end)
+step("fails", function() return cijoe.run("echo one; echo two; exit 3") end)
+step("times_out", function() return cijoe.run("echo slow; sleep 30", { timeout = 1 }) end)
+step("unreachable", function() local err = cijoe.run("true", { transport = "nowhere" }) if err ~= 0 then return err end end)
+step("errs", function() local t = nil; return t.field end)
+step("skips", function() return "skip", "no disk here" end)
+]=]
+
+function TestTruth:test_junit_read_by_a_real_consumer()
+  h.write(self.dir .. "/wf.lua", EVERY_ENDING)
+  lu.assertEquals(h.joe_in(self.dir, "-q wf.lua"), 1)
+  local out, status = h.sh("/usr/bin/python3 -c " .. h.q([[
+import sys, socket
+from junitparser import JUnitXml
+for suite in JUnitXml.fromfile(sys.argv[1]):
+    print("suite", suite.name, suite.tests, suite.failures, suite.errors, suite.skipped,
+          suite.timestamp is not None and len(suite.timestamp) == 19, suite.hostname == socket.gethostname(),
+          float(suite.time) > 1)
+    for c in suite:
+        kinds = ["%s[%s]: %s" % (type(r).__name__, r.type, r.message) for r in c.result]
+        text = "".join(r.text or "" for r in c.result)
+        print(c.classname, c.name, float(c.time) >= 0, "|".join(kinds))
+        if "last lines" in text: print("  text:", text.splitlines()[-1])
+        if c.system_out: print("  out:", c.system_out.splitlines()[-1])
+]]) .. " " .. h.q(h.latest(self.dir) .. "/junit.xml"))
+  lu.assertEquals(status, 0, out)
+  lu.assertEquals(out, table.concat({
+    "suite wf 6 2 2 1 True True True",
+    "wf passes True ",
+    "  out: bad \239\191\189 utf8, nul \239\191\189, esc \239\191\189[31m, ]]>",
+    "wf fails True Failure[command]: `echo one; echo two; exit 3` on local: exit status 3",
+    "  text:   | two",
+    "  out: two",
+    "wf times_out True Failure[command]: `echo slow; sleep 30` on local: timed out after 1 s (exit status 143)",
+    "  text:   | slow",
+    "  out: slow",
+    "wf unreachable True Error[unrun]: could not run `true` on nowhere: unknown transport 'nowhere'",
+    "  text:   | joe: could not run the command: unknown transport 'nowhere'",
+    "  out: joe: could not run the command: unknown transport 'nowhere'",
+    "wf errs True Error[error]: wf.lua:5: attempt to index a nil value (local 't')",
+    "wf skips True Skipped[skipped]: no disk here", "" }, "\n"))
+end
+
+function TestTruth:test_piped_repl_fails_on_a_failed_command()
+  local _, status = h.sh("cd " .. h.q(self.dir) .. " && echo 'run \"false\"' | " .. h.q(h.joe) .. " repl")
+  lu.assertEquals(status, 1)
+  _, status = h.sh("cd " .. h.q(self.dir) .. " && echo 'run \"true\"' | " .. h.q(h.joe) .. " repl")
+  lu.assertEquals(status, 0)
+  _, status = h.sh("cd " .. h.q(self.dir) .. " && echo 'run(\"true\", {transport = \"nosuch\"})' | " ..
+    h.q(h.joe) .. " repl")
+  lu.assertEquals(status, 1)
+end
+
+-- A run killed with SIGKILL mid-step: its journal holds everything up to that moment,
+-- and joe report tells exactly that (the step that ran passed, the one running is open
+-- with its command not finished, the rest are pending).
+function TestTruth:test_sigkill_mid_step_is_rebuilt_from_the_journal()
+  h.write(self.dir .. "/wf.lua", 'step("first", function() return cijoe.run("echo one") end)\n' ..
+    'step("long", function() return cijoe.run("echo begun; sleep 60") end)\n' ..
+    'step("never", function() return cijoe.run("true") end)\n')
+  h.sh(string.format([[cd %s && (%s -q wf.lua >/dev/null 2>&1 & pid=$!;
+    while ! grep -qs begun cijoe-output/latest/002_long/cmd_01.output; do sleep 0.05; done;
+    kill -KILL $pid; wait $pid; pkill -f 'sleep 6[0]' || true)]], h.q(self.dir), h.q(h.joe)))
+  local run = h.latest(self.dir)
+  lu.assertNil(h.read(run .. "/workflow.state"))
+  lu.assertEquals(h.joe_in(self.dir, "-q report"), 0)
+  lu.assertEquals(statuses(self.dir), { "first=passed", "long=running", "never=pending" })
+  local state = h.yaml(run .. "/workflow.state")
+  lu.assertEquals({ state.status, state.steps[1].commands }, { "running", 1 })
+  local html = h.read(run .. "/report.html")
+  lu.assertStrContains(html, '<details class="step running" id="step-2" open>')
+  lu.assertStrMatches(html, '.*did not finish.*begun\n</pre>.*')
+end
+
+function TestTruth:test_config_scalars_as_users_quote_them()
+  h.write(self.dir .. "/c.yaml", self.server:config(nil, { known_hosts = self.dir .. "/kh",
+    host_key_check = '"accept-new"' }) .. '  workflow:\n    fail_fast: "yes"\n')
+  h.write(self.dir .. "/no.yaml", self.server:config(nil, { known_hosts = self.dir .. "/none",
+    host_key_check = '"no"', port = '"' .. self.server.port .. '"' }))
+  h.write(self.dir .. "/wf.lua", 'step("a", function() return cijoe.run("exit 1") end)\n' ..
+    'step("b", function() return cijoe.run("true") end)\n')
+  lu.assertEquals(h.joe_in(self.dir, "-q -c c.yaml wf.lua"), 1)
+  lu.assertEquals(statuses(self.dir), { "a=failed", "b=skipped" }) -- fail_fast: "yes"
+  lu.assertStrContains(h.read(self.dir .. "/kh"), "ssh-ed25519") -- accept-new wrote it
+  h.write(self.dir .. "/s.lua", 'assert(cijoe.run("true") == 0)\n')
+  local status, _, err = h.joe_in(self.dir, "-q -c no.yaml s.lua")
+  lu.assertEquals(status, 0, err)
+  h.write(self.dir .. "/bad.yaml", self.server:config(nil, { host_key_check = "maybe" }))
+  status, _, err = h.joe_in(self.dir, "-q -c bad.yaml s.lua")
+  lu.assertEquals(status, 2)
+  lu.assertStrMatches(err, "joe: bad%.yaml:%d+:%d+: transport target: host_key_check must be yes, no or accept%-new\n")
+end

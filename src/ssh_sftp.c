@@ -1,0 +1,278 @@
+/* SFTP calls on a session, one per method, as mechanism for the tree copy in Lua
+   (lua/cijoe/copy.lua): which names, links and modes are allowed is decided there. Data
+   moves between a remote file and a Lua file that Lua opened. A failure is nil, what
+   went wrong, and the SFTP status when the server refused (none when the session broke:
+   the caller drops it). Every call may stall for stall_ms at most. */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ssh.h"
+
+enum { XFER_SIZE = 4 << 20, STALL_MS = 60000 };
+
+/* The session at 1, its SFTP subsystem started when it can be (s->sftp is NULL when
+   not: every call then fails with libssh2's reason). */
+static struct session *sftp_session(lua_State *L) {
+  struct session *s = joe_ssh_check(L, 1);
+  joe_ssh_allow(s, STALL_MS);
+  if (!s->sftp)
+    s->sftp = libssh2_sftp_init(s->ssh);
+  return s;
+}
+
+/* Push nil, what went wrong and the SFTP status when the server refused; returns 3. */
+static int sftp_fail(lua_State *L, struct session *s, const char *path) {
+  int code = s->sftp ? libssh2_session_last_errno(s->ssh) : 0;
+  char *detail = NULL;
+  libssh2_session_last_error(s->ssh, &detail, NULL, 0);
+  lua_pushnil(L);
+  lua_pushfstring(L, "%s: %s", path, joe_pending_signal() ? "interrupted" : detail ? detail : "");
+  if (code == LIBSSH2_ERROR_SFTP_PROTOCOL)
+    lua_pushinteger(L, (lua_Integer)libssh2_sftp_last_error(s->sftp));
+  else
+    lua_pushnil(L);
+  return 3;
+}
+
+/* The type of a file from its mode, as fs.stat names them. */
+static const char *type_of(unsigned long mode) {
+  switch (mode & LIBSSH2_SFTP_S_IFMT) {
+  case LIBSSH2_SFTP_S_IFREG: return "file";
+  case LIBSSH2_SFTP_S_IFDIR: return "directory";
+  case LIBSSH2_SFTP_S_IFLNK: return "link";
+  default: return "other";
+  }
+}
+
+/* Push {type =, mode =, size =, mtime =} of SFTP attributes. */
+static void push_attrs(lua_State *L, const LIBSSH2_SFTP_ATTRIBUTES *a) {
+  lua_createtable(L, 0, 4);
+  lua_pushstring(L, type_of(a->permissions));
+  lua_setfield(L, -2, "type");
+  lua_pushinteger(L, (lua_Integer)(a->permissions & 07777));
+  lua_setfield(L, -2, "mode");
+  lua_pushinteger(L, (lua_Integer)a->filesize);
+  lua_setfield(L, -2, "size");
+  lua_pushinteger(L, (lua_Integer)a->mtime);
+  lua_setfield(L, -2, "mtime");
+}
+
+/* stat or lstat of the path at 2. */
+static int stat_path(lua_State *L, int how) {
+  struct session *s = sftp_session(L);
+  size_t len;
+  const char *path = luaL_checklstring(L, 2, &len);
+  LIBSSH2_SFTP_ATTRIBUTES a;
+  if (!s->sftp || libssh2_sftp_stat_ex(s->sftp, path, (unsigned)len, how, &a) != 0)
+    return sftp_fail(L, s, path);
+  push_attrs(L, &a);
+  return 1;
+}
+
+/* session:stat(path), session:lstat(path) -> {type, mode, size, mtime} | nil, why, code. */
+static int sftp_stat(lua_State *L) { return stat_path(L, LIBSSH2_SFTP_STAT); }
+static int sftp_lstat(lua_State *L) { return stat_path(L, LIBSSH2_SFTP_LSTAT); }
+
+/* session:list(path) -> {{name =, type =, mode =, size =, mtime =}, ...} without . and ..,
+   the types as the server's lstat gives them | nil, why, code. */
+static int sftp_list(lua_State *L) {
+  struct session *s = sftp_session(L);
+  const char *path = luaL_checkstring(L, 2);
+  LIBSSH2_SFTP_HANDLE *h = s->sftp ? libssh2_sftp_opendir(s->sftp, path) : NULL;
+  char name[4096];
+  LIBSSH2_SFTP_ATTRIBUTES a;
+  int rc, n = 0;
+  if (!h)
+    return sftp_fail(L, s, path);
+  lua_newtable(L);
+  while ((rc = libssh2_sftp_readdir_ex(h, name, sizeof name, NULL, 0, &a)) > 0) {
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+      continue;
+    push_attrs(L, &a);
+    lua_pushlstring(L, name, (size_t)rc);
+    lua_setfield(L, -2, "name");
+    lua_rawseti(L, -2, ++n);
+  }
+  libssh2_sftp_closedir(h);
+  return rc < 0 ? sftp_fail(L, s, path) : 1;
+}
+
+/* true, or the failure of the call just made on the path at 2. */
+static int done(lua_State *L, struct session *s, int rc) {
+  if (rc != 0)
+    return sftp_fail(L, s, lua_tostring(L, 2));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* session:mkdir(path, mode), session:remove(path), session:rmdir(path),
+   session:setmode(path, mode), session:rename(from, to), session:symlink(path, target)
+   -> true | nil, why, code. */
+static int sftp_mkdir(lua_State *L) {
+  struct session *s = sftp_session(L);
+  size_t n;
+  const char *path = luaL_checklstring(L, 2, &n);
+  long mode = (long)luaL_checkinteger(L, 3);
+  return done(L, s, s->sftp ? libssh2_sftp_mkdir_ex(s->sftp, path, (unsigned)n, mode) : -1);
+}
+
+static int sftp_remove(lua_State *L) {
+  struct session *s = sftp_session(L);
+  size_t n;
+  const char *path = luaL_checklstring(L, 2, &n);
+  return done(L, s, s->sftp ? libssh2_sftp_unlink_ex(s->sftp, path, (unsigned)n) : -1);
+}
+
+static int sftp_rmdir(lua_State *L) {
+  struct session *s = sftp_session(L);
+  size_t n;
+  const char *path = luaL_checklstring(L, 2, &n);
+  return done(L, s, s->sftp ? libssh2_sftp_rmdir_ex(s->sftp, path, (unsigned)n) : -1);
+}
+
+static int sftp_setmode(lua_State *L) {
+  struct session *s = sftp_session(L);
+  size_t n;
+  const char *path = luaL_checklstring(L, 2, &n);
+  LIBSSH2_SFTP_ATTRIBUTES a = {.flags = LIBSSH2_SFTP_ATTR_PERMISSIONS,
+                               .permissions = (unsigned long)luaL_checkinteger(L, 3)};
+  return done(L, s, s->sftp ? libssh2_sftp_stat_ex(s->sftp, path, (unsigned)n,
+                                             LIBSSH2_SFTP_SETSTAT, &a) : -1);
+}
+
+static int sftp_rename(lua_State *L) {
+  struct session *s = sftp_session(L);
+  size_t n, m;
+  const char *from = luaL_checklstring(L, 2, &n), *to = luaL_checklstring(L, 3, &m);
+  long flags = LIBSSH2_SFTP_RENAME_OVERWRITE | LIBSSH2_SFTP_RENAME_ATOMIC;
+  return done(L, s, s->sftp ? libssh2_sftp_rename_ex(s->sftp, from, (unsigned)n, to, (unsigned)m,
+                                               flags) : -1);
+}
+
+/* OpenSSH's sftp-server takes the link's target first, the reverse of the draft; libssh2
+   sends its "orig" first, so the target goes there. */
+static int sftp_symlink(lua_State *L) {
+  struct session *s = sftp_session(L);
+  size_t n, m;
+  const char *path = luaL_checklstring(L, 2, &n), *target = luaL_checklstring(L, 3, &m);
+  char *t = (char *)target;
+  return done(L, s, s->sftp ? libssh2_sftp_symlink_ex(s->sftp, t, (unsigned)m, (char *)path,
+                                                (unsigned)n, LIBSSH2_SFTP_SYMLINK) : -1);
+}
+
+/* session:readlink(path) -> the link's target | nil, why, code. */
+static int sftp_readlink(lua_State *L) {
+  struct session *s = sftp_session(L);
+  size_t n;
+  const char *path = luaL_checklstring(L, 2, &n);
+  char target[4096];
+  int rc = s->sftp ? libssh2_sftp_symlink_ex(s->sftp, path, (unsigned)n, target, sizeof target,
+                                       LIBSSH2_SFTP_READLINK) : -1;
+  if (rc < 0)
+    return sftp_fail(L, s, path);
+  lua_pushlstring(L, target, (size_t)rc);
+  return 1;
+}
+
+/* A buffer for a transfer of `size` bytes, owned by Lua (freed even when Lua raises):
+   no bigger than the file, since libssh2 asks the server for a whole buffer ahead. */
+static char *transfer_buffer(lua_State *L, lua_Integer size, size_t *len) {
+  *len = size >= 0 && size < XFER_SIZE ? (size_t)size + 1 : XFER_SIZE;
+  return lua_newuserdatauv(L, *len, 0);
+}
+
+/* Remote to local: 0, 1 when the local write failed (errno), or a libssh2 error. */
+static long download(LIBSSH2_SFTP_HANDLE *h, int fd, char *buf, size_t len) {
+  for (;;) {
+    ssize_t n = libssh2_sftp_read(h, buf, len);
+    if (joe_pending_signal())
+      return LIBSSH2_ERROR_TIMEOUT;
+    if (n <= 0)
+      return (long)n;
+    for (ssize_t done = 0, w; done < n; done += w)
+      if ((w = write(fd, buf + done, (size_t)(n - done))) < 0)
+        return 1;
+  }
+}
+
+/* Local to remote: 0, 1 when the local read failed (errno), or a libssh2 error. */
+static long upload(LIBSSH2_SFTP_HANDLE *h, int fd, char *buf, size_t len) {
+  for (;;) {
+    ssize_t n = read(fd, buf, len);
+    if (n < 0)
+      return 1;
+    if (n == 0)
+      return 0;
+    for (ssize_t done = 0, w; done < n; done += w)
+      if ((w = libssh2_sftp_write(h, buf + done, (size_t)(n - done))) < 0 ||
+          joe_pending_signal())
+        return w < 0 ? (long)w : LIBSSH2_ERROR_TIMEOUT;
+  }
+}
+
+/* The result of a transfer: true, the local side's errno message, or the SFTP failure. */
+static int transferred(lua_State *L, struct session *s, long rc, const char *path,
+                       int local_errno) {
+  errno = local_errno;
+  if (rc == 1)
+    return luaL_fileresult(L, 0, NULL);
+  if (rc != 0)
+    return sftp_fail(L, s, path);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* session:get(remote, file, size) -> true | nil, why, code: the remote file's bytes
+   written to the open Lua file. */
+static int sftp_get(lua_State *L) {
+  struct session *s = sftp_session(L);
+  const char *remote = luaL_checkstring(L, 2);
+  int fd = fileno(((luaL_Stream *)luaL_checkudata(L, 3, LUA_FILEHANDLE))->f);
+  size_t len;
+  char *buf = transfer_buffer(L, luaL_optinteger(L, 4, -1), &len);
+  LIBSSH2_SFTP_HANDLE *h = s->sftp ? libssh2_sftp_open(s->sftp, remote, LIBSSH2_FXF_READ, 0) : NULL;
+  if (!h)
+    return sftp_fail(L, s, remote);
+  joe_in_command = 1;
+  long rc = download(h, fd, buf, len);
+  int saved = errno;
+  joe_in_command = 0;
+  if (libssh2_sftp_close_handle(h) != 0 && rc == 0)
+    rc = LIBSSH2_ERROR_SFTP_PROTOCOL;
+  return transferred(L, s, rc, remote, saved);
+}
+
+/* session:put(file, remote, mode) -> true | nil, why, code: a new remote file (never
+   one that exists) with the open Lua file's bytes, and then the mode (so no umask). */
+static int sftp_put(lua_State *L) {
+  struct session *s = sftp_session(L);
+  int fd = fileno(((luaL_Stream *)luaL_checkudata(L, 2, LUA_FILEHANDLE))->f);
+  const char *remote = luaL_checkstring(L, 3);
+  LIBSSH2_SFTP_ATTRIBUTES a = {.flags = LIBSSH2_SFTP_ATTR_PERMISSIONS,
+                               .permissions = (unsigned long)luaL_checkinteger(L, 4)};
+  struct stat st;
+  size_t len;
+  char *buf = transfer_buffer(L, fstat(fd, &st) == 0 ? st.st_size : -1, &len);
+  unsigned long flags = LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_EXCL;
+  LIBSSH2_SFTP_HANDLE *h = s->sftp ? libssh2_sftp_open(s->sftp, remote, flags, 0600) : NULL;
+  if (!h)
+    return sftp_fail(L, s, remote);
+  joe_in_command = 1;
+  long rc = upload(h, fd, buf, len);
+  int saved = errno;
+  joe_in_command = 0;
+  if (rc == 0 && libssh2_sftp_fsetstat(h, &a) != 0)
+    rc = LIBSSH2_ERROR_SFTP_PROTOCOL;
+  if (libssh2_sftp_close_handle(h) != 0 && rc == 0)
+    rc = LIBSSH2_ERROR_SFTP_PROTOCOL;
+  return transferred(L, s, rc, remote, saved);
+}
+
+const luaL_Reg joe_sftp_methods[] = {
+    {"stat", sftp_stat},       {"lstat", sftp_lstat},     {"list", sftp_list},
+    {"mkdir", sftp_mkdir},     {"remove", sftp_remove},   {"rmdir", sftp_rmdir},
+    {"setmode", sftp_setmode}, {"rename", sftp_rename},   {"symlink", sftp_symlink},
+    {"readlink", sftp_readlink}, {"get", sftp_get},       {"put", sftp_put},
+    {NULL, NULL}};
