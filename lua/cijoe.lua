@@ -6,6 +6,7 @@
 local proc = require("cijoe.proc")
 local config = require("cijoe.config")
 local run = require("cijoe.run")
+local secrets = require("cijoe.secrets")
 local yaml = require("cijoe.yaml")
 
 local cijoe = {}
@@ -39,9 +40,7 @@ function State:output()
 end
 
 --- Quote a string for sh, so that no value can inject a command.
-function cijoe.quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+cijoe.quote = require("cijoe.transport").quote
 
 -- Raise the error luaL_check* would, at the caller of the cijoe function.
 local function bad_arg(n, fname, expected, got)
@@ -65,40 +64,30 @@ local function check_args(fname, opts_index, ...)
   return opts or {}
 end
 
--- The environment a command gets: cijoe.run.env of the config, then opts.env. Values
--- are strings, numbers or booleans; anything else is the caller's mistake.
+-- The environment a command gets: cijoe.run.env of the config, then opts.env, as
+-- {name, value, secret} in name order; nil and a message for a name that is no shell
+-- identifier. Values are strings, numbers or booleans; anything else is a mistake.
 local function command_env(conf, opts)
-  local env = {}
+  local env, names, secrets = {}, {}, require("cijoe.secrets")
   for _, source in ipairs({ config.get(conf, "cijoe.run.env", {}), opts.env or {} }) do
     if type(source) ~= "table" then error("cijoe.run.env must be a mapping", 4) end
     for k, v in pairs(source) do
       if type(v) == "table" or type(v) == "function" or type(v) == "userdata" then
         error("env." .. tostring(k) .. ": a " .. type(v) .. " is no environment value", 4)
       end
+      if env[k] == nil then names[#names + 1] = tostring(k) end
       env[k] = v
     end
   end
-  return env
-end
-
--- The command as the shell gets it: cwd entered and env exported first (the same way on
--- every transport), then the command itself through eval, so that nothing of it runs
--- when cd fails. Nil and a message for an env name that is not a shell identifier.
-local function shell_command(conf, cmd, opts)
-  local prefix = opts.cwd and { "cd -- " .. cijoe.quote(opts.cwd) } or {}
-  local env = command_env(conf, opts)
-  local names = {}
-  for name in pairs(env) do names[#names + 1] = tostring(name) end
   table.sort(names)
-  for _, name in ipairs(names) do
+  local pairs_ = {}
+  for i, name in ipairs(names) do
     if not name:match("^[%a_][%w_]*$") then
       return nil, "bad environment variable name " .. cijoe.quote(name)
     end
-    prefix[#prefix + 1] = "export " .. name .. "=" .. cijoe.quote(env[name])
+    pairs_[i] = { name, tostring(env[name]), secrets.is_secret_name(name, conf) or nil }
   end
-  if #prefix == 0 then return cmd end
-  prefix[#prefix + 1] = "eval " .. cijoe.quote(cmd)
-  return table.concat(prefix, " && ")
+  return pairs_
 end
 
 -- Open what recording a command needs (its log, its state file, the transport) before
@@ -141,14 +130,17 @@ local function save_state(st, file)
   end
 end
 
--- Run cmd on the named transport, log it, write its state, journal it.
+-- Run cmd on the named transport, log it, write its state, journal it. What is logged of
+-- the command line has the config's secrets (and secret env values) masked.
 local function execute(name, cmd, opts)
   local r = the_run()
-  local full, bad = shell_command(r.config, cmd, opts)
-  if not full then return nil, bad end
+  local env, bad = command_env(r.config, opts)
+  if not env then return nil, bad end
   local base, perr = r:next_command()
   if not base then return nil, perr end
-  local st = setmetatable({ cmd = cmd, cwd = opts.cwd, transport = name, begin = proc.now(),
+  local hidden = r:secret_values(env)
+  local st = setmetatable({ cmd = secrets.hide(cmd, hidden), cwd = opts.cwd, transport = name,
+    begin = proc.now(),
     output_fpath = base .. ".output", state_fpath = base .. ".state", probe = opts.probe,
     timeout = opts.timeout }, State)
   local t, log, state_file = prepare(r, name, st)
@@ -158,8 +150,9 @@ local function execute(name, cmd, opts)
   else
     local monitor = opts.monitor
     if monitor == nil then monitor = r.monitor end
-    if r.verbose then io.stderr:write("[", name, "] $ ", cmd, "\n") end
-    result, why = t:run(full, { log = log, timeout = opts.timeout, monitor = monitor })
+    if r.verbose then io.stderr:write("[", name, "] $ ", st.cmd, "\n") end
+    result, why = t:run(cmd, { cwd = opts.cwd, env = env, log = log, timeout = opts.timeout,
+      monitor = monitor })
     if not result then log:write("joe: could not run the command: ", why, "\n") end
     log:close()
   end

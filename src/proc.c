@@ -111,9 +111,46 @@ static int wait_child(struct child *c) {
   return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 
+/* True when the list at index list holds a "NAME=..." for the name of entry "NAME=...". */
+static int overridden(lua_State *L, int list, const char *entry) {
+  size_t len = strcspn(entry, "=");
+  for (lua_Integer i = 1; lua_rawgeti(L, list, i) == LUA_TSTRING; i++) {
+    const char *s = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    if (strncmp(s, entry, len) == 0 && s[len] == '=')
+      return 1;
+  }
+  lua_pop(L, 1);
+  return 0;
+}
+
+/* The environment of a command: joe's, with the "NAME=value" strings of opts.env (at
+   index opts) in place of joe's variables of those names; kept in Lua memory (on the
+   stack) until the spawn. Values go to the command this way, not on its command line,
+   where ps would show them. */
+static char **command_env(lua_State *L, int opts) {
+  if (lua_getfield(L, opts, "env") == LUA_TNIL)
+    return environ;
+  int list = lua_gettop(L);
+  size_t n = lua_rawlen(L, list), count = 0, k = 0;
+  while (environ[count])
+    count++;
+  char **envp = lua_newuserdatauv(L, sizeof(char *) * (count + n + 1), 0);
+  for (size_t i = 0; i < count; i++)
+    if (!overridden(L, list, environ[i]))
+      envp[k++] = environ[i];
+  for (size_t i = 1; i <= n; i++) {
+    lua_rawgeti(L, list, (lua_Integer)i);
+    envp[k++] = (char *)luaL_checkstring(L, -1); /* the list keeps it alive */
+    lua_pop(L, 1);
+  }
+  envp[k] = NULL;
+  return envp;
+}
+
 /* posix_spawn `sh -c cmd` with output on `wr`, stdin from /dev/null, in a new process
    group, with default signal dispositions; returns 0 or an errno. */
-static int spawn_shell(pid_t *pid, const char *cmd, int wr) {
+static int spawn_shell(pid_t *pid, const char *cmd, int wr, char **envp) {
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t at;
   sigset_t none, defaults;
@@ -133,7 +170,7 @@ static int spawn_shell(pid_t *pid, const char *cmd, int wr) {
   posix_spawnattr_setpgroup(&at, 0);
   posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
                                     POSIX_SPAWN_SETSIGDEF);
-  int rc = posix_spawn(pid, "/bin/sh", &fa, &at, argv, environ);
+  int rc = posix_spawn(pid, "/bin/sh", &fa, &at, argv, envp);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&at);
   return rc;
@@ -150,7 +187,7 @@ static int not_run(lua_State *L, const char *what, int err) {
    Everything that can fail comes before the spawn: the descriptor the pidfd will take is
    held until then, so a command that started is always watched (and its status is what
    joe returns), never killed for want of a descriptor after it may have done its work. */
-static int start(lua_State *L, struct child *c, const char *cmd) {
+static int start(lua_State *L, struct child *c, const char *cmd, char **envp) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0)
     return not_run(L, "cannot make a pipe", errno);
@@ -159,7 +196,7 @@ static int start(lua_State *L, struct child *c, const char *cmd) {
   int reserved = fcntl(fds[0], F_DUPFD_CLOEXEC, 0);
   if (reserved < 0)
     return not_run(L, "cannot watch the command", errno);
-  int rc = spawn_shell(&c->pid, cmd, fds[1]);
+  int rc = spawn_shell(&c->pid, cmd, fds[1], envp);
   close(reserved);
   if (rc == 0 && (c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0)) < 0) {
     rc = errno; /* cannot happen but without memory: stop it, and reap it */
@@ -177,7 +214,8 @@ static void finish(struct child *c) {
       close(fds[i]);
 }
 
-/* proc.run(cmd, {log = file, timeout =, monitor =}) -> status, why [, log error], or nil,
+/* proc.run(cmd, {log = file, timeout =, monitor =, env = {"K=V", ...}}) -> status, why
+   [, log error], or nil,
    message when the command could not be started. Everything that can fail before the
    command runs is Lua's (the log is open already) or is done here before the spawn. */
 static int proc_run(lua_State *L) {
@@ -193,7 +231,7 @@ static int proc_run(lua_State *L) {
     lua_pushliteral(L, "interrupted");
     return 2;
   }
-  int failed = start(L, &c, cmd);
+  int failed = start(L, &c, cmd, command_env(L, 2));
   joe_in_command = 1;
   int status = failed ? 0 : wait_child(&c);
   joe_in_command = 0;

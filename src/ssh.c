@@ -320,12 +320,14 @@ static int session_auth_methods(lua_State *L) {
   return 1;
 }
 
-/* session:start(keepalive_seconds, count_max): logged in; keepalives go out on it from
-   now on, whenever joe waits. */
+/* session:start(keepalive_seconds, count_max, stall_seconds): logged in; keepalives go
+   out on it from now on, whenever joe waits; an SFTP call that makes no progress for
+   stall_seconds fails. */
 static int session_start(lua_State *L) {
   struct session *s = joe_ssh_check(L, 1);
   s->interval = luaL_checknumber(L, 2);
   s->count_max = (int)luaL_checkinteger(L, 3);
+  s->stall_ms = luaL_checknumber(L, 4) * 1000;
   libssh2_keepalive_config(s->ssh, 1, (unsigned)s->interval);
   unlist(s);
   s->next = open_sessions;

@@ -220,9 +220,11 @@ static int finish(lua_State *L, struct command *c, int gave_up) {
   return pushed;
 }
 
-/* Open a channel, send the exec request and close its stdin (no command reads joe's);
+/* Open a channel, send the exec request, then input (what the wrapper reads first: the
+   values that must not be on a command line) and close stdin (no command reads joe's);
    NULL on failure. */
-static LIBSSH2_CHANNEL *start_command(struct session *s, const char *cmd, double seconds) {
+static LIBSSH2_CHANNEL *start_command(struct session *s, const char *cmd, double seconds,
+                                      const char *input, size_t len) {
   joe_ssh_allow(s, seconds * 1000);
   LIBSSH2_CHANNEL *ch = libssh2_channel_open_session(s->ssh);
   if (ch)
@@ -231,6 +233,11 @@ static LIBSSH2_CHANNEL *start_command(struct session *s, const char *cmd, double
     libssh2_channel_free(ch);
     ch = NULL;
   }
+  for (ssize_t done = 0, n = 0; ch && (size_t)done < len; done += n)
+    if ((n = libssh2_channel_write(ch, input + done, len - (size_t)done)) < 0) {
+      libssh2_channel_free(ch);
+      ch = NULL;
+    }
   if (ch)
     libssh2_channel_send_eof(ch);
   return ch;
@@ -265,18 +272,21 @@ static void read_options(lua_State *L, struct command *c) {
 }
 
 /* session:exec(cmd, {log =, monitor =, timeout =, start_timeout =, pid_marker =,
-   end_marker =, stop =}) -> status (or the name of the signal that killed it), why
+   end_marker =, stop =, input =}) -> status (or the name of the signal that killed it), why
    [, log error] | nil, message, phase. Output arrives merged, as the server sent it. */
 int joe_ssh_exec(lua_State *L) {
   struct command c = {.s = luaL_checkudata(L, 1, "cijoe.ssh")};
   const char *cmd = luaL_checkstring(L, 2);
   read_options(L, &c);
   lua_getfield(L, 3, "start_timeout");
-  double start = luaL_optnumber(L, -1, 10);
+  lua_getfield(L, 3, "input");
+  double start = luaL_optnumber(L, -2, 10);
+  size_t input_len = 0;
+  const char *input = luaL_optlstring(L, -1, "", &input_len);
   if (!c.s->ssh || joe_pending_signal() || joe_ssh_dead(c.s))
     return failed(L, c.s, "the session is closed", "start");
   joe_in_command = 1;
-  c.ch = start_command(c.s, cmd, start);
+  c.ch = start_command(c.s, cmd, start, input, input_len);
   if (!c.ch) {
     joe_in_command = 0;
     return failed(L, c.s, "cannot start a command", "start");

@@ -16,7 +16,7 @@ enum { XFER_SIZE = 4 << 20, STALL_MS = 60000 };
    not: every call then fails with libssh2's reason). */
 static struct session *sftp_session(lua_State *L) {
   struct session *s = joe_ssh_check(L, 1);
-  joe_ssh_allow(s, STALL_MS);
+  joe_ssh_allow(s, s->stall_ms > 0 ? s->stall_ms : STALL_MS);
   if (!s->sftp)
     s->sftp = libssh2_sftp_init(s->ssh);
   return s;

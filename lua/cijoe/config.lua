@@ -10,6 +10,7 @@ local TRANSPORT_KEYS = {
   hostname = "string", port = "port", username = "string", password = "string",
   key_filename = "string", passphrase = "string", host_key_check = "host_key_check",
   connect_timeout = "seconds", keepalive = "keepalive", keepalive_count_max = "count",
+  transfer_timeout = "seconds",
   known_hosts = "string",
 }
 
@@ -277,16 +278,9 @@ function config.get(conf, key, default)
   return value
 end
 
---- A copy with passwords, passphrases, secrets and tokens masked, for config.orig.
-function config.masked(v, key)
-  if type(key) == "string" and (key:lower():find("pass") or key:lower():find("secret")
-      or key:lower():find("token")) and type(v) ~= "table" then
-    return "********"
-  end
-  if type(v) ~= "table" then return v end
-  local out = {}
-  for k, x in pairs(v) do out[k] = config.masked(x, k) end
-  return out
+--- A copy with its secrets masked (see cijoe.secrets), for config.orig and the REPL.
+function config.masked(conf)
+  return (require("cijoe.secrets").masked(conf))
 end
 
 return config

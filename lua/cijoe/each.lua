@@ -33,12 +33,12 @@ end
 -- child's pid and the pipe of its output.
 local function start(target, fn)
   local pid, fd = fanout.fork()
+  if not pid then error("cannot start a process for " .. target .. ": " .. tostring(fd), 0) end
   if pid == 0 then
     local ok, status = xpcall(fn, debug.traceback, target)
     if not ok then io.stderr:write("joe: ", tostring(status), "\n") end
     fanout.exit(ok and math.tointeger(status) or 1)
   end
-  assert(pid, fd)
   return { pid = pid, fd = fd, target = target, prefix = "[" .. target .. "] ", rest = {}, size = 0 }
 end
 
@@ -100,9 +100,9 @@ local function each_child(fn, dir, target)
   local result = { err = ok and math.tointeger(err) or nil, elapsed = proc.now() - t0,
     message = not ok and tostring(err) or type(msg) == "string" and msg or nil,
     could_not_run = r.step.unrun and require("cijoe.verdict").describe(r.step.unrun) or nil }
-  local path = assert(r:step_path()) .. "/each.result"
-  local written, werr = yaml.write(path, result)
-  if not written then io.stderr:write("joe: ", werr, "\n") return 1 end
+  local dir_made, derr = r:step_path()
+  local written, werr = dir_made and yaml.write(dir_made .. "/each.result", result)
+  if not written then io.stderr:write("joe: ", tostring(werr or derr), "\n") return 1 end
   return 0
 end
 
@@ -117,7 +117,8 @@ function each.each(targets, fn, opts)
   end
   local results = {}
   if #targets == 0 then return results end
-  local dir = assert(run.current():step_path())
+  local dir, err = run.current():step_path()
+  if not dir then error("cijoe.each: " .. err, 3) end
   local statuses = each.fan_out(targets, function(target) return each_child(fn, dir, target) end, jobs)
   for _, target in ipairs(targets) do
     local f = io.open(dir .. "/" .. run.safe_name(target) .. "/each.result", "rb")
@@ -155,11 +156,13 @@ function each.workflow(opts, wf, wanted, r)
     return cli.die(err or "-j: " .. jerr, 2)
   end
   local statuses = each.fan_out(names, function(target)
-    local child = assert(run.open({ dir = r.dir .. "/" .. target, name = wf.name, kind = "workflow",
-      script = wf.path, config = r.config, quiet = opts.quiet, monitor = opts.monitor,
-      verbose = opts.verbose }))
+    local child, err = run.open({ dir = r.dir .. "/" .. target, name = wf.name,
+      kind = "workflow", script = wf.path, config = r.config, quiet = opts.quiet,
+      monitor = opts.monitor, verbose = opts.verbose })
+    if not child then return cli.die("cannot create the output directory: " .. err, 2) end
     child:set_default(target)
-    return assert(require("cijoe.runner").workflow(child, wf, wanted))
+    local code, werr = require("cijoe.runner").workflow(child, wf, wanted)
+    return code or cli.die(werr, 2)
   end, jobs)
   local worst = 0
   for _, target in ipairs(names) do

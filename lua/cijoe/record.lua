@@ -150,11 +150,32 @@ local function load_yaml(path)
   return type(value) == "table" and value or {}
 end
 
+-- What is wrong with a workflow.state written by hand or by an older joe, if anything:
+-- the field and what it should be.
+local function malformed(path, state)
+  if state.steps ~= nil and type(state.steps) ~= "table" then return "steps must be a list" end
+  for i, s in ipairs(state.steps or {}) do
+    if type(s) ~= "table" then return ("steps[%d] must be a mapping"):format(i) end
+    for key, kind in pairs({ number = "number", name = "string", status = "string" }) do
+      if s[key] ~= nil and type(s[key]) ~= kind then
+        return ("steps[%d].%s must be a %s, not %s"):format(i, key, kind, type(s[key]))
+      end
+    end
+  end
+  for _, key in ipairs({ "name", "status" }) do
+    if state[key] ~= nil and type(state[key]) ~= "string" then return key .. " must be a string" end
+  end
+  return nil, path
+end
+
 -- The record of a run that has no journal: its workflow.state (an older joe's), else its
 -- step folders, each with the status "unknown".
 local function without_journal(dir)
   local fs = require("cijoe.fs")
-  local state = load_yaml(dir .. "/workflow.state")
+  local path = dir .. "/workflow.state"
+  local state = load_yaml(path)
+  local problem = malformed(path, state)
+  if problem then error(path .. ": " .. problem, 0) end
   state.steps = type(state.steps) == "table" and state.steps or {}
   if #state.steps == 0 then
     local names = fs.dir(dir) or {}

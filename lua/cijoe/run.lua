@@ -12,6 +12,15 @@ local run = {}
 local Run = {}
 Run.__index = Run
 local current -- the run of this process
+local real_exit = os.exit
+
+-- os.exit from a script ends the run's records first (its step failed, the rest did not
+-- run), so that they tell what happened; a run cut short never exits 0.
+function os.exit(code, close)
+  local r = current
+  if r and not r.finished then code = r:cut_short(code) end
+  return real_exit(code, close)
+end
 
 --- A name that is safe as one path component.
 function run.safe_name(name)
@@ -100,7 +109,29 @@ function Run:stop(why)
   io.stdout:flush()
   io.stderr:write("joe: ", why, "; the run stops\n")
   io.stderr:flush()
-  os.exit(1, true)
+  real_exit(1, true)
+end
+
+--- A script called os.exit(code) before the run was done: its step fails saying so, the
+--- run ends failed; returns the exit status to use (1 for a code that says success).
+function Run:cut_short(code)
+  local what = "os.exit(" .. tostring(code) .. ") ended the run here"
+  if self.step then
+    local res = { status = "failed", error = what, failure = { kind = "message", message = what } }
+    local step = self.step
+    self:begun(step)
+    self:end_step(res)
+    local console = require("cijoe.console")
+    console.step(self.quiet, { number = step.number, name = step.name, status = "failed",
+      elapsed = res.elapsed })
+    console.failure(what)
+  end
+  self:finish("failed", self.kind ~= "repl")
+  if code == nil or code == true or code == 0 then
+    io.stderr:write("joe: ", what, " before it was done; exit status 1\n")
+    return 1
+  end
+  return code
 end
 
 --- Append an event to the journal; a journal that cannot be written stops the run.
@@ -202,6 +233,22 @@ function Run:copy_done(c)
   end
 end
 
+--- The secret values of the config (see cijoe.secrets), with those of env pairs whose
+--- names say they are secret: what is masked in the command lines the run logs.
+function Run:secret_values(env)
+  if self.secrets_of ~= self.config then
+    self.secrets_of, self.secrets = self.config, select(2, require("cijoe.secrets").masked(self.config))
+  end
+  local values = self.secrets
+  for _, pair in ipairs(env or {}) do
+    if pair[3] and #pair[2] >= 3 then
+      if values == self.secrets then values = { table.unpack(self.secrets) } end
+      values[#values + 1] = pair[2]
+    end
+  end
+  return values
+end
+
 --- The transport called name (its config entry under cijoe.transport), opened on first
 --- use; nil and a message when the config has none.
 function Run:transport(name)
@@ -244,6 +291,7 @@ end
 --- End the run: its last event, workflow.state derived from the journal, the reports.
 --- Returns the record (workflow.state's table).
 function Run:finish(status, write_state)
+  self.finished = true
   self:close_transports()
   self:event({ ev = "finish", status = status, elapsed = proc.now() - self.begin })
   self.journal:close()

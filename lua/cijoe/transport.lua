@@ -2,7 +2,8 @@
 -- entry of cijoe.transport in the config (SSH). Each has:
 --
 --   t.name
---   t:run(cmd, {log = file, timeout = s, monitor = bool}) -> result | nil, why
+--   t:run(cmd, {cwd = dir, env = {{name, value, secret}...}, log = file, timeout = s,
+--          monitor = bool}) -> result | nil, why
 --       result = {err = status, timed_out = true|nil, interrupted = true|nil,
 --                 log_error = why the log stopped taking writes | nil}
 --       nil, why: the command did not run (and nothing of it did)
@@ -25,6 +26,23 @@ function transport.result(status, why, log_error)
   if why == "timeout" and status == 0 then status = TIMED_OUT end -- never a green timeout
   return { err = status, timed_out = why == "timeout" or nil,
     interrupted = why == "interrupted" or nil, log_error = log_error }
+end
+
+--- Quote a string for sh, so that no value can inject a command.
+function transport.quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+--- The command as a shell runs it with cwd entered and the env pairs ({name, value})
+--- exported first, then the command itself through eval, so that nothing of it runs
+--- when cd fails (its status is then the shell's 2 and its message).
+function transport.prefixed(cmd, cwd, env)
+  local q, parts = transport.quote, {}
+  if cwd then parts[1] = "cd -- " .. q(cwd) end
+  for _, pair in ipairs(env or {}) do parts[#parts + 1] = "export " .. pair[1] .. "=" .. q(pair[2]) end
+  if #parts == 0 then return cmd end
+  parts[#parts + 1] = "eval " .. q(cmd)
+  return table.concat(parts, " && ")
 end
 
 --- The transport called name for the config conf: "local" is this machine; other names

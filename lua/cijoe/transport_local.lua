@@ -53,9 +53,13 @@ function T.copy_file(src, tmp, mode)
   return nil, tmp .. ": " .. tostring(werr or cerr)
 end
 
---- Run cmd with sh -c; see cijoe.transport for the result.
+--- Run cmd with sh -c; the env goes into the shell's environment, not its command line,
+--- so ps does not show the values. See cijoe.transport for the result.
 function T:run(cmd, opts)
-  local status, why, log_error = proc.run(cmd, opts)
+  local env = {}
+  for i, pair in ipairs(opts.env or {}) do env[i] = pair[1] .. "=" .. pair[2] end
+  local status, why, log_error = proc.run(transport.prefixed(cmd, opts.cwd), { log = opts.log,
+    timeout = opts.timeout, monitor = opts.monitor, env = env })
   if status == nil then return nil, why end
   return transport.result(status, why, log_error)
 end

@@ -41,27 +41,36 @@ local STOP = [[kill -$s -$p 2>/dev/null || { for d in /proc/[0-9]*; do ]] ..
 
 local PID_MARKER = "joe-pid:"
 
--- The command as the remote shell gets it: its pid on a line of its own, the command
--- through eval (with no access to the shell's copies of stdout and stderr on fds 8 and
--- 9), then the end marker (unique to this command) with its status on each of those:
--- once both came, all the command printed came too (sshd reads the two pipes apart).
-local function wrap(cmd, marker)
+-- The command as the remote shell gets it: with secrets, first the exports that hold
+-- them, read from stdin (so no command line shows them); its pid on a line of its own;
+-- the command through eval (with no access to the shell's copies of stdout and stderr on
+-- fds 8 and 9); then the end marker (unique to this command) with its status on each of
+-- those: once both came, all the command printed came too (sshd reads the two pipes
+-- apart). Returns the command and its input.
+local function wrap(cmd, opts, marker)
+  local plain, hidden = {}, {}
+  for _, pair in ipairs(opts.env or {}) do
+    if pair[3] then hidden[#hidden + 1] = "export " .. pair[1] .. "=" .. transport.quote(pair[2]) .. "\n"
+    else plain[#plain + 1] = pair end
+  end
   local mark = "printf '\\036" .. marker:sub(2) .. "%d\\n' $s"
-  return "exec 8>&1 9>&2; printf 'joe-pid:%d\\n' $$ && eval " .. require("cijoe").quote(cmd) ..
-    " 8>&- 9>&-; s=$?; " .. mark .. " >&8; " .. mark .. " >&9"
+  local first = #hidden > 0 and 'eval "$(cat)" && ' or ""
+  return "exec 8>&1 9>&2; " .. first .. "printf 'joe-pid:%d\\n' $$ && eval " ..
+    transport.quote(transport.prefixed(cmd, opts.cwd, plain)) .. " 8>&- 9>&-; s=$?; " ..
+    mark .. " >&8; " .. mark .. " >&9", table.concat(hidden)
 end
 
 --- Run cmd on the target; see cijoe.transport for the result.
 function T:run(cmd, opts)
   local marker = string.format("\30joe-end:%08x%08x:", math.random(0, 0x7fffffff),
     math.random(0, 0x7fffffff))
-  local full = wrap(cmd, marker)
+  local full, input = wrap(cmd, opts, marker)
   for attempt = 1, 2 do
     local sess, cerr = self:session()
     if not sess then return nil, cerr end
     local status, why, extra = sess:exec(full, { log = opts.log, timeout = opts.timeout,
       monitor = opts.monitor, start_timeout = self.conf.connect_timeout,
-      pid_marker = PID_MARKER, end_marker = marker, stop = STOP })
+      pid_marker = PID_MARKER, end_marker = marker, stop = STOP, input = input })
     if status then return transport.result(status, why, extra) end
     if why == "interrupted" or extra ~= "start" or attempt == 2 then
       return nil, why == "interrupted" and why or "transport " .. self.name .. ": " .. why
