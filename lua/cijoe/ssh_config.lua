@@ -1,0 +1,309 @@
+-- ssh_config(5) read the way OpenSSH 9.2 reads it (readconf.c, ssh.c), for the settings
+-- joe's SSH transport honours. Decisions, where joe differs or had to choose:
+-- - Files: opts.file is `ssh -F`: only it is read, and it must exist ("none" reads
+--   nothing). Without it, ~/.ssh/config (may be missing; must not be group or world
+--   writable) then /etc/ssh/ssh_config (opts.system_file; "none" skips it), as ssh does.
+-- - Every keyword OpenSSH knows is accepted; those joe does not use are ignored without
+--   a word. An unknown keyword is an error, as in OpenSSH, unless IgnoreUnknown lists it.
+--   The values of the keywords joe reads are checked in every block, active or not, as
+--   OpenSSH checks them. The first error ends the reading (OpenSSH counts them all).
+-- - Match: host, originalhost, user, localuser, tagged (Tag), exec, all, canonical and
+--   final as OpenSSH has them; `final`, or CanonicalizeHostname yes|always, makes the
+--   second pass, where Host and Match host see the HostName. joe resolves no names, so
+--   `canonical` only says "second pass". localnetwork, version, command and sessiontype
+--   are errors that say joe cannot evaluate them. `exec` runs `$SHELL -c` (stdin and
+--   stdout /dev/null) only where its line can still match, and never in an Include read
+--   from an inactive block (OpenSSH runs it there and discards the result).
+-- - Tokens: %C is not supported (unknown-token error); %d and ~ are opts.home, else the
+--   passwd home of the uid (OpenSSH ignores $HOME too). File owners are not checked,
+--   only the mode bits. Port takes numbers only (OpenSSH also takes service names).
+local fs = require("cijoe.fs")
+local resolve = require("cijoe.ssh_resolve")
+local syntax = require("cijoe.ssh_syntax")
+
+local ssh_config = {}
+
+-- Every ssh_config keyword of OpenSSH up to 10.x (readconf.c's table, aliases included).
+local KNOWN = {}
+for name in ([[addkeystoagent addressfamily afstokenpassing batchmode bindaddress
+  bindinterface canonicaldomains canonicalizefallbacklocal canonicalizemaxdots
+  canonicalizepermittedcnames casignaturealgorithms certificatefile
+  challengeresponseauthentication channeltimeout checkhostip cipher ciphers
+  clearallforwardings compression compressionlevel connectionattempts controlmaster
+  controlpath controlpersist dsaauthentication dynamicforward enableescapecommandline
+  enablesshkeysign escapechar exitonforwardfailure fallbacktorsh fingerprinthash
+  forkafterauthentication forwardagent forwardx11 forwardx11timeout forwardx11trusted
+  gatewayports globalknownhostsfile2 gssapiauthentication
+  gssapidelegatecredentials hostbasedacceptedalgorithms hostbasedauthentication
+  hostbasedkeytypes hostkeyalgorithms identityagent ipqos kbdinteractiveauthentication
+  kbdinteractivedevices keepalive kerberosauthentication kerberostgtpassing
+  kexalgorithms knownhostscommand localcommand localforward loglevel logverbose macs
+  nohostauthenticationforlocalhost numberofpasswordprompts obscurekeystroketiming
+  passwordauthentication permitlocalcommand permitremoteopen pkcs11provider
+  preferredauthentications protocol proxyusefdpass pubkeyacceptedalgorithms
+  pubkeyacceptedkeytypes pubkeyauthentication refuseconnection rekeylimit remotecommand
+  remoteforward requesttty requiredrsasize revokedhostkeys rhostsauthentication
+  rhostsrsaauthentication rsaauthentication securitykeyprovider sendenv sessiontype
+  setenv skeyauthentication smartcarddevice stdinnull streamlocalbindmask
+  streamlocalbindunlink syslogfacility tcpkeepalive tisauthentication tunnel
+  tunneldevice updatehostkeys useprivilegedport userknownhostsfile2 useroaming usersh
+  verifyhostkeydns versionaddendum visualhostkey warnweakcrypto xauthlocation]])
+  :gmatch("%S+") do
+  KNOWN[name] = true
+end
+
+local YES_NO = { yes = true, ["true"] = true, no = false, ["false"] = false }
+local STRICT = { yes = "yes", ["true"] = "yes", no = "no", ["false"] = "no", off = "off",
+  ask = "ask", ["accept-new"] = "accept-new" }
+local CANONICALIZE = { yes = true, ["true"] = true, always = true, no = false,
+  ["false"] = false }
+local UNITS = { [""] = 1, s = 1, m = 60, h = 3600, d = 86400, w = 604800 }
+local MAX_DEPTH = 16
+
+-- The one argument of a line, or nil and what is wrong (most keywords take one).
+local function one_arg(rest)
+  if not rest:find("[ \t\"'\\#]") then return rest end
+  local args, err = syntax.split(rest)
+  if not args then return nil, err end
+  if not args[1] or args[1] == "" then return nil, "missing argument" end
+  if args[2] then return nil, "extra arguments at end of line" end
+  return args[1]
+end
+
+-- Set a field the first time an active block gives it: OpenSSH's first value wins.
+local function set(ctx, field, value, at)
+  if ctx.active and ctx.o[field] == nil then
+    ctx.o[field], ctx.where[field] = value, at
+  end
+end
+
+-- Seconds of an OpenSSH time value ("90", "1h30m", "none" is false), or nil.
+local function seconds(s)
+  if s == "none" then return false end
+  local total = 0
+  local rest = s:gsub("(%d+)([sSmMhHdDwW]?)", function(n, unit)
+    total = total + tonumber(n) * UNITS[unit:lower()]
+    return ""
+  end)
+  if s == "" or rest ~= "" or total > 2147483647 then return nil end
+  return total
+end
+
+-- The value of a keyword that takes one word; kinds say how to read it.
+local function word_value(kind, arg)
+  if kind == "string" then return arg end
+  if kind == "port" then
+    local port = arg:match("^%d+$") and tonumber(arg)
+    return port and port >= 1 and port <= 65535 and port or nil, "bad port '" .. arg .. "'"
+  elseif kind == "time" then
+    return seconds(arg), "invalid time value '" .. arg .. "'"
+  elseif kind == "int" then
+    return arg:match("^%d+$") and tonumber(arg), "bad number '" .. arg .. "'"
+  end
+  local value = kind[arg:lower()]
+  if value == nil then return nil, "unsupported option '" .. arg .. "'" end
+  return value
+end
+
+-- Keywords of one word: field of the result, and how the word is read.
+local WORDS = { user = { "user", "string" }, hostname = { "hostname", "string" },
+  hostkeyalias = { "host_key_alias", "string" }, tag = { "tag", "string" },
+  ignoreunknown = { "ignore_unknown", "string" }, port = { "port", "port" },
+  connecttimeout = { "connect_timeout", "time" },
+  serveraliveinterval = { "server_alive_interval", "time" },
+  serveralivecountmax = { "server_alive_count_max", "int" },
+  identitiesonly = { "identities_only", YES_NO },
+  hashknownhosts = { "hash_known_hosts", YES_NO },
+  stricthostkeychecking = { "strict_host_key_checking", STRICT },
+  canonicalizehostname = { "canonicalize_hostname", CANONICALIZE } }
+
+local handlers = {}
+
+-- IdentityFile: every active one counts, in order, a repeated one once.
+function handlers.identityfile(ctx, rest, at)
+  local file, err = one_arg(rest)
+  if not file then return err end
+  if not ctx.active then return end
+  local list, where = ctx.o.identity_files, ctx.where.identity_files
+  for _, seen in ipairs(list) do
+    if seen == file then return end
+  end
+  list[#list + 1], where[#where + 1] = file, at
+end
+handlers.identityfile2 = handlers.identityfile
+
+-- UserKnownHostsFile and GlobalKnownHostsFile: the first active line, all its files.
+local function known_hosts_files(field)
+  return function(ctx, rest, at)
+    local files, err = syntax.split(rest)
+    if not files then return err end
+    for i, file in ipairs(files) do
+      if file == "" then return "empty argument" end
+      if file:lower() == "none" and (i > 1 or files[2]) then
+        return "\"none\" must appear alone"
+      end
+    end
+    set(ctx, field, files, at)
+  end
+end
+handlers.userknownhostsfile = known_hosts_files("user_known_hosts_files")
+handlers.globalknownhostsfile = known_hosts_files("global_known_hosts_files")
+
+-- ProxyCommand: the rest of the line as written; a ProxyJump before it wins.
+function handlers.proxycommand(ctx, rest, at)
+  set(ctx, "proxy_command", (rest:gsub("^[ \t=]+", "")), at)
+end
+
+-- ProxyJump: checked always; set unless a ProxyCommand or ProxyJump came first.
+function handlers.proxyjump(ctx, rest, at)
+  local spec = rest:gsub("^[ \t=]+", ""):gsub("#.*", ""):gsub("[ \t]+$", "")
+  local hops, err = syntax.parse_jump(spec)
+  if not hops then return "invalid ProxyJump: " .. err end
+  if ctx.o.proxy_command == nil and ctx.o.proxy_jump == nil then
+    set(ctx, "proxy_jump", spec, at)
+    if #hops > 0 and ctx.active then ctx.o.proxy_command = "none" end
+  end
+end
+
+-- Host: the block applies when a pattern matches and no negated one does.
+function handlers.host(ctx, rest)
+  local patterns, err = syntax.split(rest)
+  if not patterns then return err end
+  local active = false
+  for _, pattern in ipairs(patterns) do
+    if pattern == "" then return "empty argument" end
+    local negated = pattern:sub(1, 1) == "!"
+    if syntax.match(ctx.host, negated and pattern:sub(2) or pattern) then
+      if negated then active = false; break end
+      active = true
+    end
+  end
+  ctx.active = active and not ctx.never
+end
+
+local read_file
+
+-- Include: each glob pattern's files, in order, read in the including block's state.
+function handlers.include(ctx, rest, at, depth)
+  local patterns, err = syntax.split(rest)
+  if not patterns then return err end
+  for _, pattern in ipairs(patterns) do
+    if pattern == "" then return "empty argument" end
+    if pattern:sub(1, 1) == "~" and not ctx.user_conf then
+      return "bad include path " .. pattern .. " (~ is for user configs only)"
+    end
+    if pattern:sub(1, 1) ~= "/" and pattern:sub(1, 1) ~= "~" then
+      pattern = (ctx.user_conf and "~/.ssh/" or "/etc/ssh/") .. pattern
+    end
+    local path, terr = syntax.tilde(pattern, ctx.home)
+    if not path then return terr end
+    local active, never = ctx.active, ctx.never
+    for _, file in ipairs(syntax.glob(path)) do
+      if depth >= MAX_DEPTH then return "too many nested Includes (" .. MAX_DEPTH .. ")" end
+      ctx.never = never or not active
+      local ok, ferr = read_file(ctx, file, depth + 1, true)
+      ctx.active, ctx.never = active, never
+      if ok == nil then return ferr, true end
+    end
+  end
+end
+
+handlers.match = resolve.match
+
+-- One line: blank and comment lines are nothing; returns a message when it is wrong.
+local function process(ctx, line, at, depth)
+  local keyword, rest = line:match("^[ \t\r]*([^ \t\r\"=]*)[ \t\r]*=?[ \t\r]*(.*)$")
+  if keyword == "" or keyword:byte(1) == 35 then return end
+  local last = #rest
+  while last > 0 and (" \t\r\f"):find(rest:sub(last, last), 1, true) do last = last - 1 end
+  rest = rest:sub(1, last)
+  if rest == "" then return "no argument after keyword \"" .. keyword .. "\"" end
+  local name = keyword:lower()
+  local word = WORDS[name]
+  if word then
+    local arg, err = one_arg(rest)
+    if not arg then return err end
+    local value, verr = word_value(word[2], arg)
+    if value == nil then return verr end
+    return set(ctx, word[1], value, at)
+  end
+  if handlers[name] then return handlers[name](ctx, rest, at, depth) end
+  local ignored = ctx.o.ignore_unknown
+  if not KNOWN[name] and not (ignored and syntax.match_list(name, ignored, true) == 1) then
+    return "unknown keyword \"" .. keyword .. "\" (OpenSSH refuses it too; if it is "
+      .. "for a newer OpenSSH, name it in an IgnoreUnknown line above)"
+  end
+  if rest:find("[\"']") and not syntax.split(rest) then return "invalid quotes" end
+end
+
+-- Read one file; true, or false when it does not exist, or nil and "file:line: message".
+function read_file(ctx, path, depth, check_mode)
+  local f = io.open(path, "rb")
+  if not f then return false end
+  local text = f:read("a") or ""
+  f:close()
+  local st = check_mode and fs.stat(path)
+  if st and st.mode & 18 ~= 0 then
+    return nil, path .. ": bad permissions: group or others may write it (chmod go-w)"
+  end
+  if text:sub(-1) ~= "\n" then text = text .. "\n" end
+  local n = 0
+  for line in text:gmatch("([^\n]*)\n") do
+    n = n + 1
+    local at = path .. ":" .. n
+    local err, prefixed = process(ctx, line, at, depth)
+    if err then return nil, prefixed and err or at .. ": " .. err end
+  end
+  return true
+end
+
+-- The files `ssh` would read for these options: {path, user config?, must exist?}.
+local function config_files(opts, home)
+  local files = {}
+  if opts.file and opts.file ~= "none" then
+    files[1] = { opts.file, true, true }
+  elseif not opts.file then
+    files[1] = { home .. "/.ssh/config", true, false, true }
+  end
+  local system = opts.system_file or (not opts.file and "/etc/ssh/ssh_config")
+  if system and system ~= "none" then files[#files + 1] = { system, false, false } end
+  return files
+end
+
+-- One pass over the files (OpenSSH makes a second one for Match final).
+local function pass(ctx, files)
+  for _, file in ipairs(files) do
+    ctx.active, ctx.never, ctx.user_conf = true, false, file[2]
+    local ok, err = read_file(ctx, file[1], 0, file[4])
+    if ok == nil then return nil, err end
+    if ok == false and file[3] then return nil, file[1] .. ": cannot open it" end
+  end
+  return true
+end
+
+--- What OpenSSH's client would use to connect to alias: {hostname =, user =, port =,
+--- identity_files =, identities_only =, user_known_hosts_files =, global_known_hosts_files =,
+--- strict_host_key_checking =, hash_known_hosts =, connect_timeout =,
+--- server_alive_interval =, server_alive_count_max =, proxy_jump =, proxy_command =,
+--- host_key_alias =, where = {field = "file:line"}}; or nil, "file:line: message".
+--- opts: file, system_file, user, port, hostname (they win over the files, as -l, -p
+--- and -o do), home, local_user, tag (as ssh -P).
+function ssh_config.resolve(alias, opts)
+  opts = opts or {}
+  local ctx = resolve.context(alias, opts)
+  local files = config_files(opts, ctx.home)
+  local ok, err = pass(ctx, files)
+  if ok and (ctx.want_final or ctx.o.canonicalize_hostname) then
+    ok, err = resolve.hostname(ctx)
+    ctx.o.hostname, ctx.host, ctx.final = ok, ok, true
+    if ok then ok, err = pass(ctx, files) end
+  end
+  if not ok then return nil, err end
+  return resolve.result(ctx)
+end
+
+--- The hops of a ProxyJump value: a list of {user =, host =, port =} ({} for "none"),
+--- or nil and what is wrong (see cijoe.ssh_syntax.parse_jump).
+ssh_config.parse_jump = syntax.parse_jump
+
+return ssh_config

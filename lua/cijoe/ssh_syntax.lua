@@ -1,0 +1,288 @@
+-- The small syntaxes OpenSSH's files share, read the way OpenSSH reads them (misc.c and
+-- match.c of OpenSSH 9.2 are the reference): wildcard patterns and pattern lists, the
+-- quoted arguments of ssh_config, %-tokens and ${VAR}, ~ in paths, glob(3) for Include,
+-- and ProxyJump's [user@]host[:port] and ssh:// forms. cijoe.ssh_config and
+-- cijoe.known_hosts are built on it.
+local fs = require("cijoe.fs")
+
+local syntax = {}
+
+-- Lua patterns made from OpenSSH patterns, by pattern: configs repeat a few patterns.
+local compiled = {}
+
+--- Whether s matches an OpenSSH wildcard pattern: `*` any run of characters, `?` one
+--- character, every other character itself (case matters).
+function syntax.match(s, pattern)
+  local lua = compiled[pattern]
+  if not lua then
+    lua = "^" .. pattern:gsub("[%^%$%(%)%%%.%[%]%+%-]", "%%%0"):gsub("%*", ".*")
+      :gsub("%?", ".") .. "$"
+    compiled[pattern] = lua
+  end
+  return s:find(lua) ~= nil
+end
+
+--- Match s against a comma-separated pattern list whose patterns may start with `!`:
+--- 1 when a pattern matched, -1 when a negated one did (that wins), 0 otherwise.
+--- With lower, the patterns are lowercased first (s is taken as given).
+function syntax.match_list(s, list, lower)
+  local result = 0
+  for negated, pattern in list:gmatch("(!?)([^,]*)") do
+    if lower then pattern = pattern:lower() end
+    if syntax.match(s, pattern) then
+      if negated == "!" then return -1 end
+      result = 1
+    end
+  end
+  return result
+end
+
+-- Split one argument the slow way (quotes, escapes); returns it and the index after it,
+-- or nil when a quote is not closed.
+local function split_quoted(s, i)
+  local out, quote = {}, nil
+  while i <= #s do
+    local c, next_c = s:sub(i, i), s:sub(i + 1, i + 1)
+    if c == "\\" and (next_c == "'" or next_c == '"' or next_c == "\\"
+        or (not quote and next_c == " ")) then
+      out[#out + 1], i = next_c, i + 1
+    elseif not quote and (c == " " or c == "\t") then
+      break
+    elseif not quote and (c == '"' or c == "'") then
+      quote = c
+    elseif c == quote then
+      quote = nil
+    else
+      out[#out + 1] = c
+    end
+    i = i + 1
+  end
+  if quote then return nil end
+  return table.concat(out), i
+end
+
+--- The arguments of an ssh_config line as OpenSSH's argv_split makes them: split at
+--- spaces and tabs, "double" or 'single' quotes group, \" \' \\ and "\ " escape, a `#`
+--- starting an argument ends the line. Returns the list, or nil, "invalid quotes".
+function syntax.split(s)
+  local args = {}
+  if not s:find("[\"'\\#]") then
+    for arg in s:gmatch("[^ \t]+") do args[#args + 1] = arg end
+    return args
+  end
+  local i = 1
+  while true do
+    i = s:find("[^ \t]", i)
+    if not i or s:sub(i, i) == "#" then return args end
+    local arg
+    arg, i = split_quoted(s, i)
+    if not arg then return nil, "invalid quotes" end
+    args[#args + 1] = arg
+  end
+end
+
+-- The value of ${NAME} at the start of s (after the $), and the length consumed.
+local function env_value(s)
+  local name = s:match("^{([^}]*)}")
+  if not name then return nil, "no closing } after ${" end
+  if name == "" then return nil, "empty variable name in ${}" end
+  local value = os.getenv(name)
+  if not value then return nil, "environment variable " .. name .. " is not set" end
+  return value, #name + 2
+end
+
+--- Expand %x tokens from tokens (a table letter -> string; %% is %) and, with dollar,
+--- ${NAME} from the environment. Returns the string, or nil and what is wrong.
+function syntax.expand(s, tokens, dollar)
+  local out, i = {}, 1
+  while true do
+    local at = s:find(dollar and "[%%$]" or "%%", i)
+    if not at then break end
+    out[#out + 1] = s:sub(i, at - 1)
+    local c = s:sub(at + 1, at + 1)
+    if s:sub(at, at) == "$" then
+      if c == "{" then
+        local value, len = env_value(s:sub(at + 1))
+        if not value then return nil, len end
+        out[#out + 1], i = value, at + 1 + len
+      else
+        out[#out + 1], i = "$", at + 1
+      end
+    elseif c == "" then
+      return nil, "a lone % at the end (write %% for a %)"
+    else
+      local value = c == "%" and "%" or tokens[c]
+      if not value then return nil, "unknown token %" .. c end
+      out[#out + 1], i = value, at + 2
+    end
+  end
+  out[#out + 1] = s:sub(i)
+  return table.concat(out)
+end
+
+--- Quote for sh.
+function syntax.quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+--- The home folder of a user from /etc/passwd, or nil.
+function syntax.home_of(user)
+  for line in io.lines("/etc/passwd") do
+    local name, dir = line:match("^([^:]*):[^:]*:[^:]*:[^:]*:[^:]*:([^:]*)")
+    if name == user then return dir end
+  end
+end
+
+--- Expand a leading ~ or ~user as OpenSSH's tilde_expand does ("~" is home/);
+--- returns the path, or nil and a message for an unknown user.
+function syntax.tilde(path, home)
+  if path:sub(1, 1) ~= "~" then return path end
+  local user, rest = path:match("^~([^/]*)/*(.*)$")
+  local dir = home
+  if user ~= "" then
+    dir = syntax.home_of(user)
+    if not dir then return nil, "no such user '" .. user .. "' in '" .. path .. "'" end
+  end
+  return (dir:gsub("/$", "")) .. "/" .. rest
+end
+
+-- The Lua set for a glob(3) bracket expression starting at i ("[" there), and the index
+-- after it; nil when the bracket is not closed (then "[" is itself).
+local function glob_set(component, i)
+  local j = i + 1
+  local negate = component:sub(j, j) == "!" or component:sub(j, j) == "^"
+  if negate then j = j + 1 end
+  local close = component:find("]", component:sub(j, j) == "]" and j + 1 or j, true)
+  if not close then return nil end
+  local body = component:sub(j, close - 1):gsub("[%%%]%^]", "%%%0")
+  return "[" .. (negate and "^" or "") .. body .. "]", close + 1
+end
+
+-- A Lua pattern for one glob(3) path component: * ? [set] [!set], \ quotes.
+local function glob_pattern(component)
+  local out, i = { "^" }, 1
+  while i <= #component do
+    local c = component:sub(i, i)
+    local set, after = nil, nil
+    if c == "[" then set, after = glob_set(component, i) end
+    if set then
+      out[#out + 1], i = set, after
+    else
+      if c == "*" or c == "?" then
+        c = c == "*" and ".*" or "."
+      else
+        if c == "\\" and i < #component then i = i + 1 end
+        c = component:sub(i, i):gsub("%W", "%%%0")
+      end
+      out[#out + 1], i = c, i + 1
+    end
+  end
+  return table.concat(out) .. "$"
+end
+
+--- The paths an absolute glob(3) pattern matches, sorted bytewise as glob sorts them
+--- in the C locale; a leading dot must be matched by a dot, as glob wants.
+function syntax.glob(pattern)
+  local paths = { "" }
+  for component in pattern:gmatch("[^/]+") do
+    local next_paths = {}
+    if not component:find("[%*%?%[\\]") then
+      for _, p in ipairs(paths) do next_paths[#next_paths + 1] = p .. "/" .. component end
+    else
+      local lua = glob_pattern(component)
+      for _, p in ipairs(paths) do
+        for _, name in ipairs(fs.dir(p == "" and "/" or p) or {}) do
+          if name:find(lua) and (name:sub(1, 1) ~= "." or component:sub(1, 1) == ".") then
+            next_paths[#next_paths + 1] = p .. "/" .. name
+          end
+        end
+      end
+    end
+    paths = next_paths
+  end
+  local found = {}
+  for _, p in ipairs(paths) do
+    if fs.stat(p) then found[#found + 1] = p end
+  end
+  table.sort(found)
+  return found
+end
+
+-- A port number of a jump spec ("" is none), or nil and a message.
+local function port_number(s, spec)
+  if s == "" then return nil end
+  local port = s:match("^%d+$") and tonumber(s)
+  if port and port >= 1 and port <= 65535 then return port end
+  return false, "port '" .. s .. "' of '" .. spec .. "' is not a number from 1 to 65535"
+end
+
+-- Host and port of host[:port], [host]:port or host/port (OpenSSH's hpdelim), the
+-- brackets taken off; or nil and a message.
+local function host_port(s, spec)
+  local host, delim, rest = s:match("^(%[[^%]]*%])([:/]?)(.*)$")
+  if not host then host, delim, rest = s:match("^([^:/]*)([:/]?)(.*)$") end
+  if delim == "" and rest ~= "" then return nil, "junk after ']' in '" .. spec .. "'" end
+  host = host:match("^%[(.*)%]$") or host
+  if host == "" then return nil, "no host name in '" .. spec .. "'" end
+  local port, err = port_number(rest, spec)
+  if port == false then return nil, err end
+  return host, port
+end
+
+-- An ssh:// URI's %XX and + decoded, or nil for a bad %.
+local function url_decode(s)
+  if s:gsub("%%%x%x", ""):find("%%") then return nil end
+  local decoded = s:gsub("%+", " "):gsub("%%(%x%x)", function(hex)
+    return string.char(tonumber(hex, 16))
+  end)
+  return decoded
+end
+
+-- One hop written as ssh://[user[;params]@]host[:port][/], as OpenSSH's parse_uri reads
+-- it; a bracketed IPv6 address is taken too (OpenSSH 9.2 refuses it).
+local function uri_hop(s, spec)
+  local user, rest = s:match("^([^@]*)@(.*)$")
+  if user then
+    user = url_decode((user:gsub(";.*", "")))
+    if not user or user == "" then return nil, "bad user name in '" .. spec .. "'" end
+  end
+  local authority, path = (rest or s):match("^([^/]*)/?(.*)$")
+  if path ~= "" then return nil, "'" .. spec .. "' has a path; ProxyJump takes none" end
+  local host, port = host_port(authority, spec)
+  if not host then return nil, port end
+  if not authority:find("^%[") and not host:find("^%w[%w%.%-_]*$") then
+    return nil, "'" .. host .. "' in '" .. spec .. "' is not a host name"
+  end
+  return { user = user, host = host, port = port }
+end
+
+-- One hop written as [user@]host[:port].
+local function plain_hop(s, spec)
+  local user, rest = s:match("^(.*)@([^@]*)$")
+  if user == "" then return nil, "empty user name in '" .. spec .. "'" end
+  local host, port = host_port(rest or s, spec)
+  if not host then return nil, port end
+  return { user = user, host = host, port = port }
+end
+
+--- The hops of a ProxyJump value, first hop first: a list of {user =, host =, port =}
+--- (user and port nil when not given), {} for "none"; or nil and what is wrong.
+--- Forms: [user@]host[:port], [user@][v6addr]:port, ssh://[user@]host[:port], by commas.
+function syntax.parse_jump(spec)
+  spec = spec:gsub("#.*", ""):gsub("[ \t]+$", "")
+  if spec:lower() == "none" then return {} end
+  if spec == "" then return nil, "empty ProxyJump" end
+  local hops = {}
+  for hop in (spec .. ","):gmatch("([^,]*),") do
+    if hop == "" then return nil, "empty jump host in '" .. spec .. "'" end
+    if hop:find("[ \t]") then return nil, "space in jump host '" .. hop .. "'" end
+    local parsed, err
+    if hop:find("^ssh://") then parsed, err = uri_hop(hop:sub(7), hop)
+    else parsed, err = plain_hop(hop, hop) end
+    if not parsed then return nil, err end
+    hops[#hops + 1] = parsed
+  end
+  return hops
+end
+
+return syntax
