@@ -13,16 +13,22 @@ end
 
 -- The -l and -p options of ssh for opts.user and opts.port.
 local function cli(opts)
-  return (opts.user and "-l " .. opts.user .. " " or "") .. (opts.port and "-p " .. opts.port .. " " or "")
+  return (opts.user and "-l " .. opts.user .. " " or "")
+    .. (opts.port and "-p " .. opts.port .. " " or "")
 end
 
 -- `ssh -G`'s settings for alias: key -> value (a list for identityfile).
 local function ssh_G(file, alias, opts)
-  local out, status = h.sh("ssh -G -F " .. h.q(file) .. " " .. cli(opts) .. h.q(alias) .. " </dev/null")
+  local out, status = h.sh("ssh -G -F " .. h.q(file) .. " " .. cli(opts) .. h.q(alias)
+    .. " </dev/null")
   lu.assertEquals(status, 0, out)
   local g = { identityfile = {} }
   for key, value in out:gmatch("(%S+) ([^\n]*)") do
-    if key == "identityfile" then table.insert(g.identityfile, value) else g[key] = g[key] or value end
+    if key == "identityfile" then
+      table.insert(g.identityfile, value)
+    else
+      g[key] = g[key] or value
+    end
   end
   return g
 end
@@ -31,7 +37,8 @@ end
 -- ProxyCommand of the config, `exit 0` stands in, so that nothing is dialled.
 local function ssh_v(file, alias, opts, has_proxy)
   local out = h.sh("ssh -v -F " .. h.q(file) .. " -o BatchMode=yes "
-    .. (has_proxy and "" or "-o ProxyCommand='exit 0' ") .. cli(opts) .. h.q(alias) .. " true </dev/null")
+    .. (has_proxy and "" or "-o ProxyCommand='exit 0' ") .. cli(opts) .. h.q(alias)
+    .. " true </dev/null")
   out = out:gsub("\r", "")
   local v = { identities = {}, proxy = out:match("Executing proxy command: exec ([^\n]*)") }
   for path in out:gmatch("identity file ([^\n]-) type %-?%d+") do
@@ -168,7 +175,8 @@ Host none
 ]])
   local r = same_as_openssh(file, "tok")
   lu.assertEquals(#r.identity_files, 4)
-  lu.assertEquals(r.where.identity_files, { file .. ":3", file .. ":4", file .. ":9", file .. ":10" })
+  lu.assertEquals(r.where.identity_files,
+    { file .. ":3", file .. ":4", file .. ":9", file .. ":10" })
   same_as_openssh(file, "tok", { user = "other", port = 23 })
   r = same_as_openssh(file, "none")
   lu.assertEquals({ r.identity_files, r.identity_files_none }, { {}, true })
@@ -184,7 +192,8 @@ function TestSshConfig:test_keyword_forms_quotes_comments_and_case()
   local r = same_as_openssh(file, "forms")
   lu.assertEquals({ r.user, r.port, r.hostname, r.strict_host_key_checking },
     { "bob", 2345, "forms.example", "yes" })
-  lu.assertEquals(r.proxy_command, "true forms.example 2345 bob forms forms % # sh sees the comment")
+  lu.assertEquals(r.proxy_command,
+    "true forms.example 2345 bob forms forms % # sh sees the comment")
 end
 
 function TestSshConfig:test_proxy_jump_and_proxy_command()
@@ -233,7 +242,8 @@ end
 
 function TestSshConfig:test_include_with_globs_nested_and_inactive()
   local d = self.dir
-  h.write(d .. "/conf.d/10-web.conf", "Host web\n  HostName web.inc\n  Include " .. d .. "/nested/*.conf\n")
+  h.write(d .. "/conf.d/10-web.conf",
+    "Host web\n  HostName web.inc\n  Include " .. d .. "/nested/*.conf\n")
   h.write(d .. "/conf.d/20-all.conf", "User from-20\n")
   h.write(d .. "/conf.d/.hidden.conf", "User hidden\n")
   h.write(d .. "/conf.d/30-x.txt", "User txt\n")
@@ -246,7 +256,8 @@ function TestSshConfig:test_include_with_globs_nested_and_inactive()
     .. "Host *\n  Include " .. d .. "/conf.d/*.conf " .. d .. "/missing/*.conf\n"
     .. "  Include " .. d .. "/sets/[!b]?.conf\n  ConnectTimeout 7\n")
   local r = same_as_openssh(file, "web")
-  lu.assertEquals({ r.hostname, r.user, r.port, r.connect_timeout }, { "web.inc", "from-20", 2001, 7 })
+  lu.assertEquals({ r.hostname, r.user, r.port, r.connect_timeout },
+    { "web.inc", "from-20", 2001, 7 })
   lu.assertEquals(r.where.port, d .. "/nested/a.conf:1")
   lu.assertEquals(r.identity_files, { "/k/a1", "/k/c1" })
   same_as_openssh(file, "other")
@@ -259,11 +270,14 @@ function TestSshConfig:test_include_relative_to_the_users_ssh_folder()
   local dir = home .. "/.ssh/" .. sub
   h.write(dir .. "/rel.conf", "Host rel\n  User relative\n")
   h.write(dir .. "/tilde.conf", "Host tilde\n  User tilde\n")
-  h.write(dir .. "/config", "Include " .. sub .. "/rel.conf\nInclude ~/.ssh/" .. sub .. "/t*.conf\n")
+  h.write(dir .. "/config",
+    "Include " .. sub .. "/rel.conf\nInclude ~/.ssh/" .. sub .. "/t*.conf\n")
   h.sh("chown -R " .. user .. " " .. home .. "/.ssh")
   for _, alias in ipairs({ "rel", "tilde" }) do
-    local out = h.sh("su -s /bin/sh " .. user .. " -c 'ssh -G -F " .. dir .. "/config " .. alias .. "' 2>&1")
-    local r = assert(ssh_config.resolve(alias, { file = dir .. "/config", home = home, local_user = user }))
+    local out = h.sh("su -s /bin/sh " .. user .. " -c 'ssh -G -F " .. dir .. "/config "
+      .. alias .. "' 2>&1")
+    local r = assert(ssh_config.resolve(alias,
+      { file = dir .. "/config", home = home, local_user = user }))
     lu.assertStrContains(out, "\nuser " .. r.user .. "\n")
     lu.assertEquals(r.user, alias == "rel" and "relative" or "tilde")
   end
@@ -329,7 +343,8 @@ function TestSshConfig:test_default_files_and_missing_ones()
   lu.assertEquals({ r.port, r.user, r.where.user }, { 2, "sys", self.dir .. "/system:3" })
   lu.assertEquals(ssh_config.resolve("h", { file = "none", home = home }).port, 22)
   local missing = self.dir .. "/nope"
-  lu.assertEquals(select(2, ssh_config.resolve("h", { file = missing })), missing .. ": cannot open it")
+  lu.assertEquals(select(2, ssh_config.resolve("h", { file = missing })),
+    missing .. ": cannot open it")
   h.sh("chmod 664 " .. home .. "/.ssh/config")
   lu.assertEquals(select(2, ssh_config.resolve("h", { home = home, system_file = "none" })),
     home .. "/.ssh/config: bad permissions: group or others may write it (chmod go-w)")
@@ -349,7 +364,8 @@ local BAD = {
   { "ServerAliveCountMax -1\n", 1, "bad number '-1'" },
   { "HashKnownHosts maybe\n", 1, "unsupported option 'maybe'" },
   { "StrictHostKeyChecking sometimes\n", 1, "unsupported option 'sometimes'" },
-  { "\nProxyJump u@h:0\n", 2, "invalid ProxyJump: port '0' of 'u@h:0' is not a number from 1 to 65535" },
+  { "\nProxyJump u@h:0\n", 2,
+    "invalid ProxyJump: port '0' of 'u@h:0' is not a number from 1 to 65535" },
   { "Match hostname x\n", 1, "unsupported Match attribute hostname" },
   { "Match host\n", 1, "missing Match criteria for host" },
   { "Match all host x\n", 1, "'all' cannot be combined with other criteria" },
@@ -376,7 +392,8 @@ end
 function TestSshConfig:test_bad_includes_and_tokens()
   local d = self.dir
   local loop = h.write(d .. "/loop", "Include " .. d .. "/loop\n")
-  lu.assertEquals(select(2, ssh_config.resolve("x", { file = loop })), loop .. ":1: too many nested Includes (16)")
+  lu.assertEquals(select(2, ssh_config.resolve("x", { file = loop })),
+    loop .. ":1: too many nested Includes (16)")
   h.write(d .. "/inc/writable.conf", "User w\n")
   h.sh("chmod 666 " .. d .. "/inc/writable.conf")
   local file = h.write(d .. "/perm", "\nInclude " .. d .. "/inc/*.conf\n")
@@ -387,11 +404,13 @@ function TestSshConfig:test_bad_includes_and_tokens()
   lu.assertEquals(select(2, ssh_config.resolve("x", { file = "none", system_file = file })),
     file .. ":1: bad include path ~/x (~ is for user configs only)")
   file = h.write(d .. "/tok", "Host x\n  IdentityFile ~/%q\n  HostName a%\n")
-  lu.assertEquals(select(2, ssh_config.resolve("x", { file = file })), file .. ":3: HostName a%: a lone % at the end (write %% for a %)")
+  lu.assertEquals(select(2, ssh_config.resolve("x", { file = file })),
+    file .. ":3: HostName a%: a lone % at the end (write %% for a %)")
   file = h.write(d .. "/tok2", "Host x\n  IdentityFile ~/%q\n")
   lu.assertEquals(select(2, ssh_config.resolve("x", { file = file })),
     file .. ":2: IdentityFile ~/%q: unknown token %q")
   file = h.write(d .. "/env", "UserKnownHostsFile ${JOE_SPEC_UNSET_VAR}/k\n")
   lu.assertEquals(select(2, ssh_config.resolve("x", { file = file })),
-    file .. ":1: UserKnownHostsFile ${JOE_SPEC_UNSET_VAR}/k: environment variable JOE_SPEC_UNSET_VAR is not set")
+    file .. ":1: UserKnownHostsFile ${JOE_SPEC_UNSET_VAR}/k: environment variable "
+      .. "JOE_SPEC_UNSET_VAR is not set")
 end

@@ -19,108 +19,31 @@
 --   only the mode bits. Port takes numbers only (OpenSSH also takes service names).
 local fs = require("cijoe.fs")
 local resolve = require("cijoe.ssh_resolve")
+local keywords = require("cijoe.ssh_keywords")
 local syntax = require("cijoe.ssh_syntax")
 
 local ssh_config = {}
 
--- Every ssh_config keyword of OpenSSH up to 10.x (readconf.c's table, aliases included).
-local KNOWN = {}
-for name in ([[addkeystoagent addressfamily afstokenpassing batchmode bindaddress
-  bindinterface canonicaldomains canonicalizefallbacklocal canonicalizemaxdots
-  canonicalizepermittedcnames casignaturealgorithms certificatefile
-  challengeresponseauthentication channeltimeout checkhostip cipher ciphers
-  clearallforwardings compression compressionlevel connectionattempts controlmaster
-  controlpath controlpersist dsaauthentication dynamicforward enableescapecommandline
-  enablesshkeysign escapechar exitonforwardfailure fallbacktorsh fingerprinthash
-  forkafterauthentication forwardagent forwardx11 forwardx11timeout forwardx11trusted
-  gatewayports globalknownhostsfile2 gssapiauthentication
-  gssapidelegatecredentials hostbasedacceptedalgorithms hostbasedauthentication
-  hostbasedkeytypes hostkeyalgorithms identityagent ipqos kbdinteractiveauthentication
-  kbdinteractivedevices keepalive kerberosauthentication kerberostgtpassing
-  kexalgorithms knownhostscommand localcommand localforward loglevel logverbose macs
-  nohostauthenticationforlocalhost numberofpasswordprompts obscurekeystroketiming
-  passwordauthentication permitlocalcommand permitremoteopen pkcs11provider
-  preferredauthentications protocol proxyusefdpass pubkeyacceptedalgorithms
-  pubkeyacceptedkeytypes pubkeyauthentication refuseconnection rekeylimit remotecommand
-  remoteforward requesttty requiredrsasize revokedhostkeys rhostsauthentication
-  rhostsrsaauthentication rsaauthentication securitykeyprovider sendenv sessiontype
-  setenv skeyauthentication smartcarddevice stdinnull streamlocalbindmask
-  streamlocalbindunlink syslogfacility tcpkeepalive tisauthentication tunnel
-  tunneldevice updatehostkeys useprivilegedport userknownhostsfile2 useroaming usersh
-  verifyhostkeydns versionaddendum visualhostkey warnweakcrypto xauthlocation]])
-  :gmatch("%S+") do
-  KNOWN[name] = true
-end
-
-local YES_NO = { yes = true, ["true"] = true, no = false, ["false"] = false }
-local STRICT = { yes = "yes", ["true"] = "yes", no = "no", ["false"] = "no", off = "off",
-  ask = "ask", ["accept-new"] = "accept-new" }
-local CANONICALIZE = { yes = true, ["true"] = true, always = true, no = false,
-  ["false"] = false }
-local UNITS = { [""] = 1, s = 1, m = 60, h = 3600, d = 86400, w = 604800 }
+local byte = string.byte
+local one_arg, words, known = keywords.one_arg, keywords.words, keywords.known
 local MAX_DEPTH = 16
 
--- The one argument of a line, or nil and what is wrong (most keywords take one).
-local function one_arg(rest)
-  if not rest:find("[ \t\"'\\#]") then return rest end
-  local args, err = syntax.split(rest)
-  if not args then return nil, err end
-  if not args[1] or args[1] == "" then return nil, "missing argument" end
-  if args[2] then return nil, "extra arguments at end of line" end
-  return args[1]
+-- "file:line" of the line being read, made only when it is kept.
+local function here(ctx)
+  return ctx.file .. ":" .. ctx.line
 end
 
 -- Set a field the first time an active block gives it: OpenSSH's first value wins.
-local function set(ctx, field, value, at)
+local function set(ctx, field, value)
   if ctx.active and ctx.o[field] == nil then
-    ctx.o[field], ctx.where[field] = value, at
+    ctx.o[field], ctx.where[field] = value, here(ctx)
   end
 end
-
--- Seconds of an OpenSSH time value ("90", "1h30m", "none" is false), or nil.
-local function seconds(s)
-  if s == "none" then return false end
-  local total = 0
-  local rest = s:gsub("(%d+)([sSmMhHdDwW]?)", function(n, unit)
-    total = total + tonumber(n) * UNITS[unit:lower()]
-    return ""
-  end)
-  if s == "" or rest ~= "" or total > 2147483647 then return nil end
-  return total
-end
-
--- The value of a keyword that takes one word; kinds say how to read it.
-local function word_value(kind, arg)
-  if kind == "string" then return arg end
-  if kind == "port" then
-    local port = arg:match("^%d+$") and tonumber(arg)
-    return port and port >= 1 and port <= 65535 and port or nil, "bad port '" .. arg .. "'"
-  elseif kind == "time" then
-    return seconds(arg), "invalid time value '" .. arg .. "'"
-  elseif kind == "int" then
-    return arg:match("^%d+$") and tonumber(arg), "bad number '" .. arg .. "'"
-  end
-  local value = kind[arg:lower()]
-  if value == nil then return nil, "unsupported option '" .. arg .. "'" end
-  return value
-end
-
--- Keywords of one word: field of the result, and how the word is read.
-local WORDS = { user = { "user", "string" }, hostname = { "hostname", "string" },
-  hostkeyalias = { "host_key_alias", "string" }, tag = { "tag", "string" },
-  ignoreunknown = { "ignore_unknown", "string" }, port = { "port", "port" },
-  connecttimeout = { "connect_timeout", "time" },
-  serveraliveinterval = { "server_alive_interval", "time" },
-  serveralivecountmax = { "server_alive_count_max", "int" },
-  identitiesonly = { "identities_only", YES_NO },
-  hashknownhosts = { "hash_known_hosts", YES_NO },
-  stricthostkeychecking = { "strict_host_key_checking", STRICT },
-  canonicalizehostname = { "canonicalize_hostname", CANONICALIZE } }
 
 local handlers = {}
 
 -- IdentityFile: every active one counts, in order, a repeated one once.
-function handlers.identityfile(ctx, rest, at)
+function handlers.identityfile(ctx, rest)
   local file, err = one_arg(rest)
   if not file then return err end
   if not ctx.active then return end
@@ -128,13 +51,13 @@ function handlers.identityfile(ctx, rest, at)
   for _, seen in ipairs(list) do
     if seen == file then return end
   end
-  list[#list + 1], where[#where + 1] = file, at
+  list[#list + 1], where[#where + 1] = file, here(ctx)
 end
 handlers.identityfile2 = handlers.identityfile
 
 -- UserKnownHostsFile and GlobalKnownHostsFile: the first active line, all its files.
 local function known_hosts_files(field)
-  return function(ctx, rest, at)
+  return function(ctx, rest)
     local files, err = syntax.split(rest)
     if not files then return err end
     for i, file in ipairs(files) do
@@ -143,30 +66,34 @@ local function known_hosts_files(field)
         return "\"none\" must appear alone"
       end
     end
-    set(ctx, field, files, at)
+    set(ctx, field, files)
   end
 end
 handlers.userknownhostsfile = known_hosts_files("user_known_hosts_files")
 handlers.globalknownhostsfile = known_hosts_files("global_known_hosts_files")
 
 -- ProxyCommand: the rest of the line as written; a ProxyJump before it wins.
-function handlers.proxycommand(ctx, rest, at)
-  set(ctx, "proxy_command", (rest:gsub("^[ \t=]+", "")), at)
+function handlers.proxycommand(ctx, rest)
+  set(ctx, "proxy_command", (rest:gsub("^[ \t=]+", "")))
 end
 
 -- ProxyJump: checked always; set unless a ProxyCommand or ProxyJump came first.
-function handlers.proxyjump(ctx, rest, at)
+function handlers.proxyjump(ctx, rest)
   local spec = rest:gsub("^[ \t=]+", ""):gsub("#.*", ""):gsub("[ \t]+$", "")
   local hops, err = syntax.parse_jump(spec)
   if not hops then return "invalid ProxyJump: " .. err end
   if ctx.o.proxy_command == nil and ctx.o.proxy_jump == nil then
-    set(ctx, "proxy_jump", spec, at)
+    set(ctx, "proxy_jump", spec)
     if #hops > 0 and ctx.active then ctx.o.proxy_command = "none" end
   end
 end
 
 -- Host: the block applies when a pattern matches and no negated one does.
 function handlers.host(ctx, rest)
+  ctx.active = false
+  if ctx.never then return end
+  -- Most Host lines of a big config are plain names, none this one: that is quick to see.
+  if not rest:find("[*?\"'\\]") and not rest:find(ctx.host, 1, true) then return end
   local patterns, err = syntax.split(rest)
   if not patterns then return err end
   local active = false
@@ -178,13 +105,13 @@ function handlers.host(ctx, rest)
       active = true
     end
   end
-  ctx.active = active and not ctx.never
+  ctx.active = active
 end
 
 local read_file
 
 -- Include: each glob pattern's files, in order, read in the including block's state.
-function handlers.include(ctx, rest, at, depth)
+function handlers.include(ctx, rest, depth)
   local patterns, err = syntax.split(rest)
   if not patterns then return err end
   for _, pattern in ipairs(patterns) do
@@ -201,8 +128,9 @@ function handlers.include(ctx, rest, at, depth)
     for _, file in ipairs(syntax.glob(path)) do
       if depth >= MAX_DEPTH then return "too many nested Includes (" .. MAX_DEPTH .. ")" end
       ctx.never = never or not active
+      local outer = ctx.file
       local ok, ferr = read_file(ctx, file, depth + 1, true)
-      ctx.active, ctx.never = active, never
+      ctx.active, ctx.never, ctx.file = active, never, outer
       if ok == nil then return ferr, true end
     end
   end
@@ -210,31 +138,38 @@ end
 
 handlers.match = resolve.match
 
--- One line: blank and comment lines are nothing; returns a message when it is wrong.
-local function process(ctx, line, at, depth)
-  local keyword, rest = line:match("^[ \t\r]*([^ \t\r\"=]*)[ \t\r]*=?[ \t\r]*(.*)$")
-  if keyword == "" or keyword:byte(1) == 35 then return end
-  local last = #rest
-  while last > 0 and (" \t\r\f"):find(rest:sub(last, last), 1, true) do last = last - 1 end
-  rest = rest:sub(1, last)
-  if rest == "" then return "no argument after keyword \"" .. keyword .. "\"" end
-  local name = keyword:lower()
-  local word = WORDS[name]
-  if word then
-    local arg, err = one_arg(rest)
-    if not arg then return err end
-    local value, verr = word_value(word[2], arg)
-    if value == nil then return verr end
-    return set(ctx, word[1], value, at)
+-- Keywords lowercased: a table is quicker than string.lower on every line.
+local lower = setmetatable({}, { __index = function(t, keyword)
+  t[keyword] = keyword:lower()
+  return t[keyword]
+end })
+
+-- One line (its keyword, and the rest); returns a message when it is wrong.
+local function process(ctx, keyword, rest, depth)
+  local last = byte(rest, -1)
+  if last == 32 or last == 9 or last == 13 or last == 12 then
+    rest = rest:gsub("[ \t\r\f]+$", "")
   end
-  if handlers[name] then return handlers[name](ctx, rest, at, depth) end
+  if rest == "" then return "no argument after keyword \"" .. keyword .. "\"" end
+  local name = lower[keyword]
+  local word = words[name]
+  if word then
+    local value, err = keywords.value(name, word[2], rest)
+    if value == nil then return err end
+    if ctx.active then set(ctx, word[1], value) end
+    return
+  end
+  if handlers[name] then return handlers[name](ctx, rest, depth) end
   local ignored = ctx.o.ignore_unknown
-  if not KNOWN[name] and not (ignored and syntax.match_list(name, ignored, true) == 1) then
+  if not known[name] and not (ignored and syntax.match_list(name, ignored, true) == 1) then
     return "unknown keyword \"" .. keyword .. "\" (OpenSSH refuses it too; if it is "
       .. "for a newer OpenSSH, name it in an IgnoreUnknown line above)"
   end
   if rest:find("[\"']") and not syntax.split(rest) then return "invalid quotes" end
 end
+
+-- A line's keyword (up to a space, tab, = or quote) and the rest after one = at most.
+local LINE = "[ \t\r]*([^ \t\r\n\"=]*)[ \t\r]*=?[ \t\r]*([^\n]*)\n"
 
 -- Read one file; true, or false when it does not exist, or nil and "file:line: message".
 function read_file(ctx, path, depth, check_mode)
@@ -246,13 +181,17 @@ function read_file(ctx, path, depth, check_mode)
   if st and st.mode & 18 ~= 0 then
     return nil, path .. ": bad permissions: group or others may write it (chmod go-w)"
   end
-  if text:sub(-1) ~= "\n" then text = text .. "\n" end
+  if text:byte(-1) ~= 10 then text = text .. "\n" end
+  ctx.file = path
   local n = 0
-  for line in text:gmatch("([^\n]*)\n") do
+  for keyword, rest in text:gmatch(LINE) do
     n = n + 1
-    local at = path .. ":" .. n
-    local err, prefixed = process(ctx, line, at, depth)
-    if err then return nil, prefixed and err or at .. ": " .. err end
+    local first = byte(keyword, 1)
+    if first and first ~= 35 then
+      ctx.line = n
+      local err, prefixed = process(ctx, keyword, rest, depth)
+      if err then return nil, prefixed and err or path .. ":" .. n .. ": " .. err end
+    end
   end
   return true
 end

@@ -14,11 +14,12 @@ local compiled = {}
 --- character, every other character itself (case matters).
 function syntax.match(s, pattern)
   local lua = compiled[pattern]
-  if not lua then
-    lua = "^" .. pattern:gsub("[%^%$%(%)%%%.%[%]%+%-]", "%%%0"):gsub("%*", ".*")
-      :gsub("%?", ".") .. "$"
+  if lua == nil then
+    lua = pattern:find("[*?]") and "^" .. pattern:gsub("[%^%$%(%)%%%.%[%]%+%-]", "%%%0")
+      :gsub("%*", ".*"):gsub("%?", ".") .. "$" or false
     compiled[pattern] = lua
   end
+  if not lua then return s == pattern end
   return s:find(lua) ~= nil
 end
 
@@ -37,36 +38,44 @@ function syntax.match_list(s, list, lower)
   return result
 end
 
--- Split one argument the slow way (quotes, escapes); returns it and the index after it,
--- or nil when a quote is not closed.
+-- What ends a run of plain characters in an argument: outside quotes, inside "..."
+-- and inside '...'.
+local STOPS = { [""] = "[ \t\"'\\]", ['"'] = '["\\]', ["'"] = "['\\]" }
+
+-- Split one argument with quotes or escapes; returns it and the index after it, or nil
+-- when a quote is not closed. Runs of plain characters are copied whole (this is hot).
 local function split_quoted(s, i)
-  local out, quote = {}, nil
-  while i <= #s do
-    local c, next_c = s:sub(i, i), s:sub(i + 1, i + 1)
-    if c == "\\" and (next_c == "'" or next_c == '"' or next_c == "\\"
-        or (not quote and next_c == " ")) then
-      out[#out + 1], i = next_c, i + 1
-    elseif not quote and (c == " " or c == "\t") then
-      break
-    elseif not quote and (c == '"' or c == "'") then
-      quote = c
-    elseif c == quote then
-      quote = nil
-    else
-      out[#out + 1] = c
+  local out, quote = {}, ""
+  while true do
+    local j = s:find(STOPS[quote], i)
+    out[#out + 1] = s:sub(i, (j or 0) - 1)
+    if not j then
+      if quote ~= "" then return nil end
+      return table.concat(out), #s + 1
     end
-    i = i + 1
+    local c, next_c = s:sub(j, j), s:sub(j + 1, j + 1)
+    i = j + 1
+    if c == "\\" then
+      local escaped = next_c == "'" or next_c == '"' or next_c == "\\"
+        or (quote == "" and next_c == " ")
+      out[#out + 1] = escaped and next_c or c
+      if escaped then i = j + 2 end
+    elseif c == " " or c == "\t" then
+      return table.concat(out), j
+    else
+      quote = quote == "" and c or ""
+    end
   end
-  if quote then return nil end
-  return table.concat(out), i
 end
 
---- The arguments of an ssh_config line as OpenSSH's argv_split makes them: split at
---- spaces and tabs, "double" or 'single' quotes group, \" \' \\ and "\ " escape, a `#`
---- starting an argument ends the line. Returns the list, or nil, "invalid quotes".
-function syntax.split(s)
-  local args = {}
-  if not s:find("[\"'\\#]") then
+-- syntax.split without the cache.
+local function split_uncached(s)
+  local args, special = {}, s:find("[\"'\\#]")
+  if special and s:byte(special) == 35 and not s:find("[\"'\\]", special)
+      and (special == 1 or s:find("^[ \t]", special - 1)) then
+    s, special = s:sub(1, special - 1), nil
+  end
+  if not special then
     for arg in s:gmatch("[^ \t]+") do args[#args + 1] = arg end
     return args
   end
@@ -79,6 +88,20 @@ function syntax.split(s)
     if not arg then return nil, "invalid quotes" end
     args[#args + 1] = arg
   end
+end
+
+-- Lists syntax.split made, by line: configs repeat lines. Callers must not change them.
+local split_cache = {}
+
+--- The arguments of an ssh_config line as OpenSSH's argv_split makes them: split at
+--- spaces and tabs, "double" or 'single' quotes group, \" \' \\ and "\ " escape, a `#`
+--- starting an argument ends the line. Returns the list, or nil, "invalid quotes".
+function syntax.split(s)
+  local args = split_cache[s]
+  if args then return args end
+  args = split_uncached(s)
+  if args then split_cache[s] = args end
+  return args, "invalid quotes"
 end
 
 -- The value of ${NAME} at the start of s (after the $), and the length consumed.
