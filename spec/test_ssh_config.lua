@@ -414,3 +414,19 @@ function TestSshConfig:test_bad_includes_and_tokens()
     file .. ":1: UserKnownHostsFile ${JOE_SPEC_UNSET_VAR}/k: environment variable "
       .. "JOE_SPEC_UNSET_VAR is not set")
 end
+
+function TestSshConfig:test_wildcard_patterns()
+  local syntax = require("cijoe.ssh_syntax")
+  for _, case in ipairs({ { "abc", "a*c", true }, { "ac", "a*c", true }, { "ab", "a*c", false },
+    { "", "*", true }, { "x", "", false }, { "abcabd", "*bc", false }, { "aXbXc", "a*b*c", true },
+    { "web1", "web?", true }, { "web12", "web?", false }, { "[h]:22", "[h]:*", true },
+    { "a.b", "a%.b", false }, { "abc", "**c", true }, { "ab", "?*?*?", false },
+    { string.rep("a", 60), string.rep("a*", 20) .. "b", false }, -- linear, not exponential
+    { "Web1", "web1", false } }) do
+    lu.assertEquals(syntax.match(case[1], case[2]), case[3], case[1] .. " ~ " .. case[2])
+  end
+  lu.assertEquals(syntax.match_list("x.lab", "*.lab,!bad.lab", true), 1)
+  lu.assertEquals(syntax.match_list("bad.lab", "*.lab,!bad.lab", true), -1)
+  lu.assertEquals(syntax.match_list("other", "*.lab,!bad.lab", true), 0)
+  lu.assertEquals(syntax.match_list("x.lab", "*.LAB", true), 1)
+end

@@ -140,8 +140,7 @@ handlers.match = resolve.match
 
 -- Keywords lowercased: a table is quicker than string.lower on every line.
 local lower = setmetatable({}, { __index = function(t, keyword)
-  t[keyword] = keyword:lower()
-  return t[keyword]
+  return syntax.remember(t, keyword, keyword:lower())
 end })
 
 -- One line (its keyword, and the rest); returns a message when it is wrong.

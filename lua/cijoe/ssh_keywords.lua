@@ -54,7 +54,7 @@ function keywords.one_arg(rest)
   if not args then return nil, err end
   if not args[1] or args[1] == "" then return nil, "missing argument" end
   if args[2] then return nil, "extra arguments at end of line" end
-  single[rest] = args[1]
+  syntax.remember(single, rest, args[1])
   return args[1]
 end
 
@@ -118,7 +118,7 @@ function keywords.value(name, kind, rest)
   if not (kind == "port" and find(rest, "^%d+$")) then arg, err = keywords.one_arg(rest) end
   if not arg then return nil, err end
   local value, verr = word_value(kind, arg)
-  if kind == "time" and value ~= nil then times[name][rest] = value end
+  if kind == "time" and value ~= nil then syntax.remember(times[name], rest, value) end
   return value, verr
 end
 

@@ -7,20 +7,56 @@ local fs = require("cijoe.fs")
 
 local syntax = {}
 
--- Lua patterns made from OpenSSH patterns, by pattern: configs repeat a few patterns.
-local compiled = {}
+-- The number of entries of each cache that syntax.remember keeps.
+local sizes = setmetatable({}, { __mode = "k" })
+
+--- Remember value under key in cache (a table from strings to what they gave) and return
+--- it; a cache that reaches 1024 entries is emptied first, so that no input, however
+--- odd, grows one without end.
+function syntax.remember(cache, key, value)
+  local n = (sizes[cache] or 0) + 1
+  if n > 1024 then
+    for k in pairs(cache) do cache[k] = nil end
+    n = 1
+  end
+  sizes[cache], cache[key] = n, value
+  return value
+end
+
+-- Whether each pattern has a wildcard, by pattern: configs repeat a few patterns.
+local wild = {}
+
+-- s against a pattern with wildcards, without backtracking beyond the last `*` seen (the
+-- usual linear glob match): Lua's own patterns take exponential time on "a*a*a*a*...b".
+local function match_wild(s, p)
+  local si, pi, star, mark = 1, 1, nil, 1
+  local byte = string.byte
+  while si <= #s do
+    local c = byte(p, pi)
+    if c == 42 then
+      star, mark, pi = pi, si, pi + 1
+    elseif c and (c == 63 or c == byte(s, si)) then
+      si, pi = si + 1, pi + 1
+    elseif star then
+      mark = mark + 1
+      si, pi = mark, star + 1
+    else
+      return false
+    end
+  end
+  while byte(p, pi) == 42 do pi = pi + 1 end
+  return pi > #p
+end
 
 --- Whether s matches an OpenSSH wildcard pattern: `*` any run of characters, `?` one
 --- character, every other character itself (case matters).
 function syntax.match(s, pattern)
-  local lua = compiled[pattern]
-  if lua == nil then
-    lua = pattern:find("[*?]") and "^" .. pattern:gsub("[%^%$%(%)%%%.%[%]%+%-]", "%%%0")
-      :gsub("%*", ".*"):gsub("%?", ".") .. "$" or false
-    compiled[pattern] = lua
+  local has_wild = wild[pattern]
+  if has_wild == nil then
+    has_wild = syntax.remember(wild, pattern, pattern:find("[*?]") ~= nil)
   end
-  if not lua then return s == pattern end
-  return s:find(lua) ~= nil
+  if not has_wild then return s == pattern end
+  return match_wild(s, pattern)
 end
 
 --- Match s against a comma-separated pattern list whose patterns may start with `!`:
@@ -100,7 +136,7 @@ function syntax.split(s)
   local args = split_cache[s]
   if args then return args end
   args = split_uncached(s)
-  if args then split_cache[s] = args end
+  if args then syntax.remember(split_cache, s, args) end
   return args, "invalid quotes"
 end
 
@@ -192,7 +228,7 @@ local function glob_pattern(component)
       out[#out + 1], i = set, after
     else
       if c == "*" or c == "?" then
-        c = c == "*" and ".*" or "."
+        c = c == "?" and "." or out[#out] == ".*" and "" or ".*" -- "**" is "*", not ".*.*"
       else
         if c == "\\" and i < #component then i = i + 1 end
         c = component:sub(i, i):gsub("%W", "%%%0")
