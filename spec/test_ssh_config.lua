@@ -281,7 +281,7 @@ function TestSshConfig:test_include_relative_to_the_users_ssh_folder()
     lu.assertStrContains(out, "\nuser " .. r.user .. "\n")
     lu.assertEquals(r.user, alias == "rel" and "relative" or "tilde")
   end
-  h.sh("rm -rf " .. dir)
+  h.sh("rm -rf " .. dir .. "; rmdir " .. home .. "/.ssh 2>/dev/null")
 end
 
 function TestSshConfig:test_match_host_originalhost_user_exec_all_final()
@@ -342,6 +342,8 @@ function TestSshConfig:test_default_files_and_missing_ones()
   r = ssh_config.resolve("h", { home = home, system_file = self.dir .. "/system" })
   lu.assertEquals({ r.port, r.user, r.where.user }, { 2, "sys", self.dir .. "/system:3" })
   lu.assertEquals(ssh_config.resolve("h", { file = "none", home = home }).port, 22)
+  lu.assertEquals(select(2, ssh_config.resolve("h", { file = "none", port = "22x" })),
+    "port 22x is not a number from 1 to 65535")
   local missing = self.dir .. "/nope"
   lu.assertEquals(select(2, ssh_config.resolve("h", { file = missing })),
     missing .. ": cannot open it")

@@ -80,7 +80,7 @@ end
 -- ProxyJump: checked always; set unless a ProxyCommand or ProxyJump came first.
 function handlers.proxyjump(ctx, rest)
   local spec = rest:gsub("^[ \t=]+", ""):gsub("#.*", ""):gsub("[ \t]+$", "")
-  local hops, err = syntax.parse_jump(spec)
+  local hops, err = keywords.parse_jump(spec)
   if not hops then return "invalid ProxyJump: " .. err end
   if ctx.o.proxy_command == nil and ctx.o.proxy_jump == nil then
     set(ctx, "proxy_jump", spec)
@@ -229,6 +229,10 @@ end
 function ssh_config.resolve(alias, opts)
   opts = opts or {}
   local ctx = resolve.context(alias, opts)
+  local port = ctx.o.port
+  if opts.port and not (port and port >= 1 and port <= 65535) then
+    return nil, "port " .. tostring(opts.port) .. " is not a number from 1 to 65535"
+  end
   local files = config_files(opts, ctx.home)
   local ok, err = pass(ctx, files)
   if ok and (ctx.want_final or ctx.o.canonicalize_hostname) then
@@ -241,7 +245,7 @@ function ssh_config.resolve(alias, opts)
 end
 
 --- The hops of a ProxyJump value: a list of {user =, host =, port =} ({} for "none"),
---- or nil and what is wrong (see cijoe.ssh_syntax.parse_jump).
-ssh_config.parse_jump = syntax.parse_jump
+--- or nil and what is wrong (see cijoe.ssh_keywords.parse_jump).
+ssh_config.parse_jump = keywords.parse_jump
 
 return ssh_config

@@ -1,5 +1,6 @@
 -- The keywords of ssh_config(5): all that OpenSSH knows, and how joe reads the values of
--- those it uses that take one word. cijoe.ssh_config reads the lines.
+-- those it uses that take one word, and ProxyJump's [user@]host[:port] and ssh:// forms
+-- (misc.c's parse_user_host_port and parse_uri). cijoe.ssh_config reads the lines.
 local syntax = require("cijoe.ssh_syntax")
 
 local keywords = {}
@@ -120,6 +121,83 @@ function keywords.value(name, kind, rest)
   local value, verr = word_value(kind, arg)
   if kind == "time" and value ~= nil then syntax.remember(times[name], rest, value) end
   return value, verr
+end
+
+-- A port number of a jump spec ("" is none), or nil and a message.
+local function port_number(s, spec)
+  if s == "" then return nil end
+  local port = s:match("^%d+$") and tonumber(s)
+  if port and port >= 1 and port <= 65535 then return port end
+  return false, "port '" .. s .. "' of '" .. spec .. "' is not a number from 1 to 65535"
+end
+
+-- Host and port of host[:port], [host]:port or host/port (OpenSSH's hpdelim), the
+-- brackets taken off; or nil and a message.
+local function host_port(s, spec)
+  local host, delim, rest = s:match("^(%[[^%]]*%])([:/]?)(.*)$")
+  if not host then host, delim, rest = s:match("^([^:/]*)([:/]?)(.*)$") end
+  if delim == "" and rest ~= "" then return nil, "junk after ']' in '" .. spec .. "'" end
+  host = host:match("^%[(.*)%]$") or host
+  if host == "" then return nil, "no host name in '" .. spec .. "'" end
+  local port, err = port_number(rest, spec)
+  if port == false then return nil, err end
+  return host, port
+end
+
+-- An ssh:// URI's %XX and + decoded, or nil for a bad %.
+local function url_decode(s)
+  if s:gsub("%%%x%x", ""):find("%%") then return nil end
+  local decoded = s:gsub("%+", " "):gsub("%%(%x%x)", function(hex)
+    return string.char(tonumber(hex, 16))
+  end)
+  return decoded
+end
+
+-- One hop written as ssh://[user[;params]@]host[:port][/], as OpenSSH's parse_uri reads
+-- it; a bracketed IPv6 address is taken too (OpenSSH 9.2 refuses it).
+local function uri_hop(s, spec)
+  local user, rest = s:match("^([^@]*)@(.*)$")
+  if user then
+    user = url_decode((user:gsub(";.*", "")))
+    if not user or user == "" then return nil, "bad user name in '" .. spec .. "'" end
+  end
+  local authority, path = (rest or s):match("^([^/]*)/?(.*)$")
+  if path ~= "" then return nil, "'" .. spec .. "' has a path; ProxyJump takes none" end
+  local host, port = host_port(authority, spec)
+  if not host then return nil, port end
+  if not authority:find("^%[") and not host:find("^%w[%w%.%-_]*$") then
+    return nil, "'" .. host .. "' in '" .. spec .. "' is not a host name"
+  end
+  return { user = user, host = host, port = port }
+end
+
+-- One hop written as [user@]host[:port].
+local function plain_hop(s, spec)
+  local user, rest = s:match("^(.*)@([^@]*)$")
+  if user == "" then return nil, "empty user name in '" .. spec .. "'" end
+  local host, port = host_port(rest or s, spec)
+  if not host then return nil, port end
+  return { user = user, host = host, port = port }
+end
+
+--- The hops of a ProxyJump value, first hop first: a list of {user =, host =, port =}
+--- (user and port nil when not given), {} for "none"; or nil and what is wrong.
+--- Forms: [user@]host[:port], [user@][v6addr]:port, ssh://[user@]host[:port], by commas.
+function keywords.parse_jump(spec)
+  spec = spec:gsub("#.*", ""):gsub("[ \t]+$", "")
+  if spec:lower() == "none" then return {} end
+  if spec == "" then return nil, "empty ProxyJump" end
+  local hops = {}
+  for hop in (spec .. ","):gmatch("([^,]*),") do
+    if hop == "" then return nil, "empty jump host in '" .. spec .. "'" end
+    if hop:find("[ \t]") then return nil, "space in jump host '" .. hop .. "'" end
+    local parsed, err
+    if hop:find("^ssh://") then parsed, err = uri_hop(hop:sub(7), hop)
+    else parsed, err = plain_hop(hop, hop) end
+    if not parsed then return nil, err end
+    hops[#hops + 1] = parsed
+  end
+  return hops
 end
 
 return keywords

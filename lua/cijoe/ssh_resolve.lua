@@ -54,7 +54,7 @@ end
 --- The state of one resolve: the alias, what the caller set (it wins), who runs joe.
 function resolve.context(alias, opts)
   local user, home = account()
-  local o = { user = opts.user, port = opts.port and math.tointeger(tonumber(opts.port)),
+  local o = { user = opts.user, port = opts.port and math.tointeger(tonumber(opts.port) or 0),
     hostname = opts.hostname, tag = opts.tag, identity_files = {} }
   return { alias = alias, host = alias, o = o, where = { identity_files = {} },
     home = opts.home or home, local_user = opts.local_user or user }
@@ -114,6 +114,26 @@ local function criterion(ctx, name, arg, matched_so_far, negate)
   return nil, "unsupported Match attribute " .. name
 end
 
+-- The criterion of a Match line at args[i] (with its argument, "name arg" or
+-- "name=arg"): whether it holds and the index after it, or nil and a message.
+local function match_one(ctx, args, i, result)
+  local negate, name, arg = args[i]:match("^(!?)([^=]*)=?(.*)$")
+  negate, name = negate == "!", name:lower()
+  if not args[i]:find("=", 1, true) then arg = nil end
+  i = i + 1
+  if name == "canonical" or name == "final" then
+    if name == "final" and not negate then ctx.want_final = true end
+    return (ctx.final == true) ~= negate, i
+  end
+  if not arg then arg, i = args[i], i + 1 end
+  if not arg or (arg == "" and name ~= "tagged") then
+    return nil, "missing Match criteria for " .. name
+  end
+  local matched, err = criterion(ctx, name, arg, result, negate)
+  if matched == nil then return nil, err end
+  return matched ~= negate, i
+end
+
 --- The Match keyword: evaluate the criteria (all must hold) and set the block's state;
 --- returns a message when the line is wrong.
 function resolve.match(ctx, rest)
@@ -121,27 +141,15 @@ function resolve.match(ctx, rest)
   if not args then return err end
   local result, count, i = true, 0, 1
   while args[i] do
-    local negate, name, arg = args[i]:match("^(!?)([^=]*)=?(.*)$")
-    negate, name, i = negate == "!", name:lower(), i + 1
-    if arg == "" and not args[i - 1]:find("=") then arg = nil end
-    if name == "all" then
-      if count > 1 or args[i] then return "'all' cannot be combined with other criteria" end
-      result, count = result and not negate, count + 1
+    if args[i]:lower():find("^!?all$") then
+      if count > 1 or args[i + 1] then return "'all' cannot be combined with other criteria" end
+      result, count = result and args[i]:sub(1, 1) ~= "!", count + 1
       break
     end
-    count = count + 1
-    if name == "canonical" or name == "final" then
-      if name == "final" and not negate then ctx.want_final = true end
-      if (ctx.final == true) == negate then result = false end
-    else
-      if not arg then arg, i = args[i], i + 1 end
-      if not arg or (arg == "" and name ~= "tagged") then
-        return "missing Match criteria for " .. name
-      end
-      local matched, cerr = criterion(ctx, name, arg, result, negate)
-      if matched == nil then return cerr end
-      if matched == negate then result = false end
-    end
+    local holds
+    holds, i = match_one(ctx, args, i, result)
+    if holds == nil then return i end
+    result, count = result and holds, count + 1
   end
   if count == 0 then return "one or more attributes required for Match" end
   ctx.active = result and not ctx.never

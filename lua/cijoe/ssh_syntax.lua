@@ -1,8 +1,7 @@
 -- The small syntaxes OpenSSH's files share, read the way OpenSSH reads them (misc.c and
 -- match.c of OpenSSH 9.2 are the reference): wildcard patterns and pattern lists, the
--- quoted arguments of ssh_config, %-tokens and ${VAR}, ~ in paths, glob(3) for Include,
--- and ProxyJump's [user@]host[:port] and ssh:// forms. cijoe.ssh_config and
--- cijoe.known_hosts are built on it.
+-- quoted arguments of ssh_config, %-tokens and ${VAR}, ~ in paths, glob(3) for Include.
+-- cijoe.ssh_config and cijoe.known_hosts are built on it.
 local fs = require("cijoe.fs")
 
 local syntax = {}
@@ -265,83 +264,6 @@ function syntax.glob(pattern)
   end
   table.sort(found)
   return found
-end
-
--- A port number of a jump spec ("" is none), or nil and a message.
-local function port_number(s, spec)
-  if s == "" then return nil end
-  local port = s:match("^%d+$") and tonumber(s)
-  if port and port >= 1 and port <= 65535 then return port end
-  return false, "port '" .. s .. "' of '" .. spec .. "' is not a number from 1 to 65535"
-end
-
--- Host and port of host[:port], [host]:port or host/port (OpenSSH's hpdelim), the
--- brackets taken off; or nil and a message.
-local function host_port(s, spec)
-  local host, delim, rest = s:match("^(%[[^%]]*%])([:/]?)(.*)$")
-  if not host then host, delim, rest = s:match("^([^:/]*)([:/]?)(.*)$") end
-  if delim == "" and rest ~= "" then return nil, "junk after ']' in '" .. spec .. "'" end
-  host = host:match("^%[(.*)%]$") or host
-  if host == "" then return nil, "no host name in '" .. spec .. "'" end
-  local port, err = port_number(rest, spec)
-  if port == false then return nil, err end
-  return host, port
-end
-
--- An ssh:// URI's %XX and + decoded, or nil for a bad %.
-local function url_decode(s)
-  if s:gsub("%%%x%x", ""):find("%%") then return nil end
-  local decoded = s:gsub("%+", " "):gsub("%%(%x%x)", function(hex)
-    return string.char(tonumber(hex, 16))
-  end)
-  return decoded
-end
-
--- One hop written as ssh://[user[;params]@]host[:port][/], as OpenSSH's parse_uri reads
--- it; a bracketed IPv6 address is taken too (OpenSSH 9.2 refuses it).
-local function uri_hop(s, spec)
-  local user, rest = s:match("^([^@]*)@(.*)$")
-  if user then
-    user = url_decode((user:gsub(";.*", "")))
-    if not user or user == "" then return nil, "bad user name in '" .. spec .. "'" end
-  end
-  local authority, path = (rest or s):match("^([^/]*)/?(.*)$")
-  if path ~= "" then return nil, "'" .. spec .. "' has a path; ProxyJump takes none" end
-  local host, port = host_port(authority, spec)
-  if not host then return nil, port end
-  if not authority:find("^%[") and not host:find("^%w[%w%.%-_]*$") then
-    return nil, "'" .. host .. "' in '" .. spec .. "' is not a host name"
-  end
-  return { user = user, host = host, port = port }
-end
-
--- One hop written as [user@]host[:port].
-local function plain_hop(s, spec)
-  local user, rest = s:match("^(.*)@([^@]*)$")
-  if user == "" then return nil, "empty user name in '" .. spec .. "'" end
-  local host, port = host_port(rest or s, spec)
-  if not host then return nil, port end
-  return { user = user, host = host, port = port }
-end
-
---- The hops of a ProxyJump value, first hop first: a list of {user =, host =, port =}
---- (user and port nil when not given), {} for "none"; or nil and what is wrong.
---- Forms: [user@]host[:port], [user@][v6addr]:port, ssh://[user@]host[:port], by commas.
-function syntax.parse_jump(spec)
-  spec = spec:gsub("#.*", ""):gsub("[ \t]+$", "")
-  if spec:lower() == "none" then return {} end
-  if spec == "" then return nil, "empty ProxyJump" end
-  local hops = {}
-  for hop in (spec .. ","):gmatch("([^,]*),") do
-    if hop == "" then return nil, "empty jump host in '" .. spec .. "'" end
-    if hop:find("[ \t]") then return nil, "space in jump host '" .. hop .. "'" end
-    local parsed, err
-    if hop:find("^ssh://") then parsed, err = uri_hop(hop:sub(7), hop)
-    else parsed, err = plain_hop(hop, hop) end
-    if not parsed then return nil, err end
-    hops[#hops + 1] = parsed
-  end
-  return hops
 end
 
 return syntax
