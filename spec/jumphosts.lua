@@ -7,7 +7,8 @@ local sshd = require("sshd")
 
 local jumphosts = {}
 
--- Where runs claim their blocks of addresses (one file per block, the owner's pid).
+-- Where runs claim their blocks of addresses (a file per block: the owner's pid and start
+-- time).
 local STATE = "/run/joe-jumphosts"
 --- Blocks of 16 addresses in 198.18.0.0/15 (RFC 2544's benchmarking range, never routed).
 jumphosts.BLOCKS = 8192
@@ -23,9 +24,14 @@ local function ns(b, role)
   return "joejh" .. b .. role
 end
 
--- The pid of this joe process (the parent of the shell h.sh starts).
-local function joe_pid()
-  return h.sh("echo $PPID"):match("%d+")
+-- This joe process: its pid (the parent of the shell h.sh starts) and "pid start-time"
+-- (/proc/pid/stat's 22nd field), which a later process with the same pid does not have.
+local function joe_id()
+  local pid = h.sh("echo $PPID"):match("%d+")
+  local after_comm = (h.read("/proc/" .. pid .. "/stat") or ""):match("^.*%) (.*)$") or ""
+  local fields = {}
+  for word in after_comm:gmatch("%S+") do fields[#fields + 1] = word end
+  return pid, pid .. " " .. (fields[20] or "?")
 end
 
 -- Shell that takes down everything of block $1: the processes in its namespaces, the
@@ -43,14 +49,18 @@ local DESTROY = [[destroy() {
 }
 ]]
 
--- Take down the blocks of runs that died without stopping (their owner is gone, or never
--- wrote its pid and the claim is over a minute old). The reaper of a block holds
+-- Take down the blocks of runs that died without stopping (their owner is gone or a
+-- zombie, or never wrote its pid and the claim is over a minute old). The reaper of a block holds
 -- STATE/b.reap, and looks again once it holds it.
 local function reap_stale()
   h.sh(DESTROY .. [[stale() {
-    owner=$(cat ]] .. STATE .. [[/$1.pid 2>/dev/null)
-    if [ -n "$owner" ]; then ! kill -0 "$owner" 2>/dev/null; return; fi
-    [ $(( $(date +%s) - $(stat -c %Y /run/netns/joejh${1}a) )) -gt 60 ]
+    block=$1; owner=$(cat ]] .. STATE .. [[/$1.pid 2>/dev/null)
+    if [ -n "$owner" ]; then
+      set -- $owner
+      now=$(sed 's/^.*) //' /proc/$1/stat 2>/dev/null | awk '$1 != "Z" { print $20 }')
+      [ "$now" != "$2" ]; return
+    fi
+    [ $(( $(date +%s) - $(stat -c %Y /run/netns/joejh${block}a) )) -gt 60 ]
   }
   find ]] .. STATE .. [[ -maxdepth 1 -name '*.reap' -mmin +5 -exec rmdir {} + 2>/dev/null
   for n in $(ip netns list | grep -o '^joejh[0-9]*a'); do
@@ -65,12 +75,12 @@ end
 -- exists), so two runs never get the same block. Starts from this process's pid.
 local function claim()
   h.sh("mkdir -p " .. STATE)
-  local pid = joe_pid()
+  local pid, id = joe_id()
   for k = 0, jumphosts.BLOCKS - 1 do
     local b = (tonumber(pid) + k) % jumphosts.BLOCKS
     local _, status = h.sh("ip netns add " .. ns(b, "a") .. " 2>/dev/null")
     if status == 0 then
-      h.write(STATE .. "/" .. b .. ".pid", pid)
+      h.write(STATE .. "/" .. b .. ".pid", id)
       return b
     end
   end
