@@ -58,7 +58,7 @@ local function reap_stale()
     if [ -n "$owner" ]; then
       set -- $owner
       now=$(sed 's/^.*) //' /proc/$1/stat 2>/dev/null | awk '$1 != "Z" { print $20 }')
-      [ "$now" != "$2" ]; return
+      [ -z "$now" ] || [ "$now" != "$2" ]; return
     fi
     [ $(( $(date +%s) - $(stat -c %Y /run/netns/joejh${block}a) )) -gt 60 ]
   }

@@ -111,7 +111,7 @@ function TestJumpHosts:test_a_crashed_run_is_taken_down_and_its_block_reused()
   local n = "joejh" .. b
   local _, status = h.sh("ip netns add " .. n .. "a && ip netns add " .. n .. "t && ip link add jh"
     .. b .. "h type veth peer name x netns " .. n .. "a && mkdir -p /run/joe-jumphosts && echo "
-    .. dead .. " > /run/joe-jumphosts/" .. b .. ".pid")
+    .. dead .. " 12345 > /run/joe-jumphosts/" .. b .. ".pid")
   lu.assertEquals(status, 0, "block " .. b .. " is in use: cannot play a crashed run there")
   h.sh("ip netns exec " .. n .. "t sleep 600 </dev/null >/dev/null 2>&1 & sleep 0.2")
   local sleeper = h.sh("ip netns pids joejh" .. b .. "t"):match("%d+")
