@@ -219,11 +219,16 @@ local function pass(ctx, files)
   return true
 end
 
---- What OpenSSH's client would use to connect to alias: {hostname =, user =, port =,
---- identity_files =, identities_only =, user_known_hosts_files =, global_known_hosts_files =,
---- strict_host_key_checking =, hash_known_hosts =, connect_timeout =,
---- server_alive_interval =, server_alive_count_max =, proxy_jump =, proxy_command =,
---- host_key_alias =, where = {field = "file:line"}}; or nil, "file:line: message".
+--- What OpenSSH's client would use to connect to alias, or nil, "file:line: message".
+--- {hostname, user, port (defaults: alias with HostName's %h, the local user, 22);
+--- identity_files (expanded; {} when none is named: add OpenSSH's defaults, unless
+--- identity_files_none says "IdentityFile none"); user_known_hosts_files and
+--- global_known_hosts_files (expanded, OpenSSH's defaults when not set, {} for none);
+--- identities_only, hash_known_hosts (false when not set); strict_host_key_checking
+--- ("yes" | "no" | "off" | "ask" | "accept-new"; true and false read as yes and no),
+--- connect_timeout, server_alive_interval, server_alive_count_max (seconds, count),
+--- proxy_jump (as written), proxy_command (tokens expanded, without "exec "),
+--- host_key_alias: nil when not set; where = {field = "file:line"}, identity_files a list}.
 --- opts: file, system_file, user, port, hostname (they win over the files, as -l, -p
 --- and -o do), home, local_user, tag (as ssh -P).
 function ssh_config.resolve(alias, opts)
