@@ -1,6 +1,9 @@
 -- A real OpenSSH sshd on 127.0.0.1 for tests and benchmarks: a free port, its own host
 -- key, a test user whose shell is /bin/sh (root's startup files are slow), a client key,
--- a known_hosts file, and a joe config that points at it.
+-- a known_hosts file, and a joe config that points at it. Options put it elsewhere: in a
+-- network namespace (netns) on an address and port of it, with a host name of its own
+-- (uts_name, through unshare --uts) and a client key shared with other sshds (client_key);
+-- spec/jumphosts.lua builds its chains of hosts with them.
 local h = require("helper")
 
 local sshd = { user = "joetest", password = "joe-test-pw" }
@@ -23,7 +26,7 @@ end
 -- The sshd_config of the fixture.
 local function config(f)
   return table.concat({
-    "Port " .. f.port, "ListenAddress 127.0.0.1", "HostKey " .. f.dir .. "/host_key",
+    "Port " .. f.port, "ListenAddress " .. f.address, "HostKey " .. f.dir .. "/host_key",
     "PidFile " .. f.dir .. "/sshd.pid", "AuthorizedKeysFile " .. f.dir .. "/authorized_keys",
     "StrictModes no", "UsePAM no", "PasswordAuthentication yes", "KbdInteractiveAuthentication no",
     "PermitRootLogin no", "MaxStartups 500", "MaxSessions 500", "LogLevel " .. f.log_level,
@@ -36,10 +39,15 @@ Fixture.__index = Fixture
 --- Start sshd (again, after stop or kill_all: same port, same host key).
 function Fixture:start()
   h.sh("mkdir -p /run/sshd")
-  local out, status = h.sh("/usr/sbin/sshd -f " .. self.dir .. "/sshd_config -E " .. self.dir .. "/sshd.log")
+  local sshd_cmd = "/usr/sbin/sshd -f " .. self.dir .. "/sshd_config -E " .. self.dir
+    .. "/sshd.log"
+  if self.uts_name then
+    sshd_cmd = "unshare --uts sh -c " .. h.q("hostname " .. self.uts_name .. " && exec " .. sshd_cmd)
+  end
+  local out, status = h.sh(self.exec .. sshd_cmd)
   assert(status == 0, "sshd did not start: " .. out)
   for _ = 1, 100 do
-    if h.sh("ss -Hltn 'sport = :" .. self.port .. "'") ~= "" then return self end
+    if h.sh(self.exec .. "ss -Hltn 'sport = :" .. self.port .. "'") ~= "" then return self end
     h.sh("sleep 0.05")
   end
   error("sshd does not listen on " .. self.port)
@@ -53,9 +61,9 @@ end
 --- Kill this sshd and everything it started (its sessions and their commands): the
 --- target "dies". Only this fixture's processes: other runs may share the test user.
 function Fixture:kill_all()
-  h.sh(string.format([[pids="$(cat %s/sshd.pid 2>/dev/null) $(ss -Htnp 'sport = :%d' | grep -o 'pid=[0-9]*' | cut -d= -f2)"
+  h.sh(string.format([[pids="$(cat %s/sshd.pid 2>/dev/null) $(%sss -Htnp 'sport = :%d' | grep -o 'pid=[0-9]*' | cut -d= -f2)"
     all=""; while [ -n "$(echo $pids)" ]; do all="$all $pids"; pids=$(for p in $pids; do pgrep -P "$p"; done); done
-    kill -KILL $all 2>/dev/null; rm -f %s/sshd.pid; true]], self.dir, self.port, self.dir))
+    kill -KILL $all 2>/dev/null; rm -f %s/sshd.pid; true]], self.dir, self.exec, self.port, self.dir))
 end
 
 --- A joe config with transports named in names (default {"target"}), extra keys merged in.
@@ -63,7 +71,7 @@ function Fixture:config(names, extra)
   local lines = { "cijoe:", "  transport:" }
   for _, name in ipairs(names or { "target" }) do
     lines[#lines + 1] = "    " .. name .. ":"
-    local keys = { hostname = "127.0.0.1", port = self.port, username = sshd.user,
+    local keys = { hostname = self.address, port = self.port, username = sshd.user,
       key_filename = self.dir .. "/id_ed25519", known_hosts = self.dir .. "/known_hosts" }
     for k, v in pairs(extra or {}) do keys[k] = v end
     for k, v in pairs(keys) do
@@ -74,17 +82,28 @@ function Fixture:config(names, extra)
 end
 
 --- A running sshd fixture; opts.log_level (default ERROR) is sshd's LogLevel, and
---- its log is sshd.log in the fixture's dir.
+--- its log is sshd.log in the fixture's dir. opts.netns runs it in that network namespace
+--- on opts.address (default 127.0.0.1) and opts.port (default a free one), opts.uts_name
+--- gives it a host name of its own, opts.client_key (a private key file, .pub beside it)
+--- is the key it lets in, copied to id_ed25519 (default: a new key).
 function sshd.start(opts)
+  opts = opts or {}
   ensure_user()
-  local f = setmetatable({ dir = h.tmpdir(), port = free_port(),
-    log_level = opts and opts.log_level or "ERROR" }, Fixture)
+  local f = setmetatable({ dir = h.tmpdir(), log_level = opts.log_level or "ERROR",
+    address = opts.address or "127.0.0.1", uts_name = opts.uts_name,
+    exec = opts.netns and "ip netns exec " .. opts.netns .. " " or "" }, Fixture)
+  f.port = opts.port or free_port()
   h.sh("chmod 755 " .. f.dir)
-  for _, key in ipairs({ "host_key", "id_ed25519" }) do
-    h.sh("ssh-keygen -q -t ed25519 -N '' -f " .. f.dir .. "/" .. key)
+  h.sh("ssh-keygen -q -t ed25519 -N '' -f " .. f.dir .. "/host_key")
+  if opts.client_key then
+    h.sh("cp " .. opts.client_key .. " " .. f.dir .. "/id_ed25519 && cp " .. opts.client_key
+      .. ".pub " .. f.dir .. "/id_ed25519.pub")
+  else
+    h.sh("ssh-keygen -q -t ed25519 -N '' -f " .. f.dir .. "/id_ed25519")
   end
   h.sh("cp " .. f.dir .. "/id_ed25519.pub " .. f.dir .. "/authorized_keys")
-  h.write(f.dir .. "/known_hosts", "[127.0.0.1]:" .. f.port .. " " .. h.read(f.dir .. "/host_key.pub"))
+  local name = f.port == 22 and f.address or "[" .. f.address .. "]:" .. f.port
+  h.write(f.dir .. "/known_hosts", name .. " " .. h.read(f.dir .. "/host_key.pub"))
   h.write(f.dir .. "/sshd_config", config(f))
   return f:start()
 end
