@@ -61,11 +61,12 @@ local function array(p, open, depth, path)
   p.arrays[arr] = true
   while p.text:byte(pos) ~= 93 do
     if pos > #p.text then lex.fail(p, open, "the array opened here is not closed") end
-    local here = lex.where(p, pos)
-    arr[#arr + 1], pos = value(p, pos, depth, path .. "[" .. #arr + 1 .. "]")
+    local here, c = lex.where(p, pos), p.text:byte(pos)
+    local item = (c == 91 or c == 123) and path .. "[" .. #arr + 1 .. "]" -- for messages
+    arr[#arr + 1], pos = value(p, pos, depth, item)
     mark(p, arr, #arr, here)
     pos = lex.skip_blank(p, pos)
-    local c = p.text:byte(pos)
+    c = p.text:byte(pos)
     if c == 44 then
       pos = lex.skip_blank(p, pos + 1)
     elseif c == nil then
@@ -135,18 +136,19 @@ end
 local function pair(p, t, pos, depth, prefix)
   local parts, at
   parts, at, pos = key(p, pos)
-  local name = key_name(parts, #parts, prefix)
   if p.text:byte(pos) ~= 61 then
-    lex.fail(p, pos, "expected '=' after the key " .. name .. ", found " .. lex.show(p, pos))
+    lex.fail(p, pos, "expected '=' after the key " .. key_name(parts, #parts, prefix) ..
+      ", found " .. lex.show(p, pos))
   end
   local parent, last = dotted(p, t, parts, at, prefix), parts[#parts]
   if parent[last] ~= nil then
-    lex.fail(p, at[#at], "the key " .. name .. " is defined twice (first at " ..
-      ((p.marks[parent] or {})[last] or "?") .. ")")
+    lex.fail(p, at[#at], "the key " .. key_name(parts, #parts, prefix) ..
+      " is defined twice (first at " .. ((p.marks[parent] or {})[last] or "?") .. ")")
   end
   pos = lex.skip_ws(p, pos + 1)
-  local here = lex.where(p, pos)
-  parent[last], pos = value(p, pos, depth, name)
+  local here, c = lex.where(p, pos), p.text:byte(pos)
+  local path = (c == 91 or c == 123) and key_name(parts, #parts, prefix) -- for messages
+  parent[last], pos = value(p, pos, depth, path)
   mark(p, parent, last, here)
   return pos
 end

@@ -169,6 +169,9 @@ end
 
 -- The number a token spells: an integer, a float (inf and nan too), or nil and why.
 local function number_value(tok)
+  if tok:find("^[+-]?[1-9]%d?%d?%d?%d?%d?%d?%d?%d?%d?$") or tok == "0" then
+    return math.tointeger(tonumber(tok)) -- the common case, short enough to fit
+  end
   local sign, body = tok:match("^([+-]?)(.*)$")
   if body == "inf" then return sign == "-" and -math.huge or math.huge end
   if body == "nan" then return 0 / 0 end
