@@ -73,13 +73,14 @@ check-asan: build-asan/joe
 	if [ -n "$$(ls build-asan/reports 2>/dev/null)" ]; then cat build-asan/reports/*; \
 	  echo "make check-asan: sanitizer reports above"; exit 1; fi; exit $$status
 
-# libFuzzer targets (spec/fuzz/*.c): the YAML loader, config merging with ${VAR}, and
-# fio.decode, each linked with the project's C modules and running the tree's Lua code.
+# libFuzzer targets (spec/fuzz/*.c): the YAML loader, config merging with ${VAR},
+# fio.decode and the TOML reader, each linked with the project's C modules and running
+# the tree's Lua code; spec/fuzz/T.dict is T's dictionary (yaml.dict when there is none).
 # check-fuzz runs each for FUZZ_TIME seconds from its seed corpus (spec/fuzz/corpus/T, kept
 # as it is; what the fuzzer adds goes to build-fuzz/corpus-T, so later runs go on from
 # there) and fails on any finding: a crash, a broken property, a leak, 10 s on one input
 # or 2 GB of memory. FUZZ_TIME=600 make check-fuzz for a deeper search.
-FUZZ_TARGETS := yaml config fio ssh_config known_hosts
+FUZZ_TARGETS := yaml config fio ssh_config known_hosts toml
 FUZZ_SRCS    := src/yaml.c src/proc.c src/fs.c src/sink.c
 FUZZ_TIME    ?= 20
 FUZZ_FLAGS    = -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -96,7 +97,7 @@ build-fuzz:
 check-fuzz: fuzz
 	@for t in $(FUZZ_TARGETS); do mkdir -p build-fuzz/corpus-$$t; \
 	  build-fuzz/$$t -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-	    -dict=spec/fuzz/yaml.dict -artifact_prefix=build-fuzz/$$t- build-fuzz/corpus-$$t spec/fuzz/corpus/$$t 2>build-fuzz/$$t.log \
+	    -dict=spec/fuzz/$$([ -f spec/fuzz/$$t.dict ] && echo $$t || echo yaml).dict -artifact_prefix=build-fuzz/$$t- build-fuzz/corpus-$$t spec/fuzz/corpus/$$t 2>build-fuzz/$$t.log \
 	  || { tail -n 60 build-fuzz/$$t.log; echo "make check-fuzz: $$t found a crash, input in build-fuzz/$$t-*"; exit 1; }; \
 	  echo "fuzz $$t: $$(sed -n 's/^stat::number_of_executed_units: *//p' build-fuzz/$$t.log) runs," \
 	    "$$(sed -n 's/^stat::average_exec_per_sec: *//p' build-fuzz/$$t.log)/s, no finding"; done
