@@ -113,7 +113,7 @@ local function slot_labels(slots, x_of, y)
   local widest = 0
   for _, p in ipairs(slots) do widest = math.max(widest, svg.width("p" .. p)) end
   local gap = #slots > 1 and x_of(2) - x_of(1) or math.huge
-  local every, out = math.ceil((widest + 10) / gap), {}
+  local every, out = math.max(1, math.ceil((widest + 10) / gap)), {}
   for i, p in ipairs(slots) do
     local last_fits = i == #slots and (i - 1) % every >= every / 2
     if (i - 1) % every == 0 or last_fits then
@@ -174,8 +174,9 @@ function lines.percentiles(spec)
   local at, dropped = {}, nil
   at.slots, at.index = percentile_slots(c.series)
   at.axis, dropped = value_axis(c.values, kind, spec.log)
-  local note = spec.note or dropped > 0 and dropped .. " values at or below zero are not "
-    .. "drawn on the logarithmic axis" or nil
+  local note = spec.note or dropped > 0 and string.format("%d %s at or below zero %s not "
+    .. "drawn on the logarithmic axis", dropped, dropped == 1 and "value" or "values",
+    dropped == 1 and "is" or "are") or nil
   local plot, keys = svg.layout({ note = note, height = spec.height }, at.axis,
     legend(c.names, c.styles, c.directions, true))
   local step = plot.w / #at.slots

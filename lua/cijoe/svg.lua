@@ -137,9 +137,10 @@ function svg.y_axis(axis, plot, title)
     out[#out + 1] = svg.label(plot.x - 8, y_of(t.value) + 4.5, t.text, nil,
       'text-anchor="end" fill="' .. svg.MUTED .. '"')
   end
-  local unit = axis.unit ~= "" and " (" .. axis.unit .. ")" or ""
+  local text = tostring(title or "")
+  if axis.unit ~= "" then text = (text .. " (" .. axis.unit .. ")"):gsub("^ ", "") end
   local mid = plot.y + plot.h / 2
-  out[#out + 1] = svg.label(18, mid, tostring(title or "") .. unit, plot.h, string.format(
+  out[#out + 1] = svg.label(18, mid, text, plot.h, string.format(
     'text-anchor="middle" transform="rotate(-90 18 %s)" fill="%s"', svg.num(mid), svg.INK))
   return table.concat(out, "\n")
 end

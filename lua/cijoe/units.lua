@@ -91,13 +91,14 @@ function units.nice_step(span, count)
 end
 
 --- The ticks covering [lo, hi] at a nice step (about `count` intervals): a list of
---- numbers from a multiple of the step at or below lo to one at or above hi, and the step.
+--- numbers from a multiple of the step at or below lo to one at or above hi (rounded to
+--- 12 digits, so 21 * 0.2 is 4.2), and the step.
 function units.ticks(lo, hi, count)
   if hi <= lo then hi = lo + 1 end
   local step = units.nice_step(hi - lo, count)
   local first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
   local list = {}
-  for i = first, last do list[#list + 1] = i * step end
+  for i = first, last do list[#list + 1] = tonumber(string.format("%.12g", i * step)) end
   return list, step
 end
 
