@@ -62,8 +62,9 @@ end
 
 -- The label of a group centred at x under the plot's bottom edge y, in mode.
 local function group_label(name, x, y, gw, mode)
-  if mode == "tilt" then
-    return label(x + 4, y + 16, name, 170, string.format('text-anchor="end" '
+  if mode == "tilt" then -- at most 170 px long, and none past the chart's left edge
+    local room = math.min(170, (x - 4) / math.cos(math.rad(40)))
+    return label(x + 4, y + 16, name, room, string.format('text-anchor="end" '
       .. 'transform="rotate(-40 %s %s)" fill="%s"', num(x + 4), num(y + 16), svg.INK))
   end
   local rows, cut = svg.wrap(name, gw - 6, mode == "wrap" and 2 or 1)

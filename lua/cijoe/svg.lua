@@ -39,11 +39,13 @@ function svg.num(x)
   return (string.format("%.1f", x):gsub("%.0$", ""):gsub("^%-0$", "0"))
 end
 
--- The width of one character in ems, from DejaVu Sans' advances, rounded up.
+-- The width of one character in ems, from DejaVu Sans' advances, rounded up; past
+-- U+07FF (CJK, symbols, emoji) a full em or more, what fallback fonts take.
 local function char_em(c)
+  if #c > 1 then return ({ 0.72, 1.0, 1.2 })[#c - 1] or 1.2 end
   if c:match("^[ilIjtfr.,:;'|!()%[%] ]$") then return 0.36 end
   if c:match("^[mwMW@%%]$") then return 0.95 end
-  if c:match("^[A-Z0-9]$") or #c > 1 then return 0.72 end
+  if c:match("^[A-Z0-9]$") then return 0.72 end
   return 0.62
 end
 

@@ -54,8 +54,8 @@ local function prefix_for(kind, m)
 end
 
 --- The text of value x of kind "iops", "bw", "bytes", "ns", "count", "sec" or "percent":
---- "12.3k IO/s", "512 MiB/s", "3.21 ms", "-4.00%"; "n/a" for NaN or a non-number, "inf"
---- and "-inf" for infinities.
+--- "12.3k IO/s", "512 MiB/s", "3.21 ms", "-4%" (percentages without trailing zeros);
+--- "n/a" for NaN or a non-number, "inf" and "-inf" for infinities.
 function units.format(x, kind)
   if type(x) ~= "number" or x ~= x then return "n/a" end
   if x == math.huge or x == -math.huge then return x > 0 and "inf" or "-inf" end
@@ -68,6 +68,7 @@ function units.format(x, kind)
       break
     end
   end
+  if kind == "percent" and text:find(".", 1, true) then text = text:gsub("%.?0+$", "") end
   return sign .. text .. p[2]
 end
 
