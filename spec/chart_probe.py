@@ -3,8 +3,8 @@
 #                                    JSON list, per document its parse error or its parts
 #   chart_probe.py png FILE PROBES   prints one line per probe of the PROBES file:
 #     px X Y            the colour of pixel X, Y as #rrggbb
-#     dark X Y W H      how many pixels of that box are dark (text, lines)
-#     ink X Y W H       the leftmost and rightmost column of dark pixels in the box
+#     dark X Y W H      how many pixels of that box are ink (dark grey, or failure red)
+#     ink X Y W H       the leftmost and rightmost column of ink in the box
 #     near X Y R COLOUR how many pixels within R of X, Y are within 48 of COLOUR
 #     nonwhite          the share of pixels that are not white
 import json
@@ -118,7 +118,9 @@ def png_main(path, probes):
                 yield xx, yy, rgb(xx, yy)
 
     def is_dark(c):
-        return 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2] < 150
+        """Ink of text or lines: dark grey, or the red of a failure; not a bar's colour."""
+        grey = 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2] < 120 and max(c) - min(c) < 50
+        return grey or (abs(c[0] - 0xC0) < 60 and c[1] < 60 and c[2] < 60)
 
     for probe in open(probes).read().split("\n"):
         f = probe.split()

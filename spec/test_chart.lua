@@ -1,175 +1,16 @@
--- Charts for the report (cijoe.chart, cijoe.units, fio.log): units and ticks as exact
--- strings; every chart well-formed XML for python3's xml.etree, each label in it and
--- escaped, for odd and random inputs too; fio's logs parsed, also from a real fio; and
--- the charts in real headless Chromium under the report's CSP, checked in the pixels of
--- 1280 px screenshots, which stay in build/charts/ to be looked at.
+-- Charts for the report (cijoe.chart) and fio's logs (fio.log): every chart well-formed
+-- XML for python3's xml.etree with each label in it and escaped, for odd, degenerate and
+-- random inputs too; fio's logs parsed, also those of a real fio, and charted.
 local lu = require("luaunit")
 local h = require("helper")
-local yaml = require("cijoe.yaml")
-local units = require("cijoe.units")
+local shared = require("chart_helper")
 local chart = require("cijoe.chart")
 local svg = require("cijoe.svg")
 local flog = require("fio.log")
 
-local PROBE = h.root .. "/spec/chart_probe.py"
-local NAN = 0 / 0
-
--- The parts of SVG documents as a real XML parser sees them (chart_probe.py svg): per
--- document {error} or {root, viewBox, texts = {{text, x, y, anchor, transform}}, titles,
--- shapes = {{tag, class, fill, stroke, ...}}}.
-local function parse_svgs(docs)
-  local dir = h.tmpdir()
-  h.write(dir .. "/svgs", table.concat(docs, "\n\0\n"))
-  local out, status = h.sh("python3 " .. h.q(PROBE) .. " svg " .. h.q(dir .. "/svgs"))
-  assert(status == 0, out)
-  return assert(yaml.load(out, "chart_probe.py"))
-end
-
--- One SVG document's parts; fails the test when it is not well-formed.
-local function parse_svg(doc)
-  local parts = parse_svgs({ doc })[1]
-  lu.assertNil(parts.error, "not well-formed XML")
-  lu.assertEquals(parts.root, "svg")
-  return parts
-end
-
--- The texts a chart shows, as a set (text -> true), and its titles likewise.
-local function text_set(parts)
-  local texts, titles = {}, {}
-  for _, t in ipairs(parts.texts) do texts[t.text] = true end
-  for _, t in ipairs(parts.titles) do titles[t] = true end
-  return texts, titles
-end
-
--- Assert that a chart shows each of the texts of `want`.
-local function assert_shows(parts, want)
-  local texts = text_set(parts)
-  for _, text in ipairs(want) do
-    if not texts[text] then lu.fail("the chart does not show " .. string.format("%q", text), 2) end
-  end
-end
-
--- The shapes of a chart whose attribute key is value.
-local function shapes(parts, key, value)
-  local found = {}
-  for _, s in ipairs(parts.shapes) do
-    if s[key] == value then found[#found + 1] = s end
-  end
-  return found
-end
-
--- The tick texts of an axis, in order.
-local function tick_texts(axis)
-  local out = {}
-  for i, t in ipairs(axis.ticks) do out[i] = t.text end
-  return out
-end
-
-TestUnits = {}
-
-function TestUnits:test_values_in_human_units()
-  local cases = {
-    { 12345, "iops", "12.3k IO/s" }, { 999, "iops", "999 IO/s" }, { 1.5e6, "iops", "1.50M IO/s" },
-    { 0.005, "iops", "0.00500 IO/s" }, { 512 * 2 ^ 20, "bw", "512 MiB/s" },
-    { 1536, "bw", "1.50 KiB/s" }, { 1023 * 2 ^ 10, "bw", "0.999 MiB/s" }, { 100, "bw", "100 B/s" },
-    { -2048, "bw", "-2.00 KiB/s" }, { 3 * 2 ^ 40, "bytes", "3.00 TiB" }, { 812, "ns", "812 ns" },
-    { 12400, "ns", "12.4 µs" }, { 3.21e6, "ns", "3.21 ms" }, { 1.2e9, "ns", "1.20 s" },
-    { 999.6, "ns", "1.00 µs" }, { 999.4, "ns", "999 ns" }, { 3600e9, "ns", "3600 s" },
-    { 0, "ns", "0 ns" }, { 12.5, "percent", "12.5%" }, { -4, "percent", "-4.00%" },
-    { 12345, "count", "12.3k" }, { 42, "no such kind", "42.0" }, { NAN, "iops", "n/a" },
-    { math.huge, "ns", "inf" }, { -math.huge, "bw", "-inf" }, { "12", "iops", "n/a" },
-  }
-  for _, c in ipairs(cases) do
-    lu.assertEquals(units.format(c[1], c[2]), c[3], tostring(c[1]) .. " " .. c[2])
-  end
-end
-
-function TestUnits:test_three_digits_and_short_ticks()
-  lu.assertEquals(units.digits(9.996), "10.0")
-  lu.assertEquals(units.digits(0.0001234), "0.000123")
-  lu.assertEquals(units.digits(123456), "123456")
-  lu.assertEquals(units.digits(1.2345, 2), "1.2")
-  lu.assertEquals(units.short(1e3, "ns"), "1 µs")
-  lu.assertEquals(units.short(2.5e6, "ns"), "2.5 ms")
-  lu.assertEquals(units.short(1.2e9, "ns"), "1.2 s")
-  lu.assertEquals(units.short(100, "ns"), "100 ns")
-  lu.assertEquals(units.short(12300, "iops"), "12.3k IO/s")
-end
-
-function TestUnits:test_nice_steps()
-  lu.assertEquals(units.nice_step(13), 5)
-  lu.assertEquals(units.nice_step(10), 2)
-  lu.assertEquals(units.nice_step(1), 0.2)
-  lu.assertAlmostEquals(units.nice_step(0.07), 0.02, 1e-12)
-  lu.assertEquals(units.nice_step(1000, 10), 100)
-  lu.assertEquals(units.nice_step(0), 1)
-  lu.assertEquals(units.nice_step(NAN), 1)
-  lu.assertEquals(units.ticks(0, 950), { 0, 200, 400, 600, 800, 1000 })
-  lu.assertEquals(units.ticks(-3, 17), { -5, 0, 5, 10, 15, 20 })
-  lu.assertEquals(units.ticks(4, 4), { 4, 4.2, 4.4, 4.6, 4.8, 5 })
-end
-
-function TestUnits:test_an_axis_has_one_unit()
-  local a = units.axis({ 0, 950e3 }, "iops")
-  lu.assertEquals({ a.unit, a.lo, a.hi }, { "k IO/s", 0, 1e6 })
-  lu.assertEquals(tick_texts(a), { "0", "200", "400", "600", "800", "1000" })
-  a = units.axis({ 12e3, 790e3 }, "ns")
-  lu.assertEquals({ a.unit, tick_texts(a) }, { "µs", { "0", "200", "400", "600", "800" } })
-  a = units.axis({ 300 * 2 ^ 20, 700 * 2 ^ 20 }, "bw")
-  lu.assertEquals({ a.unit, a.scale, a.hi }, { "MiB/s", 2 ^ 20, 800 * 2 ^ 20 })
-  a = units.axis({ -3, 17 }, "percent")
-  lu.assertEquals({ a.unit, tick_texts(a) }, { "%", { "-5", "0", "5", "10", "15", "20" } })
-  a = units.axis({ 0.3, 0.35 }, "count", { zero = false })
-  lu.assertEquals(tick_texts(a), { "0.30", "0.31", "0.32", "0.33", "0.34", "0.35" })
-end
-
-function TestUnits:test_axes_of_odd_values()
-  local empty = { "0.0", "0.2", "0.4", "0.6", "0.8", "1.0" }
-  lu.assertEquals(tick_texts(units.axis({}, "ns")), empty)
-  lu.assertEquals(tick_texts(units.axis({ 0, 0, 0 }, "ns")), empty)
-  lu.assertEquals(tick_texts(units.axis({ NAN, math.huge, -math.huge, "7" }, "ns")), empty)
-  lu.assertEquals(tick_texts(units.axis({ 5, 5 }, "count")), { "0", "1", "2", "3", "4", "5" })
-  lu.assertEquals(tick_texts(units.axis({ 5 }, "count", { zero = false })),
-    { "5", "6", "7", "8", "9", "10" })
-  lu.assertEquals(tick_texts(units.axis({ -4, -1 }, "count")), { "-4", "-3", "-2", "-1", "0" })
-  local huge = units.axis({ 1, 1e300 }, "iops")
-  lu.assertEquals(huge.unit, "T IO/s")
-  lu.assertTrue(#huge.ticks >= 2 and #huge.ticks <= 11)
-end
-
-function TestUnits:test_log_axis_ticks_decades()
-  lu.assertEquals(tick_texts(units.log_axis({ 800, 3.2e6 }, "ns")),
-    { "100 ns", "1 µs", "10 µs", "100 µs", "1 ms", "10 ms" })
-  lu.assertEquals(tick_texts(units.log_axis({ 800, 3.2e3 }, "ns")),
-    { "100 ns", "200 ns", "500 ns", "1 µs", "2 µs", "5 µs", "10 µs" })
-  lu.assertEquals(tick_texts(units.log_axis({ 1000, 1000 }, "iops")),
-    { "1k IO/s", "2k IO/s", "5k IO/s", "10k IO/s" })
-  lu.assertNil(units.log_axis({ 0, -1, NAN }, "ns"))
-end
-
-TestSvgText = {}
-
-function TestSvgText:test_escape_makes_any_bytes_xml_text()
-  lu.assertEquals(svg.esc([[<b>&"it's"</b>]]), "&#60;b&#62;&#38;&#34;it&#39;s&#34;&#60;/b&#62;")
-  lu.assertEquals(svg.esc("a\1b\0c\127d\te\nf"), "a?b?c?d e f")
-  lu.assertEquals(svg.esc("bad \xff\xfe byte, \xed\xa0\x80 surrogate, \xef\xbf\xbe"),
-    "bad ?? byte, ??? surrogate, ?")
-  lu.assertEquals(svg.esc("µs ✓"), "µs ✓")
-  lu.assertEquals(svg.esc(nil), "")
-  lu.assertEquals(svg.esc(12.5), "12.5")
-end
-
-function TestSvgText:test_fit_and_wrap_cut_at_characters()
-  lu.assertEquals({ svg.fit("job1", 100) }, { "job1", false })
-  local shown, cut = svg.fit(string.rep("µ", 100), 100)
-  lu.assertTrue(cut)
-  lu.assertEquals(shown:gsub("µ", ""), "…") -- whole characters, never half a UTF-8 one
-  lu.assertTrue(svg.width(shown) <= 100)
-  local rows = svg.wrap("randwrite 4k qd32 with a very long name that goes on and on", 200, 2)
-  lu.assertEquals(#rows, 2)
-  lu.assertEquals(rows[1], "randwrite 4k qd32 with a")
-  lu.assertStrMatches(rows[2], "^very long name.*…$")
-end
+local NAN = shared.NAN
+local parse_svgs, parse_svg, text_set, assert_shows, shapes =
+  shared.parse_svgs, shared.parse_svg, shared.text_set, shared.assert_shows, shared.shapes
 
 TestChart = {}
 
@@ -203,7 +44,8 @@ end
 
 function TestChart:test_a_failed_check_stands_out()
   local parts = parse_svg(chart.bars{ title = "t", kind = "iops", groups = { "a", "b" },
-    series = { { name = "j1", values = { 150e3, 500e3 } }, { name = "j2", values = { 300e3, NAN } } },
+    series = { { name = "j1", values = { 150e3, 500e3 } },
+      { name = "j2", values = { 300e3, NAN } } },
     ranges = { { lo = 200e3, hi = 999e3, text = "[200; 999] k" },
       { lo = 500e3, hi = 600e3, lo_open = true, text = "(500; 600] k", group = 2, series = 1 } } })
   local failed = shapes(parts, "class", "bar fail")
@@ -294,8 +136,11 @@ end
 
 -- A random chart spec: up to 60 series of up to 30 values, any of them odd.
 local function random_spec(rand)
-  local value = function() return rand(1, 3) == 1 and ODD[rand(1, #ODD)] or rand() * 10 ^ rand(0, 9) end
-  local spec = { title = random_label(rand), kind = ({ "iops", "bw", "ns", "percent", nil })[rand(1, 5)],
+  local function value()
+    return rand(1, 3) == 1 and ODD[rand(1, #ODD)] or rand() * 10 ^ rand(0, 9)
+  end
+  local kinds = { "iops", "bw", "ns", "percent", nil }
+  local spec = { title = random_label(rand), kind = kinds[rand(1, 5)],
     groups = {}, series = {}, ranges = {}, note = rand(1, 4) == 1 and random_label(rand) or nil }
   for g = 1, rand(0, 30) do spec.groups[g] = random_label(rand) end
   for s = 1, rand(0, 60) do
@@ -308,7 +153,8 @@ local function random_spec(rand)
   end
   for r = 1, rand(0, 3) do
     spec.ranges[r] = { lo = value(), hi = value(), text = random_label(rand),
-      group = rand(1, 3) == 1 and rand(-1, 32) or nil, series = rand(1, 3) == 1 and rand(0, 3) or nil }
+      group = rand(1, 3) == 1 and rand(-1, 32) or nil,
+      series = rand(1, 3) == 1 and rand(0, 3) or nil }
   end
   return spec
 end
@@ -330,34 +176,41 @@ function TestChart:test_random_inputs_always_draw_well_formed_charts()
   end
 end
 
-function TestChart:test_degenerate_inputs_are_drawn_sensibly()
+-- Charts of degenerate data, each with a text it must show.
+local function degenerate_cases()
   local fifty = {}
-  for i = 1, 50 do fifty[i] = { name = "job-" .. i, values = { i * 1000 }, points = { { 50, i } } } end
-  local cases = {
-    { chart.bars{}, "no data to draw" },
-    { chart.bars{ groups = { "a" }, series = { { name = "j", values = { NAN } } } }, "no data to draw" },
-    { chart.bars{ groups = { "a" }, series = { { name = "j", values = { 0 } } }, kind = "iops" }, "0 IO/s" },
-    { chart.bars{ groups = { "a", "b" }, series = { { values = { -5, 3 } } } }, "-5.00" },
-    { chart.bars{ groups = { "a", "b" }, series = { { values = { 1, 1e15 } } }, kind = "iops" }, "1.00 IO/s" },
-    { chart.bars{ groups = { "a" }, series = { { values = { math.huge, 2 } }, { values = { 2 } } } }, "inf" },
+  for i = 1, 50 do
+    fifty[i] = { name = "job-" .. i, values = { i * 1000 }, points = { { 50, i } } }
+  end
+  local function bars(values, kind) return chart.bars{ groups = { "a", "b" }, kind = kind,
+    series = { { name = "j", values = values } } } end
+  local function lines(fn, points) return fn{ series = { { name = "s", points = points } } } end
+  return {
+    { chart.bars{}, "no data to draw" }, { bars({ NAN, NAN }), "no data to draw" },
+    { bars({ 0 }, "iops"), "0 IO/s" }, { bars({ -5, 3 }), "-5.00" },
+    { bars({ 1, 1e15 }, "iops"), "1.00 IO/s" }, { bars({ math.huge, 2 }), "inf" },
     { chart.bars{ groups = { "a" }, series = fifty }, "job-50" },
     { chart.percentiles{ series = {} }, "no percentiles to draw" },
-    { chart.percentiles{ series = { { name = "one", points = { { 99, 5 } } } } }, "p99" },
-    { chart.percentiles{ series = { { name = "z", points = { { 50, 0 }, { 99, 0 } } } } }, "p50" },
-    { chart.percentiles{ series = { { name = "s", points = { { 50, 0 }, { 99, 1e7 }, { 1, 10 } } } } },
+    { lines(chart.percentiles, { { 99, 5 } }), "p99" },
+    { lines(chart.percentiles, { { 50, 0 }, { 99, 0 } }), "p50" },
+    { lines(chart.percentiles, { { 50, 0 }, { 99, 1e7 }, { 1, 10 } }),
       "1 value at or below zero is not drawn on the logarithmic axis" },
     { chart.percentiles{ series = fifty }, "job-50" },
-    { chart.timeseries{ series = { { name = "e", points = {} } } }, "no samples to draw" },
-    { chart.timeseries{ series = { { name = "one", points = { { 3, 7 } } } } }, "one" },
-    { chart.timeseries{ series = { { name = "gap", points = { { 1, 5 }, { 2, NAN }, { 3, -4 } } } } }, "gap" },
+    { lines(chart.timeseries, {}), "no samples to draw" },
+    { lines(chart.timeseries, { { 3, 7 } }), "s" },
+    { lines(chart.timeseries, { { 1, 5 }, { 2, NAN }, { 3, -4 } }), "-4" },
   }
-  local docs = {}
+end
+
+function TestChart:test_degenerate_inputs_are_drawn_sensibly()
+  local cases, docs = degenerate_cases(), {}
   for i, c in ipairs(cases) do docs[i] = c[1] end
-  for i, parts in ipairs(parse_svgs(docs)) do
+  local parsed = parse_svgs(docs)
+  for i, parts in ipairs(parsed) do
     lu.assertNil(parts.error, "case " .. i)
     lu.assertTrue(text_set(parts)[cases[i][2]], "case " .. i .. " shows " .. cases[i][2])
   end
-  lu.assertEquals(#shapes(parse_svgs({ cases[15][1] })[1], "tag", "circle"), 2) -- two dots, no line
+  lu.assertEquals(#shapes(parsed[15], "tag", "circle"), 2) -- two dots, no line
 end
 
 TestFioLog = {}
@@ -385,7 +238,8 @@ function TestFioLog:test_logs_of_one_line_per_io_are_summed_in_windows()
   lu.assertFalse(r.averaged)
   lu.assertEquals(r.series[1].points, { { 1, 2 }, { 2, 1 }, { 3, 0 }, { 3.7, 2000 / 700 } })
   r = assert(flog.parse(text, "j_bw.1.log"))
-  lu.assertEquals(r.series[1].points, { { 1, 8192 }, { 2, 8192 }, { 3, 0 }, { 3.7, 8192000 / 700 } })
+  lu.assertEquals(r.series[1].points,
+    { { 1, 8192 }, { 2, 8192 }, { 3, 0 }, { 3.7, 8192000 / 700 } })
   r = assert(flog.parse("100, 1, 1, 512\n900, 1, 1, 512\n1100, 1, 1, 512\n", "j_iops.log"))
   lu.assertEquals(r.series[1].points, { { 1.1, 3000 / 1100 } }) -- a short last window joins
   r = assert(flog.parse("100, 300, 0, 512\n200, 500, 0, 512\n", "j_lat.log", { window_msec = 500 }))
@@ -404,25 +258,18 @@ function TestFioLog:test_bad_lines_are_named_by_file_and_line()
     { "1e999, 1, 0, 0\n", 'j_iops.1.log:1: "1e999" is not a number' },
     { "1, nan, 0, 0\n", 'j_iops.1.log:1: "nan" is not a number' },
   }
-  for _, c in ipairs(cases) do lu.assertEquals({ flog.parse(c[1], "j_iops.1.log") }, { nil, c[2] }) end
-  lu.assertErrorMsgContains("window_msec must be above zero", flog.parse, "", "x", { window_msec = 0 })
+  for _, c in ipairs(cases) do
+    lu.assertEquals({ flog.parse(c[1], "j_iops.1.log") }, { nil, c[2] })
+  end
+  lu.assertErrorMsgContains("window_msec must be above zero", flog.parse, "", "x",
+    { window_msec = 0 })
   lu.assertEquals({ flog.read("/nonexistent/j_iops.1.log") },
     { nil, "/nonexistent/j_iops.1.log: No such file or directory" })
 end
 
--- Real fio logs of a short randrw job in dir: prefix "j" with log_avg_msec (avg) or one
--- line per I/O.
-local function real_fio_logs(dir, avg_msec)
-  local out, status = h.sh(string.format("cd %s && fio --name=j --filename=data --size=8M "
-    .. "--rw=randrw --bs=4k --ioengine=psync --runtime=1 --time_based --write_iops_log=j "
-    .. "--write_bw_log=j %s --output-format=json --output=fio.json", h.q(dir),
-    avg_msec and "--log_avg_msec=" .. avg_msec or ""))
-  lu.assertEquals(status, 0, out)
-end
-
 function TestFioLog:test_real_fio_logs_become_charts()
   local dir = h.tmpdir()
-  real_fio_logs(dir, 100)
+  shared.real_fio_logs(dir, 100)
   local iops = assert(flog.read(dir .. "/j_iops.1.log"))
   lu.assertEquals({ iops.kind, iops.averaged, #iops.series }, { "iops", true, 2 })
   lu.assertEquals({ iops.series[1].direction, iops.series[2].direction }, { "read", "write" })
@@ -437,7 +284,7 @@ function TestFioLog:test_real_fio_logs_become_charts()
   local parts = parse_svg(chart.timeseries{ title = "IOPS", kind = "iops", series = iops.series })
   assert_shows(parts, { "IOPS", "j.1", "read", "write", "time (s)" })
   lu.assertEquals(#shapes(parts, "tag", "polyline"), 2)
-  real_fio_logs(dir, nil)
+  shared.real_fio_logs(dir, nil)
   local per_io = assert(flog.read(dir .. "/j_iops.1.log"))
   lu.assertFalse(per_io.averaged)
   local p = per_io.series[1].points
