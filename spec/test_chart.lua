@@ -267,6 +267,18 @@ function TestFioLog:test_bad_lines_are_named_by_file_and_line()
     { nil, "/nonexistent/j_iops.1.log: No such file or directory" })
 end
 
+function TestFioLog:test_absurd_times_end_quickly()
+  -- found by fuzzing: windows of a time of 1e25 ms were counted in a float loop that
+  -- never ended (1e22 + 1 is 1e22)
+  local r = assert(flog.parse("1e25, 3, 2, 0, 1\n200, 1, 1, 4096\n100, 1, 1, 4096\n",
+    "j_iops.1.log"))
+  lu.assertEquals({ r.series[1].direction, #r.series[1].points }, { "trim", 1 })
+  lu.assertEquals(r.series[1].points[1][1], 1e22)
+  lu.assertNotEquals(r.series[1].points[1][2], r.series[1].points[1][2]) -- NaN: no rate
+  lu.assertEquals(r.series[2].points, { { 0.2, 2000 / 200 } })
+  parse_svg(chart.timeseries{ title = "t", kind = "iops", series = r.series })
+end
+
 function TestFioLog:test_real_fio_logs_become_charts()
   local dir = h.tmpdir()
   shared.real_fio_logs(dir, 100)

@@ -38,6 +38,10 @@ function TestUnits:test_three_digits_and_short_ticks()
   lu.assertEquals(units.digits(0.0001234), "0.000123")
   lu.assertEquals(units.digits(123456), "123456")
   lu.assertEquals(units.digits(1.2345, 2), "1.2")
+  lu.assertEquals(units.digits(1e-300), "1e-300")
+  lu.assertEquals(units.digits(1.5e20), "1.5e+20")
+  lu.assertEquals(units.format(1e20, "percent"), "1e+20%")
+  lu.assertEquals(units.format(2.5e-7, "sec"), "2.5e-07 s")
   lu.assertEquals(units.short(1e3, "ns"), "1 µs")
   lu.assertEquals(units.short(2.5e6, "ns"), "2.5 ms")
   lu.assertEquals(units.short(1.2e9, "ns"), "1.2 s")
@@ -81,6 +85,10 @@ function TestUnits:test_axes_of_odd_values()
   lu.assertEquals(tick_texts(units.axis({ 5 }, "count", { zero = false })),
     { "5", "6", "7", "8", "9", "10" })
   lu.assertEquals(tick_texts(units.axis({ -4, -1 }, "count")), { "-4", "-3", "-2", "-1", "0" })
+  lu.assertEquals(tick_texts(units.axis({ -1e308, 1e308 }, "percent")), -- found by fuzzing
+    { "-1.2e+308", "-8e+307", "-4e+307", "0", "4e+307", "8e+307", "1.2e+308" })
+  lu.assertEquals(tick_texts(units.axis({ 1e-300, 1.0000001e-300 }, "count", { zero = false })),
+    { "1e-300", "1e-300", "1e-300", "1e-300", "1e-300", "1e-300" }) -- no "%.302f"
   local huge = units.axis({ 1, 1e300 }, "iops")
   lu.assertEquals(huge.unit, "T IO/s")
   lu.assertTrue(#huge.ticks >= 2 and #huge.ticks <= 11)

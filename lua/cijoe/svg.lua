@@ -6,6 +6,7 @@ local units = require("cijoe.units")
 
 local svg = {
   WIDTH = 1100, -- the report's column
+  TICKS_MAX = 160, -- the widest a value axis' label may be
   FONT = 13,
   FAMILY = "system-ui, -apple-system, 'Segoe UI', 'DejaVu Sans', sans-serif",
   -- Okabe and Ito's colours, told apart with the common colour blindnesses; yellow is
@@ -121,11 +122,11 @@ function svg.scale(axis, px_lo, px_hi)
   end
 end
 
---- The widest tick label of an axis in px, for the left margin.
+--- The widest tick label of an axis in px (at most svg.TICKS_MAX), for the left margin.
 function svg.ticks_width(axis)
   local widest = 0
   for _, t in ipairs(axis.ticks) do widest = math.max(widest, svg.width(t.text)) end
-  return widest
+  return math.min(widest, svg.TICKS_MAX)
 end
 
 --- The value axis on the left of plot ({x, y, w, h}): a grid line and a label per tick, the
@@ -136,7 +137,7 @@ function svg.y_axis(axis, plot, title)
     local y = svg.num(y_of(t.value))
     out[#out + 1] = string.format('<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s"/>',
       svg.num(plot.x), y, svg.num(plot.x + plot.w), y, t.value == 0 and svg.AXIS or svg.GRID)
-    out[#out + 1] = svg.label(plot.x - 8, y_of(t.value) + 4.5, t.text, nil,
+    out[#out + 1] = svg.label(plot.x - 8, y_of(t.value) + 4.5, t.text, svg.TICKS_MAX,
       'text-anchor="end" fill="' .. svg.MUTED .. '"')
   end
   local text = tostring(title or "")

@@ -31,10 +31,12 @@ end
 units.finite = finite
 
 --- The text of x >= 0 with `sig` significant digits (default 3), trailing zeros kept as
---- fio does: 812, 12.4, 3.21, 1.20, 0.00500; numbers of more digits are whole: 12346.
+--- fio does: 812, 12.4, 3.21, 1.20, 0.00500; numbers of more digits are whole: 12346;
+--- from 1e15 and below 1e-4 in exponent form: 1.23e+15, 5e-05.
 function units.digits(x, sig)
   sig = sig or 3
   if x == 0 then return "0" end
+  if x >= 1e15 or x < 1e-4 then return string.format("%." .. sig .. "g", x) end
   local exp = math.floor(math.log(x, 10))
   local text = string.format("%." .. math.max(0, sig - 1 - exp) .. "f", x)
   if tonumber(text) >= 10 ^ (exp + 1) then -- rounding added a digit: 9.996 -> 10.00
@@ -68,7 +70,7 @@ function units.format(x, kind)
       break
     end
   end
-  if kind == "percent" and text:find(".", 1, true) then text = text:gsub("%.?0+$", "") end
+  if kind == "percent" and text:find("^%d*%.%d*$") then text = text:gsub("%.?0+$", "") end
   return sign .. text .. p[2]
 end
 
@@ -96,6 +98,11 @@ end
 --- 12 digits, so 21 * 0.2 is 4.2), and the step.
 function units.ticks(lo, hi, count)
   if hi <= lo then hi = lo + 1 end
+  if not finite(hi - lo) then -- the span of -1e308 and 1e308: the same ticks, halved
+    local list, step = units.ticks(lo / 2, hi / 2, count)
+    for i, v in ipairs(list) do list[i] = v * 2 end
+    return list, step * 2
+  end
   local step = units.nice_step(hi - lo, count)
   local first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
   local list = {}
@@ -105,6 +112,7 @@ end
 
 -- A tick's number with the decimals its step needs; never "-0".
 local function tick_text(v, step)
+  if math.abs(v) >= 1e15 or step < 1e-9 then return string.format("%.3g", v) end
   local decimals = math.max(0, -math.floor(math.log(step, 10) + 1e-9))
   local text = string.format("%." .. decimals .. "f", v)
   return (text:gsub("^%-(0%.?0*)$", "%1"))

@@ -58,7 +58,7 @@ end
 -- The windows of window_msec that the lines of one I/O each fall in, from the first to
 -- the last (an idle one is there, with no I/O: a stall is a rate of zero); with more
 -- than MAX_WINDOWS of them, only those that saw I/O.
-local MAX_WINDOWS = 1000000
+local MAX_WINDOWS = 100000 -- 27 hours of 1 s windows
 local function window_spans(list, kind, window_msec)
   local by_index, first, last = {}, math.huge, -math.huge
   for _, s in ipairs(list) do
@@ -69,9 +69,9 @@ local function window_spans(list, kind, window_msec)
     w.sum = w.sum + (kind == "bw" and s[3] or kind == "iops" and 1 or s[2])
     w.count, w.last = w.count + 1, math.max(w.last, s[1])
   end
-  local spans = {}
-  if last - first < MAX_WINDOWS then
-    for i = first, last do
+  local spans, lo, hi = {}, math.tointeger(first), math.tointeger(last)
+  if lo and hi and hi - lo < MAX_WINDOWS then -- integers: a float loop at 1e22 never ends
+    for i = lo, hi do
       spans[#spans + 1] = by_index[i] or { t0 = i * window_msec, t1 = (i + 1) * window_msec,
         sum = 0, count = 0 }
     end
@@ -96,7 +96,7 @@ local function windows(list, kind, window_msec)
   end
   local points = {}
   for i, w in ipairs(spans) do
-    local rate = w.sum * 1000 / (w.t1 - w.t0)
+    local rate = w.t1 > w.t0 and w.sum * 1000 / (w.t1 - w.t0) or 0 / 0 -- t0 + 1 == t0
     points[i] = { w.t1 / 1000, kind == "ns" and w.sum / w.count or rate }
   end
   return points
