@@ -1,0 +1,51 @@
+-- fio.log.parse never raises: it returns series of {seconds, value} points, or nil and
+-- "file:line: problem" naming a line of the text; and the charts of what it returns never
+-- raise and are well-formed: tags balanced, every "&" an entity, valid UTF-8 with no
+-- control character, so the report stays one page a browser (and an XML parser) reads.
+package.path = JOE_ROOT .. "/packages/?.lua;" .. package.path
+local flog = require("fio.log")
+local chart = require("cijoe.chart")
+
+local NAMES = { "j_iops.1.log", "j_bw.1.log", "j_lat.2.log", "results.txt" }
+
+-- Raise unless svg is well-formed as far as joe's charts go: each element closed in order.
+local function well_formed(svg)
+  assert(utf8.len(svg), "not UTF-8")
+  assert(not svg:find("[%z\1-\9\11-\31\127]"), "a control character")
+  local open = {}
+  for close, name, rest in svg:gmatch("<(/?)(%w+)([^<>]*)>") do
+    if close == "/" then
+      assert(table.remove(open) == name, "</" .. name .. "> closes nothing open")
+    elseif rest:sub(-1) ~= "/" then
+      open[#open + 1] = name
+    end
+  end
+  assert(#open == 0, "<" .. tostring(open[1]) .. "> is never closed")
+  local text = svg:gsub("<[^<>]*>", "")
+  assert(not text:find("[<>]"), "a bare < or > in text")
+  assert(not svg:gsub("&#%d+;", ""):find("&", 1, true), "a bare &")
+end
+
+-- The lines of text: as many as "\n" ends, and one more for a last line without one.
+local function line_count(text)
+  local _, n = text:gsub("\n", "")
+  return text:sub(-1) == "\n" and n or n + 1
+end
+
+return function(data)
+  local name = NAMES[#data % #NAMES + 1]
+  local log, err = flog.parse(data, name)
+  if not log then
+    local line = tonumber(tostring(err):match("^" .. name:gsub("%.", "%%.") .. ":(%d+): "))
+    assert(line and line >= 1 and line <= line_count(data), "bad error: " .. tostring(err))
+    return
+  end
+  local groups, bars = {}, {}
+  for i, s in ipairs(log.series) do
+    assert(type(s.direction) == "string" and type(s.points) == "table")
+    groups[i], bars[i] = s.direction, { name = s.name, values = { s.points[1] and s.points[1][2] } }
+  end
+  well_formed(chart.timeseries({ title = name, kind = log.kind, series = log.series }))
+  well_formed(chart.percentiles({ title = name, series = log.series }))
+  well_formed(chart.bars({ title = name, kind = log.kind, groups = groups, series = bars }))
+end
