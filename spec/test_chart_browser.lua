@@ -88,8 +88,8 @@ local function text_probe(t, top)
 end
 
 -- The probes of one drawn chart, with what each answer must be: the fill of each opaque
--- bar at its centre, the red edge of each failed one, the colour of each line near its
--- first segment and ink where each level text starts.
+-- bar at its centre, the red edge of each failed one, the colour of each line at its
+-- start and ink where each level text starts.
 local function chart_probes(parts, top, probes, checks)
   local function add(p, check, what)
     probes[#probes + 1], checks[#probes + 1] = p, { check, what }
@@ -102,10 +102,11 @@ local function chart_probes(parts, top, probes, checks)
       if s.class == "bar fail" then
         add(string.format("px %f %f", LEFT + x, top + y + hh / 2), svg.FAIL:lower(), "fail edge")
       end
-    elseif s.tag == "polyline" then
+    elseif s.tag == "polyline" then -- 3 px into the first segment: on its first dash
       local x1, y1, x2, y2 = s.points:match("^([%d.]+),([%d.]+) ([%d.]+),([%d.]+)")
-      add(string.format("near %f %f 2 %s", LEFT + (x1 + x2) / 2, top + (y1 + y2) / 2, s.stroke),
-        "some", "line colour")
+      local len = math.max(1e-9, math.sqrt((x2 - x1) ^ 2 + (y2 - y1) ^ 2))
+      add(string.format("near %f %f 2 %s", LEFT + x1 + 3 * (x2 - x1) / len,
+        top + y1 + 3 * (y2 - y1) / len, s.stroke), "some", "line colour")
     end
   end
   for _, t in ipairs(parts.texts) do
