@@ -7,6 +7,7 @@ local shared = require("chart_helper")
 local chart = require("cijoe.chart")
 local svg = require("cijoe.svg")
 local flog = require("fio.log")
+local yaml = require("cijoe.yaml")
 
 local NAN = shared.NAN
 local parse_svgs, parse_svg, text_set, assert_shows, shapes =
@@ -251,10 +252,12 @@ function TestFioLog:test_bad_lines_are_named_by_file_and_line()
     { "200, 1, 0, 0\nfoo\n", 'j_iops.1.log:2: "foo" is not a number' },
     { "1, 2\n", "j_iops.1.log:1: expected '<msec>, <value>, <direction>, <bs>[, <offset>, "
       .. "<prio>]', got 2 fields" },
-    { "\n\n1, 2, -1, 0\n", "j_iops.1.log:3: the time, direction and bs must be whole numbers "
-      .. "at or above zero" },
-    { "1, 2, 0.5, 0\n", "j_iops.1.log:1: the time, direction and bs must be whole numbers at "
-      .. "or above zero" },
+    { "\n\n-1, 2, 1, 0\n", "j_iops.1.log:3: the time and bs must be at or above zero" },
+    { "1, 2, 1, -4096\n", "j_iops.1.log:1: the time and bs must be at or above zero" },
+    { "1, 2, 0.5, 0\n", "j_iops.1.log:1: the direction must be 0 (read), 1 (write) or 2 "
+      .. "(trim), not 0.5" },
+    { "1, 2, 3, 0\n", "j_iops.1.log:1: the direction must be 0 (read), 1 (write) or 2 "
+      .. "(trim), not 3" },
     { "1e999, 1, 0, 0\n", 'j_iops.1.log:1: "1e999" is not a number' },
     { "1, nan, 0, 0\n", 'j_iops.1.log:1: "nan" is not a number' },
   }
@@ -302,4 +305,32 @@ function TestFioLog:test_real_fio_logs_become_charts()
   local p = per_io.series[1].points
   lu.assertTrue(#p >= 1 and #p <= 2, #p .. " windows in a 1 s run")
   lu.assertTrue(p[1][2] > 100, "IO/s in the first second: " .. p[1][2])
+end
+
+function TestFioLog:test_status_interval_output_becomes_rates()
+  local dir = h.tmpdir()
+  local out, status = h.sh(string.format("cd %s && fio --name=s --filename=data --size=8M "
+    .. "--rw=randrw --bs=4k --ioengine=psync --runtime=2 --time_based --status-interval=1 "
+    .. "--output-format=json >status.json", h.q(dir)))
+  lu.assertEquals(status, 0, out)
+  local text = h.read(dir .. "/status.json")
+  local r = assert(flog.status(text, "status.json"))
+  lu.assertEquals({ #r.iops, #r.bw }, { 2, 2 })
+  local last = assert(yaml.load(text:match(".*\n({.*)$"), "last")).jobs[1]
+  for i, dir_name in ipairs({ "read", "write" }) do
+    local s = r.iops[i]
+    lu.assertEquals({ s.name, s.direction }, { "s", dir_name })
+    lu.assertTrue(#s.points >= 2, #s.points .. " intervals")
+    local ios, bytes, t0 = 0, 0, 0 -- the rates over their intervals add up to fio's totals
+    for j, p in ipairs(s.points) do
+      ios, bytes, t0 = ios + p[2] * (p[1] - t0), bytes + r.bw[i].points[j][2] * (p[1] - t0), p[1]
+    end
+    lu.assertAlmostEquals(ios, last[dir_name].total_ios, 0.5)
+    lu.assertAlmostEquals(bytes, last[dir_name].io_bytes, 1)
+  end
+  lu.assertEquals({ flog.status('{"jobs": []}\n{"jobs": [\n', "st.json") },
+    { nil, "st.json:3:1: did not find expected node content" })
+  lu.assertEquals({ flog.status("fio: warming up\n{\n  \"jobs\": 12,\n}\n{1\n", "st.json") },
+    { nil, "st.json:6:1: did not find expected ',' or '}'" })
+  lu.assertEquals(flog.status("no JSON here\n", "st.json"), { iops = {}, bw = {} })
 end

@@ -1,9 +1,11 @@
---- fio.log: fio's logs over time (write_iops_log, write_bw_log, write_lat_log) read into
--- series for cijoe.chart.timeseries. A line is `<msec>, <value>, <direction>, <bs>` and
+--- fio.log: fio's logs over time (write_iops_log, write_bw_log, write_lat_log, and the
+-- JSON of --status-interval) read into series for cijoe.chart.timeseries. A line is `<msec>, <value>, <direction>, <bs>` and
 -- more fields (offset, priority, issue time) that are not needed here. With log_avg_msec
 -- fio writes one line per window and direction (bs 0); without it, one line per I/O
 -- (its bs), which is summed into windows of one second here, as a line per I/O is no
 -- rate. Units as fio.metrics: iops in IO/s, bw in bytes/s (fio logs KiB/s), latency in ns.
+local yaml = require("cijoe.yaml")
+
 local log = {}
 
 local DIRECTIONS = { [0] = "read", [1] = "write", [2] = "trim" }
@@ -32,8 +34,9 @@ local function fields(line)
     return nil, "expected '<msec>, <value>, <direction>, <bs>[, <offset>, <prio>]', got "
       .. #out .. " fields"
   end
-  if out[1] < 0 or math.type(out[3]) ~= "integer" or out[3] < 0 or out[4] < 0 then
-    return nil, "the time, direction and bs must be whole numbers at or above zero"
+  if out[1] < 0 or out[4] < 0 then return nil, "the time and bs must be at or above zero" end
+  if not DIRECTIONS[out[3]] then
+    return nil, "the direction must be 0 (read), 1 (write) or 2 (trim), not " .. out[3]
   end
   return out
 end
@@ -47,7 +50,7 @@ local function samples(text, name)
     if line:find("%S") then
       local f, err = fields((line:gsub("\r$", "")))
       if not f then return nil, string.format("%s:%d: %s", name, n, err) end
-      local dir = DIRECTIONS[f[3]] or "direction " .. math.tointeger(f[3])
+      local dir = DIRECTIONS[f[3]]
       if not by_dir[dir] then by_dir[dir], order[#order + 1] = {}, dir end
       by_dir[dir][#by_dir[dir] + 1] = { f[1], f[2], f[4] }
     end
@@ -149,6 +152,69 @@ function log.read(path, opts)
   local text = f:read("a")
   f:close()
   return log.parse(text, path, opts)
+end
+
+-- Status output -------------------------------------------------------------------------
+
+-- The JSON documents of fio's --status-interval output, each from a "{" that starts a
+-- line (fio's messages before the first are left out), as {text, line}.
+local function documents(text)
+  local starts, docs, line, counted = {}, {}, 1, 1
+  if text:sub(1, 1) == "{" then starts[1] = 1 end
+  for at in text:gmatch("\n(){") do starts[#starts + 1] = at end
+  for i, at in ipairs(starts) do
+    line = line + select(2, text:sub(counted, at - 1):gsub("\n", ""))
+    counted = at
+    docs[i] = { text = text:sub(at, (starts[i + 1] or #text + 1) - 1), line = line }
+  end
+  return docs
+end
+
+-- A job's totals of one direction in one document, appended to its series as the rates
+-- since its previous totals; a direction's series start with its first I/O.
+local function add_interval(job, dir, seen, out)
+  local d, t = job[dir], tonumber(job.job_runtime)
+  if type(d) ~= "table" or not t or not tonumber(d.total_ios) or not tonumber(d.io_bytes) then
+    return
+  end
+  local key = tostring(job.jobname) .. "\0" .. dir
+  local last = seen[key] or { t = 0, ios = 0, bytes = 0 }
+  seen[key] = last
+  local dt = (t - last.t) / 1000
+  if not last.iops and d.total_ios > 0 then
+    last.iops = { name = tostring(job.jobname), direction = dir, points = {} }
+    last.bw = { name = last.iops.name, direction = dir, points = {} }
+    out.iops[#out.iops + 1], out.bw[#out.bw + 1] = last.iops, last.bw
+  end
+  if last.iops and dt > 0 then
+    last.iops.points[#last.iops.points + 1] = { t / 1000, (d.total_ios - last.ios) / dt }
+    last.bw.points[#last.bw.points + 1] = { t / 1000, (d.io_bytes - last.bytes) / dt }
+  end
+  if dt > 0 then last.t, last.ios, last.bytes = t, d.total_ios, d.io_bytes end
+end
+
+--- The IOPS and bandwidth over time of fio's --status-interval JSON output named `name`:
+--- fio writes a document per interval with the totals so far; between two, the I/Os and
+--- bytes done over the job's runtime. Returns {iops = series, bw = series} (as log.parse
+--- makes them, one per job and direction that did I/O), or nil and
+--- "name:line:column: problem".
+function log.status(text, name)
+  name = tostring(name or "<fio status>")
+  local out, seen = { iops = {}, bw = {} }, {}
+  for _, d in ipairs(documents(tostring(text))) do
+    local doc, err = yaml.load(d.text, name)
+    if type(doc) ~= "table" then
+      local line, rest = tostring(err):sub(#name + 2):match("^(%d+)(:.*)$")
+      return nil, string.format("%s:%d%s", name, (tonumber(line) or 1) + d.line - 1,
+        rest or ": not a JSON object")
+    end
+    for _, job in ipairs(type(doc.jobs) == "table" and doc.jobs or {}) do
+      for _, dir in ipairs({ "read", "write", "trim" }) do
+        if type(job) == "table" then add_interval(job, dir, seen, out) end
+      end
+    end
+  end
+  return out
 end
 
 return log
