@@ -307,6 +307,15 @@ function TestFioLog:test_real_fio_logs_become_charts()
   lu.assertTrue(p[1][2] > 100, "IO/s in the first second: " .. p[1][2])
 end
 
+-- The rates of status output over their intervals, added up: {I/Os, bytes}.
+local function totals(iops, bw)
+  local ios, bytes, t0 = 0, 0, 0
+  for j, p in ipairs(iops.points) do
+    ios, bytes, t0 = ios + p[2] * (p[1] - t0), bytes + bw.points[j][2] * (p[1] - t0), p[1]
+  end
+  return ios, bytes
+end
+
 function TestFioLog:test_status_interval_output_becomes_rates()
   local dir = h.tmpdir()
   local out, status = h.sh(string.format("cd %s && fio --name=s --filename=data --size=8M "
@@ -318,16 +327,15 @@ function TestFioLog:test_status_interval_output_becomes_rates()
   lu.assertEquals({ #r.iops, #r.bw }, { 2, 2 })
   local last = assert(yaml.load(text:match(".*\n({.*)$"), "last")).jobs[1]
   for i, dir_name in ipairs({ "read", "write" }) do
-    local s = r.iops[i]
-    lu.assertEquals({ s.name, s.direction }, { "s", dir_name })
-    lu.assertTrue(#s.points >= 2, #s.points .. " intervals")
-    local ios, bytes, t0 = 0, 0, 0 -- the rates over their intervals add up to fio's totals
-    for j, p in ipairs(s.points) do
-      ios, bytes, t0 = ios + p[2] * (p[1] - t0), bytes + r.bw[i].points[j][2] * (p[1] - t0), p[1]
-    end
+    lu.assertEquals({ r.iops[i].name, r.iops[i].direction }, { "s", dir_name })
+    lu.assertTrue(#r.iops[i].points >= 2, #r.iops[i].points .. " intervals")
+    local ios, bytes = totals(r.iops[i], r.bw[i]) -- they add up to fio's totals
     lu.assertAlmostEquals(ios, last[dir_name].total_ios, 0.5)
     lu.assertAlmostEquals(bytes, last[dir_name].io_bytes, 1)
   end
+end
+
+function TestFioLog:test_bad_status_output_is_named_by_line()
   lu.assertEquals({ flog.status('{"jobs": []}\n{"jobs": [\n', "st.json") },
     { nil, "st.json:3:1: did not find expected node content" })
   lu.assertEquals({ flog.status("fio: warming up\n{\n  \"jobs\": 12,\n}\n{1\n", "st.json") },

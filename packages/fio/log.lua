@@ -1,9 +1,10 @@
 --- fio.log: fio's logs over time (write_iops_log, write_bw_log, write_lat_log, and the
--- JSON of --status-interval) read into series for cijoe.chart.timeseries. A line is `<msec>, <value>, <direction>, <bs>` and
--- more fields (offset, priority, issue time) that are not needed here. With log_avg_msec
--- fio writes one line per window and direction (bs 0); without it, one line per I/O
--- (its bs), which is summed into windows of one second here, as a line per I/O is no
--- rate. Units as fio.metrics: iops in IO/s, bw in bytes/s (fio logs KiB/s), latency in ns.
+-- JSON of --status-interval) read into series for cijoe.chart.timeseries. A log's line is
+-- `<msec>, <value>, <direction>, <bs>` and more fields (offset, priority, issue time)
+-- that are not needed here. With log_avg_msec fio writes one line per window and
+-- direction (bs 0); without it, one line per I/O (its bs), which is summed into windows
+-- of one second here, as a line per I/O is no rate. Units as fio.metrics: iops in IO/s,
+-- bw in bytes/s (fio logs KiB/s), latency in ns.
 local yaml = require("cijoe.yaml")
 
 local log = {}

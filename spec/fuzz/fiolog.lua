@@ -1,7 +1,8 @@
 -- fio.log.parse and fio.log.status never raise: they return series of {seconds, value}
 -- points, or nil and "file:line: problem" naming a line of the text (or its end); and the
--- charts of what they return never raise and are well-formed: tags balanced, every "&" an entity, valid UTF-8 with no
--- control character, so the report stays one page a browser (and an XML parser) reads.
+-- charts of what they return never raise and are well-formed: tags balanced, every "&"
+-- an entity, valid UTF-8 with no control character, so the report stays one page that a
+-- browser (and an XML parser) reads.
 package.path = JOE_ROOT .. "/packages/?.lua;" .. package.path
 local flog = require("fio.log")
 local chart = require("cijoe.chart")
