@@ -340,5 +340,7 @@ function TestFioLog:test_bad_status_output_is_named_by_line()
     { nil, "st.json:3:1: did not find expected node content" })
   lu.assertEquals({ flog.status("fio: warming up\n{\n  \"jobs\": 12,\n}\n{1\n", "st.json") },
     { nil, "st.json:6:1: did not find expected ',' or '}'" })
+  lu.assertEquals({ flog.status('x\ry\n{"jobs": [\n', "st.json") }, -- lines as YAML counts them
+    { nil, "st.json:4:1: did not find expected node content" })
   lu.assertEquals(flog.status("no JSON here\n", "st.json"), { iops = {}, bw = {} })
 end

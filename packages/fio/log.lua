@@ -157,6 +157,18 @@ end
 
 -- Status output -------------------------------------------------------------------------
 
+-- The line breaks of text as the YAML loader counts them (CR LF, CR, LF, NEL, LS, PS),
+-- so the line of an error in a document is the line of the whole text.
+local function breaks(text)
+  local n = 0
+  for _, br in ipairs({ "\r\n", "[\r\n]", "\xC2\x85", "\xE2\x80[\xA8\xA9]" }) do
+    local count
+    text, count = text:gsub(br, "")
+    n = n + count
+  end
+  return n
+end
+
 -- The JSON documents of fio's --status-interval output, each from a "{" that starts a
 -- line (fio's messages before the first are left out), as {text, line}.
 local function documents(text)
@@ -164,7 +176,7 @@ local function documents(text)
   if text:sub(1, 1) == "{" then starts[1] = 1 end
   for at in text:gmatch("\n(){") do starts[#starts + 1] = at end
   for i, at in ipairs(starts) do
-    line = line + select(2, text:sub(counted, at - 1):gsub("\n", ""))
+    line = line + breaks(text:sub(counted, at - 1))
     counted = at
     docs[i] = { text = text:sub(at, (starts[i + 1] or #text + 1) - 1), line = line }
   end

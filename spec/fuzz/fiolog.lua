@@ -27,17 +27,26 @@ local function well_formed(svg)
   assert(not svg:gsub("&#%d+;", ""):find("&", 1, true), "a bare &")
 end
 
--- The lines of text: as many as "\n" ends, and one more for a last line without one.
-local function line_count(text)
-  local _, n = text:gsub("\n", "")
-  return text:sub(-1) == "\n" and n or n + 1
+-- The lines of text: as many as "\n" ends, and one more for a last line without one;
+-- or (yaml) as the YAML loader counts them, with CR LF, CR, NEL, LS and PS ending lines.
+local function line_count(text, yaml)
+  local n, count = 0, 0
+  local ends = yaml and { "\r\n", "[\r\n]", "\xC2\x85", "\xE2\x80[\xA8\xA9]" } or { "\n" }
+  local last = text
+  for _, br in ipairs(ends) do
+    text, count = text:gsub(br, "")
+    n = n + count
+  end
+  local ended = last:find("\n$") or yaml and (last:find("[\r\n]$") or last:find("\xC2\x85$")
+    or last:find("\xE2\x80[\xA8\xA9]$"))
+  return ended and n or n + 1
 end
 
 -- Raise unless err is "name:line: ..." (or "name:line:column: ...") with a line of data,
--- or (past_end) the one after it.
-local function names_a_line(err, name, data, past_end)
+-- or (yaml: the loader's error, which may be at the end) the one after it.
+local function names_a_line(err, name, data, yaml)
   local line = tonumber(tostring(err):match("^" .. name:gsub("%.", "%%.") .. ":(%d+):"))
-  local last = line_count(data) + (past_end and 1 or 0)
+  local last = line_count(data, yaml) + (yaml and 1 or 0)
   assert(line and line >= 1 and line <= last, "bad error: " .. tostring(err))
 end
 
