@@ -8,6 +8,7 @@ local yaml = require("cijoe.yaml")
 
 local cijoe = { config = {}, monitor = false, verbose = false }
 local opened = {} -- transport name -> open transport
+local openers = {} -- functions called before a transport of the config is opened
 
 local State = {}
 State.__index = State
@@ -47,8 +48,31 @@ local function transport(name)
   if type(conf) ~= "table" or not conf[name] then
     return nil, "unknown transport '" .. tostring(name) .. "'"
   end
+  for _, fn in ipairs(openers) do
+    local ok, msg = fn(name, conf[name])
+    if ok == nil and msg ~= nil then return nil, msg end
+  end
   opened[name] = require("cijoe.remote").new(name, conf[name])
   return opened[name]
+end
+
+--- Call fn(name, conf) each time a transport of the config is opened, before it connects:
+--- conf is its entry under cijoe.transport, which fn may change (the qemu package sets
+--- the SSH port its guest was given at start); fn returning nil and a message refuses
+--- the opening with that message.
+function cijoe.on_transport_open(fn)
+  if type(fn) ~= "function" then
+    error("bad argument #1 to 'on_transport_open' (function expected, got " .. type(fn) .. ")", 2)
+  end
+  openers[#openers + 1] = fn
+end
+
+--- Close the transport called name if it is open; its next command opens it again from
+--- the config (after a guest it reaches was started again on another port).
+function cijoe.close_transport(name)
+  local t = opened[name]
+  opened[name] = nil
+  if t then t:close() end
 end
 
 --- Close every open transport (the end of a run, or a child of cijoe.each).
