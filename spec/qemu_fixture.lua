@@ -1,4 +1,4 @@
--- The test guest of the qemu tests: the files spec/guest/build.sh makes (built once per
+-- The test guest of the qemu tests: the files packages/qemu/guest/build.sh makes (built once per
 -- test run), the guest's config for a test's own folder and port, and the qemu processes
 -- of a guest folder, which is how the tests see that nothing was left behind.
 local h = require("helper")
@@ -14,7 +14,7 @@ local built, why_not
 --- false and why the guest could not be built.
 function fixture.files()
   if built ~= nil then return built, why_not end
-  local out, status = h.sh(h.q(h.root .. "/spec/guest/build.sh") .. " 2>&1")
+  local out, status = h.sh(h.q(h.root .. "/packages/qemu/guest/build.sh") .. " 2>&1")
   built = {}
   for key, path in out:gmatch("\n?(%a+): (/[^\n]+)") do built[key] = path end
   if status ~= 0 or not built.kernel then

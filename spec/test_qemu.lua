@@ -1,4 +1,4 @@
--- The qemu package on the real test guest that spec/guest/build.sh makes: start, the
+-- The qemu package on the real test guest that packages/qemu/guest/build.sh makes: start, the
 -- console, the NVMe namespaces the guest sees, QMP reset and poweroff, kill, and the
 -- faults (a second start, a taken port, a missing binary, a guest that never answers).
 -- What goes through the guest's SSH transport is in test_qemu_ssh.lua. Skipped only when
