@@ -40,10 +40,27 @@ function local_transport.copy(_, src, dst)
 end
 local_transport.put, local_transport.get = local_transport.copy, local_transport.copy
 
+-- The sections of the config whose <section>.transport module was looked for.
+local looked_for = {}
+
+-- Load the <section>.transport module of each package with a section in the config, so
+-- that the hooks it registers (cijoe.on_transport_open) apply in runs that never require
+-- the package: the qemu package's guests have their ports in their folders.
+local function load_transport_modules()
+  for section in pairs(cijoe.config) do
+    local module = type(section) == "string" and section ~= "cijoe" and section .. ".transport"
+    if module and not looked_for[module] then
+      looked_for[module] = true
+      if package.preload[module] or package.searchpath(module, package.path) then require(module) end
+    end
+  end
+end
+
 -- The open transport called name, opened on first use.
 local function transport(name)
   if name == "local" then return local_transport end
   if opened[name] then return opened[name] end
+  load_transport_modules()
   local conf = config.get(cijoe.config, "cijoe.transport")
   if type(conf) ~= "table" or not conf[name] then
     return nil, "unknown transport '" .. tostring(name) .. "'"

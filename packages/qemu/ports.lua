@@ -62,11 +62,12 @@ end
 --- recorded; while that guest does not run, the opening is refused with a message that
 --- says so. qemu is the package (qemu.guest makes the guests).
 function ports.on_open(qemu, name, conf)
-  if type(cijoe.getconf("qemu.guests")) ~= "table" then return true end
+  if type(cijoe.getconf("qemu.guests")) ~= "table" or name == host.transport() then return true end
   for _, gname in ipairs(guest_names()) do
-    local g = qemu.guest(gname)
-    if g and g:get("transport") == name and ports.parse(g:get("ssh_port")) == "auto" then
-      local port, msg = g:ssh_port()
+    local key = "qemu.guests." .. gname .. "."
+    if cijoe.getconf(key .. "transport") == name and
+        ports.parse(cijoe.getconf(key .. "ssh_port")) == "auto" then
+      local port, msg = assert(qemu.guest(gname)):ssh_port()
       if not port then return nil, "transport " .. name .. ": " .. msg end
       conf.port = port
       return true
