@@ -182,3 +182,62 @@ step{ name = "poweroff_down", uses = "qemu.guest_poweroff", with = { timeout = 1
   lu.assertEquals(state.steps[1].description, "Create a disk image on the qemu host: with.path, with.size (such as \"8G\") and with.format (default qcow2).")
   lu.assertEquals(processes(self.dir .. "/default/guest.pid"), "") -- the start step killed it
 end
+
+-- Two guests of the test guest's files, a and b, each with its own transport and a port
+-- picked at start.
+local function two_guests(self)
+  local guest = "{path: %s/%s, transport: t%s, kernel: %s, initrd: %s, append: console=ttyS0 quiet, " ..
+    "disks: [{file: %s, format: raw, readonly: true}]}"
+  local transport = "{hostname: 127.0.0.1, username: root, key_filename: %s, host_key_check: no, " ..
+    "connect_timeout: 5}"
+  local f = self.files
+  cijoe.config = fixture.config({ string.format("cijoe:\n  transport:\n    ta: " .. transport ..
+    "\n    tb: " .. transport .. "\nqemu:\n  guests:\n    a: " .. guest .. "\n    b: " .. guest .. "\n",
+    f.key, f.key, self.dir, "a", "a", f.kernel, f.initrd, f.tools, self.dir, "b", "b", f.kernel,
+    f.initrd, f.tools) })
+  return self:guest("a"), self:guest("b")
+end
+
+function TestQemu:test_two_guests_at_once_on_free_ports_their_transports_find()
+  local a, b = two_guests(self)
+  local err, msg = cijoe.run("true", { transport = "ta" }) -- not started: no port yet
+  lu.assertNil(err)
+  lu.assertStrContains(msg, "transport ta: guest 'a': not running, so it has no SSH port")
+  lu.assertEquals(a:start(), true)
+  lu.assertEquals(b:start(), true)
+  lu.assertEquals(a:wait_up(60), true)
+  lu.assertEquals(b:wait_up(60), true)
+  local pa, pb = a:ssh_port(), b:ssh_port()
+  lu.assertNotEquals(pa, pb)
+  lu.assertEquals({ cijoe.getconf("cijoe.transport.ta.port"), cijoe.getconf("cijoe.transport.tb.port") },
+    { pa, pb })
+  lu.assertStrContains(processes(a.pidfile), "hostfwd=tcp:127.0.0.1:" .. pa .. "-:22")
+  lu.assertEquals(cijoe.run("echo a >/tmp/who", { transport = "ta" }), 0)
+  local status, st = cijoe.run("cat /tmp/who", { transport = "tb" }) -- another guest
+  lu.assertEquals(status, 1)
+  lu.assertStrContains(st:output(), "No such file")
+  lu.assertEquals(a:kill(), true)
+  lu.assertEquals(b:kill(), true)
+  lu.assertEquals(processes(self.dir .. "/"), "")
+end
+
+function TestQemu:test_guest_folder_is_per_user_and_per_folder_joe_runs_in()
+  local wf = 'print("path=" .. assert(require("qemu").guest("default")).path)\n'
+  local function path_in(dir)
+    h.write(dir .. "/wf.lua", wf)
+    h.write(dir .. "/default.config", packages.read("qemu/default.config"))
+    local status, out = h.joe_in(dir, "wf.lua", "QEMU_RUN_DIR=/run/joe-test")
+    lu.assertEquals(status, 0, out)
+    return out:match("path=([^\n]+)")
+  end
+  self:configure()
+  local one, two = path_in(self.dir .. "/one"), path_in(self.dir .. "/two")
+  lu.assertStrMatches(one, "/run/joe%-test/default%-%x%x%x%x%x%x%x%x")
+  lu.assertStrMatches(two, "/run/joe%-test/default%-%x%x%x%x%x%x%x%x")
+  lu.assertNotEquals(one, two)
+  lu.assertEquals(path_in(self.dir .. "/one"), one) -- a later run finds the same guest
+  local home = os.getenv("HOME")
+  lu.assertStrContains(assert(qemu.guest("nobin")).path, self.dir) -- a path of the config wins
+  cijoe.config = fixture.config({ "qemu: {guests: {x: {kernel: /k}}}" })
+  lu.assertStrMatches(assert(qemu.guest("x")).path, home:gsub("%p", "%%%0") .. "/%.cache/joe%-qemu/x%-%x+")
+end

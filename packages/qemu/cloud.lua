@@ -35,26 +35,28 @@ function cloud.base_path(g)
 end
 
 -- The shell script that makes the base image path exist: fetched from url (when given
--- and the file is missing) under a lock, so two guests never fetch it twice; then the
--- sha256 checked when one is given (a fetched file is checked once, its sum kept
--- beside it). Exit 2: no file, 3: no curl, 4: another sha256 (printed).
+-- and the file is missing) under a lock, so two guests never fetch it at once, and kept
+-- only when its sha256 is the one given; then the sha256 of the file checked (a fetched
+-- file's sum is kept beside it, so it is not read again). Exit 1: curl failed, 2: no
+-- file, 3: no curl, 4: another sha256 (printed).
 local function ensure_script(path, url, sha)
-  local lines = { "p=" .. q(path) }
+  local want = sha and q(sha:lower()) or "''"
+  local lines = { "p=" .. q(path) .. " want=" .. want }
   if url then
     lines[#lines + 1] = 'if [ ! -e "$p" ]; then mkdir -p "$(dirname "$p")" && exec 9>"$p.lock" ' ..
       '&& flock 9 || exit 1; fi'
     lines[#lines + 1] = 'if [ ! -e "$p" ]; then command -v curl >/dev/null || ' ..
       "{ echo 'curl is not installed (apt-get install curl)'; exit 3; }; " ..
-      'curl -fsSL -o "$p.part" ' .. q(url) .. ' || exit 1; sha256sum "$p.part" | ' ..
-      'cut -c1-64 >"$p.sha256" && mv "$p.part" "$p"; fi'
+      'curl -fsSL -o "$p.part" ' .. q(url) .. ' || exit 1; sum=$(sha256sum "$p.part" | cut -c1-64); ' ..
+      'if [ -n "$want" ] && [ "$sum" != "$want" ]; then rm -f "$p.part"; ' ..
+      'echo "what came from image_url has sha256 $sum, not $want (image_sha256)"; ' ..
+      'exit 4; fi; echo "$sum" >"$p.sha256" && mv "$p.part" "$p"; fi'
   end
   lines[#lines + 1] = '[ -e "$p" ] || { echo "no such file"; exit 2; }'
-  if sha then
-    lines[#lines + 1] = '[ "$p.sha256" -nt "$p" ] && sum=$(cat "$p.sha256") || ' ..
-      'sum=$(sha256sum "$p" | cut -c1-64)'
-    lines[#lines + 1] = '[ "$sum" = ' .. q(sha:lower()) .. ' ] || { rm -f "$p.part"; ' ..
-      'echo "its sha256 is $sum, not ' .. sha:lower() .. ' (image_sha256)"; exit 4; }'
-  end
+  lines[#lines + 1] = '[ -z "$want" ] && exit 0'
+  lines[#lines + 1] = '[ "$p.sha256" -nt "$p" ] && sum=$(cat "$p.sha256") || ' ..
+    'sum=$(sha256sum "$p" | cut -c1-64)'
+  lines[#lines + 1] = '[ "$sum" = "$want" ] || { echo "its sha256 is $sum, not $want (image_sha256)"; exit 4; }'
   return table.concat(lines, "\n")
 end
 

@@ -123,13 +123,13 @@ end
 --- no SSH port, a bad ssh_port).
 function Guest:ssh_port()
   local port, msg = ports.parse(self:get("ssh_port"))
-  if port == "none" then return fail(self, "has no SSH port (ssh_port: none)") end
+  if port == "none" then return fail(self, "no SSH port (ssh_port: none)") end
   if port ~= "auto" then return port, msg and select(2, fail(self, msg)) end
   local err, st = host.run(host.running_test(self) .. " && cat " .. q(self.path .. "/ssh_port"))
   if err == nil then return fail(self, tostring(st)) end
   local n = err == 0 and math.tointeger(tonumber(st:output():match("%d+")))
   if not n then
-    return fail(self, "is not running, so it has no SSH port (one is picked free at each " ..
+    return fail(self, "not running, so it has no SSH port (one is picked free at each " ..
       "start: qemu.guest_start)")
   end
   return n
@@ -155,29 +155,28 @@ end
 -- Refuse to change a guest whose qemu runs (or when the host cannot be asked).
 local function refuse_running(g)
   local running, msg = g:is_running()
-  if running == nil then return nil, msg end
+  if running == nil then return fail(g, "cannot ask the qemu host whether it runs: " .. msg) end
   if running then
     return fail(g, "already running (pid " .. tostring(g:pid()) .. "); qemu.guest_kill stops it")
   end
   return true
 end
 
---- Make an image guest ready to boot (what CIJOE's qemu.guest_initialize does): its
---- folder, the base image checked (fetched from image_url into the cache when missing,
---- its image_sha256 checked), a fresh copy-on-write overlay over it (boot.qcow2; nothing
+--- Make an image guest ready to boot (what CIJOE's qemu.guest_initialize does): the base
+--- image checked (fetched from image_url into the cache when missing, its image_sha256
+--- checked), the guest's folder, a fresh copy-on-write overlay over it (boot.qcow2; nothing
 --- is copied) and the cloud-init seed (seed.img; unless cloud_init is false). A guest
 --- that runs is refused. Returns true, or nil and a message naming the guest and file.
 function Guest:initialize()
   if not cloud.is_image_guest(self) then
-    return fail(self, "has no image (set qemu.guests." .. self.name .. ".image or image_url)")
+    return fail(self, "no image to initialize (set qemu.guests." .. self.name .. ".image or image_url)")
   end
-  local ok, err = refuse_running(self)
-  if ok then ok, err = make_folder(self) end
-  if not ok then return nil, err end
   local base = cloud.base_path(self)
   local fmt, ferr = cloud.check_base(self, base)
   if not fmt then return nil, ferr end
-  ok, err = cloud.make_overlay(self, base, fmt, self.path .. "/boot.qcow2")
+  local ok, err = refuse_running(self)
+  if ok then ok, err = make_folder(self) end
+  if ok then ok, err = cloud.make_overlay(self, base, fmt, self.path .. "/boot.qcow2") end
   if ok and self:get("cloud_init") ~= false then ok, err = cloud.make_seed(self) end
   return ok, err
 end
