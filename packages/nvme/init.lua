@@ -62,7 +62,8 @@ local function run(fname, args, opts, json)
   local err, st = cijoe.run(cmd, { transport = name, timeout = opts.timeout or 120 })
   if err == nil then return nil, st end
   if err ~= 0 then
-    return nil, "nvme " .. args .. ": " .. nvme.message(st:output()) .. " (exit status " .. err .. ")"
+    return nil, "nvme " .. args .. ": " .. nvme.message(st:output()) .. " (exit status " ..
+      err .. ")"
   end
   if not json then return true, st end
   local doc, msg = nvme.decode(st:output(), "nvme " .. args)
@@ -111,7 +112,9 @@ end
 -- A zone management command on the zone at slba, or on every zone when slba is nil.
 local function zone_action(action, dev, slba, opts)
   check(dev, "string", 1, "zone_" .. action)
-  if slba ~= nil and math.type(slba) ~= "integer" then check(slba, "integer", 2, "zone_" .. action) end
+  if slba ~= nil and math.type(slba) ~= "integer" then
+    check(slba, "integer", 2, "zone_" .. action)
+  end
   local where = slba and " -s " .. q(slba) or " -a"
   return run("zone_" .. action, "zns " .. action .. "-zone " .. q(dev) .. where, opts, false)
 end

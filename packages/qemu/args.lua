@@ -95,7 +95,9 @@ local function controller_args(ctrl, i, dir, words, images, expand)
   add(words, "-device", "nvme," .. props({ { "id", id },
     { "serial", ctrl.serial or string.format("joe%04d", i) }, { "mdts", ctrl.mdts } }))
   for n, ns in ipairs(ctrl.namespaces or {}) do
-    if type(ns) ~= "table" then return nil, "nvme[" .. i .. "].namespaces[" .. n .. "] must be a mapping" end
+    if type(ns) ~= "table" then
+      return nil, "nvme[" .. i .. "].namespaces[" .. n .. "] must be a mapping"
+    end
     local drive = id .. "n" .. n
     local file = expand(ns.file) or dir .. "/" .. drive .. ".img"
     if not ns.size and not ns.file then

@@ -26,7 +26,9 @@ local function stage(files)
   end
   if host.transport() == "local" then return dir, false end
   local err, st = host.run("mktemp -d /tmp/joe-guest-build.XXXXXX")
-  if err ~= 0 then return nil, "cannot make a folder on the qemu host: " .. host.problem(err, st) end
+  if err ~= 0 then
+    return nil, "cannot make a folder on the qemu host: " .. host.problem(err, st)
+  end
   local remote = st:output():match("[^\n]+")
   for _, name in ipairs(files) do
     local ok, perr = cijoe.put(dir .. "/" .. name, remote .. "/" .. name,

@@ -47,7 +47,8 @@ local function ensure_script(path, url, sha)
       '&& flock 9 || exit 1; fi'
     lines[#lines + 1] = 'if [ ! -e "$p" ]; then command -v curl >/dev/null || ' ..
       "{ echo 'curl is not installed (apt-get install curl)'; exit 3; }; " ..
-      'curl -fsSL -o "$p.part" ' .. q(url) .. ' || exit 1; sum=$(sha256sum "$p.part" | cut -c1-64); ' ..
+      'curl -fsSL -o "$p.part" ' .. q(url) .. ' || exit 1; ' ..
+      'sum=$(sha256sum "$p.part" | cut -c1-64); ' ..
       'if [ -n "$want" ] && [ "$sum" != "$want" ]; then rm -f "$p.part"; ' ..
       'echo "what came from image_url has sha256 $sum, not $want (image_sha256)"; ' ..
       'exit 4; fi; echo "$sum" >"$p.sha256" && mv "$p.part" "$p"; fi'
@@ -56,7 +57,8 @@ local function ensure_script(path, url, sha)
   lines[#lines + 1] = '[ -z "$want" ] && exit 0'
   lines[#lines + 1] = '[ "$p.sha256" -nt "$p" ] && sum=$(cat "$p.sha256") || ' ..
     'sum=$(sha256sum "$p" | cut -c1-64)'
-  lines[#lines + 1] = '[ "$sum" = "$want" ] || { echo "its sha256 is $sum, not $want (image_sha256)"; exit 4; }'
+  lines[#lines + 1] = '[ "$sum" = "$want" ] || ' ..
+    '{ echo "its sha256 is $sum, not $want (image_sha256)"; exit 4; }'
   return table.concat(lines, "\n")
 end
 
@@ -68,7 +70,9 @@ local function ensure_base(g, path)
   if err == 0 then return true end
   local what = "base image " .. path .. ": "
   if err == nil then return fail(g, what .. tostring(st)) end
-  if err == 2 then return fail(g, what .. "no such file on transport '" .. host.transport() .. "'") end
+  if err == 2 then
+    return fail(g, what .. "no such file on transport '" .. host.transport() .. "'")
+  end
   if err == 1 and url then return fail(g, "cannot fetch " .. url .. " into " .. path .. ": " ..
     host.last_line(st)) end
   return fail(g, what .. host.last_line(st))
@@ -102,10 +106,13 @@ end
 --- Returns true, or nil and a message.
 function cloud.make_overlay(g, path, fmt, overlay)
   local size = g:get("disk_size")
-  local err, st = host.run(string.format('rm -f %s && %s create -q -f qcow2 -F %s -b "$(readlink -f %s)" %s%s',
-    q(overlay), q(cijoe.getconf("qemu.img", "qemu-img")), q(fmt), q(path), q(overlay),
+  local err, st = host.run(string.format(
+    'rm -f %s && %s create -q -f qcow2 -F %s -b "$(readlink -f %s)" %s%s', q(overlay),
+    q(cijoe.getconf("qemu.img", "qemu-img")), q(fmt), q(path), q(overlay),
     size and " " .. q(size) or ""))
-  if err ~= 0 then return fail(g, "cannot make the overlay " .. overlay .. ": " .. host.problem(err, st)) end
+  if err ~= 0 then
+    return fail(g, "cannot make the overlay " .. overlay .. ": " .. host.problem(err, st))
+  end
   return true
 end
 
@@ -174,8 +181,11 @@ local function seed_command(g)
   local cmd = {}
   for _, t in ipairs(tools) do
     local args = SEED_ARGS[t:match("[^/]+$")]
-    if not args then return fail(g, "qemu.seed_tool '" .. t .. "' is none of " .. table.concat(SEED_TOOLS, ", ")) end
-    cmd[#cmd + 1] = string.format("if command -v %s >/dev/null; then exec %s%s; fi", q(t), q(t), args)
+    if not args then
+      return fail(g, "qemu.seed_tool '" .. t .. "' is none of " .. table.concat(SEED_TOOLS, ", "))
+    end
+    cmd[#cmd + 1] = string.format("if command -v %s >/dev/null; then exec %s%s; fi", q(t), q(t),
+      args)
   end
   return "cd " .. q(g.path) .. " && rm -f seed.img && " .. table.concat(cmd, "; ") .. "; exit 127"
 end
@@ -189,7 +199,9 @@ local function put_file(g, text, name)
   f:write(text)
   f:close()
   local ok, err = cijoe.put(path, g.path .. "/" .. name, { transport = host.transport() })
-  if not ok then return fail(g, "cannot write " .. g.path .. "/" .. name .. ": " .. tostring(err)) end
+  if not ok then
+    return fail(g, "cannot write " .. g.path .. "/" .. name .. ": " .. tostring(err))
+  end
   return true
 end
 
@@ -200,7 +212,8 @@ function cloud.make_seed(g)
   local tname = tostring(g:get("transport"))
   local pubkey, msg = public_key(g, tname)
   if not pubkey then return nil, msg end
-  local user = cijoe.getconf("cijoe.transport." .. tname .. ".username") or os.getenv("USER") or "root"
+  local user = cijoe.getconf("cijoe.transport." .. tname .. ".username") or os.getenv("USER")
+    or "root"
   local hostname = tostring(g:get("cloud_init.hostname") or g.name):gsub("[^%w-]", "-")
   local ud, uerr = cloud.user_data(g, tostring(user), pubkey, hostname)
   if not ud then return nil, uerr end
@@ -215,7 +228,9 @@ function cloud.make_seed(g)
       { cijoe.getconf("qemu.seed_tool") } or SEED_TOOLS, ", ") .. ") on transport '" ..
       host.transport() .. "': " .. SEED_HINT)
   end
-  if status ~= 0 then return fail(g, "cannot make " .. g.path .. "/seed.img: " .. host.problem(status, st)) end
+  if status ~= 0 then
+    return fail(g, "cannot make " .. g.path .. "/seed.img: " .. host.problem(status, st))
+  end
   return true
 end
 

@@ -52,6 +52,46 @@ function host.fail_with_console(g, msg)
   return host.fail(g, msg .. "; the console's last lines:\n" .. host.printable(tail))
 end
 
+--- Make guest g's folder on the host; true, or nil and a message.
+function host.make_folder(g)
+  local err, st = host.run("mkdir -p " .. cijoe.quote(g.path))
+  if err ~= 0 then
+    return host.fail(g, "cannot make " .. g.path .. ": " .. host.problem(err, st))
+  end
+  return true
+end
+
+--- Refuse to change guest g while its qemu runs (or when the host cannot be asked): true,
+--- or nil and a message.
+function host.refuse_running(g)
+  local running, msg = g:is_running()
+  if running == nil then
+    return host.fail(g, "cannot ask the qemu host whether it runs: " .. msg)
+  end
+  if running then
+    return host.fail(g, "already running (pid " .. tostring(g:pid()) ..
+      "); qemu.guest_kill stops it")
+  end
+  return true
+end
+
+local here -- the key of the folder joe runs in, once known
+
+--- A short name for the folder joe runs in (FNV-1a of its path, as hex), so that the guest
+--- folders of runs from two folders differ and those of one folder are the same.
+function host.folder_key()
+  if here then return here end
+  local dir = os.getenv("PWD")
+  if not dir or dir:sub(1, 1) ~= "/" then
+    local err, st = cijoe.run_local("pwd -P")
+    dir = err == 0 and st:output():match("[^\n]+") or "/"
+  end
+  local h = 2166136261
+  for i = 1, #dir do h = ((h ~ dir:byte(i)) * 16777619) & 0xffffffff end
+  here = string.format("%08x", h)
+  return here
+end
+
 --- Raise the error luaL_check* would for a bad argument of an exported function.
 function host.check(value, kind, n, fname)
   if type(value) ~= kind then

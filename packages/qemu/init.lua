@@ -5,12 +5,12 @@
 --- host is a logged shell command on the transport qemu.host_transport (default "local"),
 --- so a guest can run on a lab machine as well as here; QMP goes through socat there.
 local cijoe = require("cijoe")
-local args = require("qemu.args")
 local build = require("qemu.build")
 local cloud = require("qemu.cloud")
-local host = require("qemu.host")
-local ports = require("qemu.ports")
 local control = require("qemu.control")
+local host = require("qemu.host")
+local launch = require("qemu.launch")
+local ports = require("qemu.ports")
 local wait = require("qemu.wait")
 
 local qemu = {}
@@ -50,21 +50,6 @@ function qemu.build_debian_image()
   return build.debian_image()
 end
 
--- A short name for the folder joe runs in: FNV-1a of its path, computed once.
-local here
-local function here_key()
-  if here then return here end
-  local dir = os.getenv("PWD")
-  if not dir or dir:sub(1, 1) ~= "/" then
-    local err, st = cijoe.run_local("pwd -P")
-    dir = err == 0 and st:output():match("[^\n]+") or "/"
-  end
-  local h = 2166136261
-  for i = 1, #dir do h = ((h ~ dir:byte(i)) * 16777619) & 0xffffffff end
-  here = string.format("%08x", h)
-  return here
-end
-
 --- The guest called name, from qemu.guests.<name> of the config. Its folder (key `path`)
 --- holds guest.pid, qmp.sock, console.log, ssh_port and its disks; by default it is
 --- <qemu.run_dir>/<name>-<key of the folder joe runs in>, qemu.run_dir being
@@ -77,7 +62,7 @@ function qemu.guest(name)
   end
   local g = setmetatable({ name = name }, Guest)
   local default = cijoe.getconf("qemu.run_dir", "~/.cache/joe-qemu") .. "/" .. name .. "-" ..
-    here_key()
+    host.folder_key()
   g.path = g:expand(g:get("path", default))
   g.pidfile, g.qmp_socket = g.path .. "/guest.pid", g.path .. "/qmp.sock"
   g.console = g.path .. "/console.log"
@@ -145,23 +130,6 @@ function Guest:console_log(n)
   return st:output()
 end
 
--- The guest folder exists on the host.
-local function make_folder(g)
-  local err, st = host.run("mkdir -p " .. q(g.path))
-  if err ~= 0 then return fail(g, "cannot make " .. g.path .. ": " .. host.problem(err, st)) end
-  return true
-end
-
--- Refuse to change a guest whose qemu runs (or when the host cannot be asked).
-local function refuse_running(g)
-  local running, msg = g:is_running()
-  if running == nil then return fail(g, "cannot ask the qemu host whether it runs: " .. msg) end
-  if running then
-    return fail(g, "already running (pid " .. tostring(g:pid()) .. "); qemu.guest_kill stops it")
-  end
-  return true
-end
-
 --- Make an image guest ready to boot (what CIJOE's qemu.guest_initialize does): the base
 --- image checked (fetched from image_url into the cache when missing, its image_sha256
 --- checked), the guest's folder, a fresh copy-on-write overlay over it (boot.qcow2; nothing
@@ -169,78 +137,17 @@ end
 --- that runs is refused. Returns true, or nil and a message naming the guest and file.
 function Guest:initialize()
   if not cloud.is_image_guest(self) then
-    return fail(self, "no image to initialize (set qemu.guests." .. self.name .. ".image or image_url)")
+    return fail(self, "no image to initialize (set qemu.guests." .. self.name ..
+      ".image or image_url)")
   end
   local base = cloud.base_path(self)
   local fmt, ferr = cloud.check_base(self, base)
   if not fmt then return nil, ferr end
-  local ok, err = refuse_running(self)
-  if ok then ok, err = make_folder(self) end
+  local ok, err = host.refuse_running(self)
+  if ok then ok, err = host.make_folder(self) end
   if ok then ok, err = cloud.make_overlay(self, base, fmt, self.path .. "/boot.qcow2") end
   if ok and self:get("cloud_init") ~= false then ok, err = cloud.make_seed(self) end
   return ok, err
-end
-
--- The NVMe images (made when missing) exist, and so does qemu.
-local function prepare(g, system, images)
-  local err, st = host.run("command -v " .. q(system))
-  if err == nil then return nil, st end
-  if err ~= 0 then
-    return fail(g, "qemu binary '" .. system .. "' not found on transport '" .. host.transport() .. "'")
-  end
-  local img = cijoe.getconf("qemu.img", "qemu-img")
-  for _, i in ipairs(images) do
-    err, st = host.run(string.format("[ -e %s ] || %s create -q -f %s %s %s", q(i.file), q(img),
-      q(i.format), q(i.file), q(i.size)))
-    if err ~= 0 then return fail(g, "cannot create " .. i.file .. ": " .. host.problem(err, st)) end
-  end
-  return true
-end
-
--- An image guest boots its overlay (and seed), made by initialize on its first start.
-local function image_disks(g, c)
-  local overlay = g.path .. "/boot.qcow2"
-  local err, st = host.run("[ -e " .. q(overlay) .. " ]")
-  if err == nil then return nil, st end
-  if err ~= 0 then
-    local ok, msg = g:initialize()
-    if not ok then return nil, msg end
-  end
-  c.boot_img, c.boot_img_format = overlay, "qcow2"
-  if g:get("cloud_init") ~= false then c.seed = g.path .. "/seed.img" end
-  return true
-end
-
--- The command line as one shell command; extra arguments are lists of words, or strings
--- of shell words taken as they are.
-local function command_line(words, extras)
-  local out = {}
-  for i, w in ipairs(words) do out[i] = q(w) end
-  for _, extra in ipairs(extras) do
-    if type(extra) == "table" then
-      for _, w in ipairs(extra) do out[#out + 1] = q(w) end
-    elseif extra ~= false then
-      out[#out + 1] = tostring(extra)
-    end
-  end
-  return table.concat(out, " ")
-end
-
--- Run qemu with the command line of c, its port first written to the guest folder.
--- Returns true, or nil, a message and whether the port was taken.
-local function launch(g, c, files, opts)
-  local words = assert(args.build(c, files))
-  local record = c.ssh_port and string.format("printf '%%d\\n' %d >%s && ", c.ssh_port,
-    q(g.path .. "/ssh_port")) or ""
-  local status, st = host.run(record .. command_line(words, { g:get("extra_args") or false,
-    opts.extra_args or false }), opts.daemonize == false and 1e9 or 120)
-  if status == nil then return nil, st end
-  if status == 0 then return true end
-  local line = last_line(st)
-  if line:find("host forwarding") then
-    return nil, select(2, fail(g, "port " .. c.ssh_port .. " on 127.0.0.1 is taken (" .. line .. ")")), true
-  end
-  return fail(g, "qemu did not start: " .. line)
 end
 
 --- Start the guest's qemu on the host; an image guest is initialized first when it has
@@ -253,33 +160,10 @@ end
 function Guest:start(opts)
   opts = opts or {}
   check(opts, "table", 1, "start")
-  local ok, err = refuse_running(self)
-  if ok then ok, err = make_folder(self) end
+  local ok, err = host.refuse_running(self)
+  if ok then ok, err = host.make_folder(self) end
   if not ok then return nil, err end
-  local c = {}
-  for _, key in ipairs(args.KEYS) do c[key] = self:get(key) end
-  local port, perr = ports.parse(c.ssh_port)
-  if not port then return fail(self, perr) end
-  c.ssh_port = nil
-  if cloud.is_image_guest(self) then
-    ok, err = image_disks(self, c)
-    if not ok then return nil, err end
-  end
-  local files = { dir = self.path, name = self.name, pidfile = self.pidfile, qmp = self.qmp_socket,
-    console = self.console, daemonize = opts.daemonize ~= false,
-    expand = function(p) return self:expand(p) end }
-  local words, images = args.build(c, files)
-  if not words then return fail(self, images) end
-  ok, err = prepare(self, words[1], images)
-  if not ok then return nil, err end
-  for _ = 1, port == "auto" and 5 or 1 do
-    if port == "auto" then c.ssh_port, err = ports.pick() elseif port ~= "none" then c.ssh_port = port end
-    if not c.ssh_port and port ~= "none" then return fail(self, err) end
-    local started, msg, taken = launch(self, c, files, opts)
-    if started and type(self:get("transport")) == "string" then cijoe.close_transport(self:get("transport")) end
-    if started or not taken or port ~= "auto" then return started, msg end
-  end
-  return fail(self, "no free port found in 5 tries")
+  return launch.start(self, opts)
 end
 
 --- Send one QMP command (such as "system_powerdown"; arguments as a JSON object text)
