@@ -51,7 +51,8 @@ local function load_transport_modules()
     local module = type(section) == "string" and section ~= "cijoe" and section .. ".transport"
     if module and not looked_for[module] then
       looked_for[module] = true
-      if package.preload[module] or package.searchpath(module, package.path) then require(module) end
+      local found = package.preload[module] or package.searchpath(module, package.path)
+      if found then require(module) end
     end
   end
 end
