@@ -241,3 +241,26 @@ function TestQemu:test_guest_folder_is_per_user_and_per_folder_joe_runs_in()
   cijoe.config = fixture.config({ "qemu: {guests: {x: {kernel: /k}}}" })
   lu.assertStrMatches(assert(qemu.guest("x")).path, home:gsub("%p", "%%%0") .. "/%.cache/joe%-qemu/x%-%x+")
 end
+
+-- The builder as a user without root, as an installed joe's user runs it: apt-get
+-- downloads, dpkg-deb unpacks, and fakeroot gives the initramfs its console device.
+TestQemuBuild = {}
+
+function TestQemuBuild:test_the_test_guest_builds_as_a_user_without_root()
+  if h.sh("id -u") ~= "0\n" then lu.skip("making a user to build as needs root") end
+  if not fixture.files() then lu.skip("the test guest cannot be built here") end
+  h.sh("id joetest >/dev/null 2>&1 || useradd -m -s /bin/sh joetest")
+  local dir = h.tmpdir()
+  h.sh(string.format("cp %s/packages/qemu/guest/build.sh %s/packages/qemu/guest/rc %s && chown -R joetest %s",
+    h.q(h.root), h.q(h.root), h.q(dir), h.q(dir)))
+  local out, status = h.sh("cd / && su joetest -s /bin/sh -c " ..
+    h.q("JOE_GUEST_CACHE=" .. dir .. "/cache sh " .. dir .. "/build.sh"))
+  lu.assertEquals(status, 0, out)
+  lu.assertStrContains(out, "kernel: " .. dir .. "/cache/current/vmlinuz\n")
+  lu.assertEquals(h.sh("stat -c %U " .. h.q(dir .. "/cache/current/tools.img")), "joetest\n")
+  local console = h.sh("zcat " .. h.q(dir .. "/cache/current/initrd.img") .. " | cpio -itv --quiet | grep ' dev/console$'")
+  lu.assertStrMatches(console, "crw%-%-%-%-%-%-%- +1 root +root +5, +1 .* dev/console\n")
+  lu.assertStrContains(h.sh("debugfs -R 'ls -l /sbin' " .. h.q(dir .. "/cache/current/tools.img") .. " 2>/dev/null"),
+    "nvme") -- nvme-cli is on the tools disk
+  h.sh("rm -rf " .. h.q(dir))
+end
