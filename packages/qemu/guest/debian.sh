@@ -19,7 +19,7 @@ CACHE=${JOE_IMAGE_CACHE:-$HOME/.cache/joe-images}
 SUITE=${JOE_DEBIAN_SUITE:-bookworm}
 PACKAGES="systemd-sysv openssh-server cloud-init sudo linux-image-cloud-amd64 nvme-cli fio
 ifupdown isc-dhcp-client dbus e2fsprogs"
-HOST_DEBS="mmdebstrap e2fsprogs qemu-utils fakeroot"
+HOST_DEBS="mmdebstrap e2fsprogs qemu-utils fakeroot uidmap"
 SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
 APPEND="root=/dev/vda rw console=ttyS0"
 
