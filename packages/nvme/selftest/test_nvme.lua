@@ -37,8 +37,9 @@ TestNvmeSelftest = {}
 function TestNvmeSelftest:setUp()
   local err = cijoe.run(cijoe.quote(cijoe.getconf("nvme.bin", "nvme")) .. " version")
   if err ~= 0 then lu.skip("nvme-cli is not installed on the target") end
-  local list = nvme.list()
-  if not list or #list.Devices == 0 then lu.skip("the target has no NVMe namespace") end
+  local list, msg = nvme.list()
+  if not list then lu.skip("nvme list failed on the target: " .. tostring(msg)) end
+  if #list.Devices == 0 then lu.skip("the target has no NVMe namespace") end
   self.dev = list.Devices[1].DevicePath
 end
 
