@@ -108,8 +108,9 @@ end
 --- no SSH port, a bad ssh_port).
 function Guest:ssh_port()
   local port, msg = ports.parse(self:get("ssh_port"))
+  if not port then return fail(self, msg) end
   if port == "none" then return fail(self, "no SSH port (ssh_port: none)") end
-  if port ~= "auto" then return port, msg and select(2, fail(self, msg)) end
+  if port ~= "auto" then return port end
   local err, st = host.run(host.running_test(self) .. " && cat " .. q(self.path .. "/ssh_port"))
   if err == nil then return fail(self, tostring(st)) end
   local n = err == 0 and math.tointeger(tonumber(st:output():match("%d+")))

@@ -31,7 +31,7 @@ end
 local function image_disks(g, c)
   local overlay = g.path .. "/boot.qcow2"
   local err, st = host.run("[ -e " .. q(overlay) .. " ]")
-  if err == nil then return nil, st end
+  if err == nil then return fail(g, tostring(st)) end
   if err ~= 0 then
     local ok, msg = g:initialize()
     if not ok then return nil, msg end
@@ -105,7 +105,6 @@ local function launch_on_port(g, c, files, opts, port)
   end
   return fail(g, "no free port in 5 tries")
 end
-
 
 --- Start guest g's qemu (see Guest:start; its folder exists and it does not run). Returns
 --- true, or nil and a message.
