@@ -77,7 +77,9 @@ function nvme.list(opts)
   local ok, st = run("list", "list -o json", opts, false)
   if not ok then return nil, st end
   if not st:output():find("{", 1, true) then return { Devices = {} }, st end
-  return nvme.decode(st:output(), "nvme list"), st
+  local doc, msg = nvme.decode(st:output(), "nvme list")
+  if not doc then return nil, msg end
+  return doc, st
 end
 
 --- The Identify Controller data of dev (/dev/nvme0, or one of its namespaces).
