@@ -132,7 +132,8 @@ function TestNvmeGuest:test_failures_give_nvme_clis_message()
 end
 
 function TestNvmeGuest:test_format_erases_the_namespace()
-  lu.assertEquals(cijoe.run("printf joe-was-here | dd of=" .. CONV .. " bs=512 conv=sync 2>/dev/null"), 0)
+  lu.assertEquals(cijoe.run("printf joe-was-here | dd of=" .. CONV .. " bs=512 conv=sync " ..
+    "2>/dev/null"), 0)
   local _, st = cijoe.run("dd if=" .. CONV .. " bs=512 count=1 2>/dev/null | head -c 12")
   lu.assertEquals(st:output(), "joe-was-here")
   lu.assertEquals(nvme.format(CONV, { lbaf = 0 }), true)
@@ -154,25 +155,31 @@ local function joe_workflow(text, args)
 end
 
 function TestNvmeGuest:test_info_and_zns_check_worklets()
-  local status, out, run = joe_workflow('step("info", "nvme.info")\nstep("zns", "nvme.zns_check")\n')
+  local status, out, run = joe_workflow('step("info", "nvme.info")\n' ..
+    'step("zns", "nvme.zns_check")\n')
   lu.assertEquals(status, 0, out)
   local info = h.yaml(run .. "/001_info/artifacts/nvme-info.yaml")
   local ctrl = info.controllers[1]
-  lu.assertEquals({ ctrl.device, ctrl.serial, ctrl.model }, { "/dev/nvme0", "joe0001", "QEMU NVMe Ctrl" })
-  lu.assertEquals(ctrl.namespaces[1], { device = CONV, nsze = 2097152, block_size = 512, zoned = false })
+  lu.assertEquals({ ctrl.device, ctrl.serial, ctrl.model },
+    { "/dev/nvme0", "joe0001", "QEMU NVMe Ctrl" })
+  lu.assertEquals(ctrl.namespaces[1],
+    { device = CONV, nsze = 2097152, block_size = 512, zoned = false })
   lu.assertEquals(ctrl.namespaces[2].zones, 16)
   local id = h.yaml(run .. "/001_info/artifacts/nvme0-id-ctrl.json")
   lu.assertEquals(id.mdts, 7)
   lu.assertNotNil(h.read(run .. "/001_info/artifacts/nvme0n2-report-zones.json"))
   local finish = h.yaml(run .. "/002_zns/artifacts/zones-after-finish.json")
-  lu.assertEquals({ finish.zone_list[1].state, finish.zone_list[2].state }, { "EXP_OPENED", "FULL" })
+  lu.assertEquals({ finish.zone_list[1].state, finish.zone_list[2].state },
+    { "EXP_OPENED", "FULL" })
   lu.assertEquals(states(1)[1], "EMPTY") -- it ends with every zone reset
 end
 
 function TestNvmeGuest:test_zns_check_of_a_conventional_namespace_fails()
-  local status, out = joe_workflow('step{ name = "zns", uses = "nvme.zns_check", with = { dev = "' .. CONV .. '" } }\n')
+  local status, out = joe_workflow('step{ name = "zns", uses = "nvme.zns_check", ' ..
+    'with = { dev = "' .. CONV .. '" } }\n')
   lu.assertEquals(status, 1)
-  lu.assertStrContains(out, "nvme zns reset-zone '/dev/nvme0n1' -a: NVMe status: Invalid Command Opcode")
+  lu.assertStrContains(out,
+    "nvme zns reset-zone '/dev/nvme0n1' -a: NVMe status: Invalid Command Opcode")
 end
 
 function TestNvmeGuest:test_selftest_passes_in_the_guest()

@@ -14,8 +14,8 @@ TestQemuImage = {}
 function TestQemuImage:setUp()
   self.saved, self.dir = cijoe.config, h.tmpdir()
   self.base = self.dir .. "/base.qcow2"
-  h.sh("qemu-img create -q -f qcow2 " .. h.q(self.base) .. " 1G && qemu-io -c 'write -P 0x55 0 4M' " ..
-    h.q(self.base) .. " >/dev/null")
+  h.sh("qemu-img create -q -f qcow2 " .. h.q(self.base) .. " 1G && " ..
+    "qemu-io -c 'write -P 0x55 0 4M' " .. h.q(self.base) .. " >/dev/null")
   self:configure()
 end
 
@@ -43,7 +43,9 @@ qemu:
       path: %s/img
       transport: imgt
       image: %s
-      cloud_init: {hostname: img-host, user_data: {packages: [fio], write_files: [{path: /etc/joe, content: "hi\n"}]}}
+      cloud_init:
+        hostname: img-host
+        user_data: {packages: [fio], write_files: [{path: /etc/joe, content: "hi\n"}]}
       kernel: %s
       initrd: %s
 ]], self.dir, h.free_port(), self.dir, self.base, files and files.kernel or "/k",
@@ -69,7 +71,7 @@ function TestQemuImage:test_initialize_makes_an_overlay_and_a_seed_and_copies_no
   lu.assertEquals(overlay["backing-filename"], self.base)
   lu.assertEquals(overlay["backing-filename-format"], "qcow2")
   lu.assertEquals(overlay["virtual-size"], 1024 * 1024 * 1024)
-  lu.assertTrue(overlay["actual-size"] < 1024 * 1024, "the overlay holds " .. overlay["actual-size"])
+  lu.assertTrue(overlay["actual-size"] < 1024 * 1024, "overlay: " .. overlay["actual-size"])
   lu.assertEquals(h.sh("blkid -o value -s LABEL " .. h.q(g.path .. "/seed.img")), "cidata\n")
   local pub = assert(h.read(self.dir .. "/key.pub"), "initialize made the key pair")
   local ud = seed_file(g.path .. "/seed.img", "user-data")
@@ -107,7 +109,8 @@ function TestQemuImage:test_start_boots_overlay_and_seed_and_initialize_refuses_
     "-drive file=" .. g.path .. "/seed.img,format=raw,if=virtio,readonly=on")
   local ok, msg = g:initialize()
   lu.assertNil(ok)
-  lu.assertEquals(msg, "guest 'img': already running (pid " .. g:pid() .. "); qemu.guest_kill stops it")
+  lu.assertEquals(msg, "guest 'img': already running (pid " .. g:pid() ..
+    "); qemu.guest_kill stops it")
   lu.assertEquals(g:kill(), true)
 end
 
@@ -115,20 +118,24 @@ function TestQemuImage:test_a_missing_base_image_fails_the_step_and_leaves_no_qe
   self:configure("qemu: {guests: {img: {image: " .. self.dir .. "/none.qcow2}}}")
   local ok, msg = assert(qemu.guest("img")):initialize()
   lu.assertNil(ok)
-  lu.assertEquals(msg, "guest 'img': base image " .. self.dir .. "/none.qcow2: no such file on transport 'local'")
+  lu.assertEquals(msg, "guest 'img': base image " .. self.dir ..
+    "/none.qcow2: no such file on transport 'local'")
   h.write(self.dir .. "/default.config", require("cijoe.packages").read("qemu/default.config"))
-  h.write(self.dir .. "/over.yaml", string.format("qemu: {guests: {debian: {path: %s/d, image: %s/none.qcow2}}}\n",
-    self.dir, self.dir))
-  h.write(self.dir .. "/wf.lua", 'step{ name = "start", uses = "qemu.guest_start", with = { guest_name = "debian" } }\n')
+  h.write(self.dir .. "/over.yaml", string.format(
+    "qemu: {guests: {debian: {path: %s/d, image: %s/none.qcow2}}}\n", self.dir, self.dir))
+  h.write(self.dir .. "/wf.lua",
+    'step{ name = "start", uses = "qemu.guest_start", with = { guest_name = "debian" } }\n')
   local status, _, err = h.joe_in(self.dir, "-c default.config -c over.yaml wf.lua")
   lu.assertEquals(status, 1)
-  lu.assertStrContains(err, "guest 'debian': base image " .. self.dir .. "/none.qcow2: no such file")
+  lu.assertStrContains(err, "guest 'debian': base image " .. self.dir ..
+    "/none.qcow2: no such file")
   lu.assertEquals(fixture.processes(self.dir .. "/d/"), "")
 end
 
 function TestQemuImage:test_a_corrupt_or_wrong_base_image_is_named()
-  h.sh(string.format("cp %s %s/bad.qcow2 && dd if=/dev/urandom of=%s/bad.qcow2 bs=64k seek=1 count=2 " ..
-    "conv=notrunc 2>/dev/null && head -c 65536 /dev/urandom >%s/junk.img", h.q(self.base), self.dir, self.dir, self.dir))
+  h.sh(string.format("cp %s %s/bad.qcow2 && dd if=/dev/urandom of=%s/bad.qcow2 bs=64k " ..
+    "seek=1 count=2 conv=notrunc 2>/dev/null && head -c 65536 /dev/urandom >%s/junk.img",
+    h.q(self.base), self.dir, self.dir, self.dir))
   self:configure("qemu: {guests: {img: {image: " .. self.dir .. "/bad.qcow2}}}")
   local ok, msg = assert(qemu.guest("img")):initialize()
   lu.assertNil(ok)
@@ -136,7 +143,8 @@ function TestQemuImage:test_a_corrupt_or_wrong_base_image_is_named()
   self:configure("qemu: {guests: {img: {image: " .. self.dir .. "/junk.img, image_format: qcow2}}}")
   ok, msg = assert(qemu.guest("img")):initialize()
   lu.assertNil(ok)
-  lu.assertStrContains(msg, "guest 'img': base image " .. self.dir .. "/junk.img is not a disk image: ")
+  lu.assertStrContains(msg, "guest 'img': base image " .. self.dir ..
+    "/junk.img is not a disk image: ")
   lu.assertStrContains(msg, "not in qcow2 format")
   lu.assertNil(h.read(self.dir .. "/img/boot.qcow2")) -- nothing made
 end
@@ -145,8 +153,8 @@ function TestQemuImage:test_a_missing_seed_tool_says_what_to_install()
   self:configure("qemu: {seed_tool: /nonexistent/cloud-localds}")
   local ok, msg = assert(qemu.guest("img")):initialize()
   lu.assertNil(ok)
-  lu.assertEquals(msg, "guest 'img': no seed tool (/nonexistent/cloud-localds) on transport 'local': " ..
-    "install cloud-image-utils (apt-get install cloud-image-utils)")
+  lu.assertEquals(msg, "guest 'img': no seed tool (/nonexistent/cloud-localds) on " ..
+    "transport 'local': install cloud-image-utils (apt-get install cloud-image-utils)")
   self:configure("qemu: {seed_tool: mkseed}")
   ok, msg = assert(qemu.guest("img")):initialize()
   lu.assertNil(ok)
@@ -164,14 +172,15 @@ function TestQemuImage:test_a_qemu_host_that_is_down_is_named()
   lu.assertStrContains(msg, "guest 'img': base image " .. self.base .. ": transport dead: ")
   ok, msg = assert(qemu.guest("img")):start()
   lu.assertNil(ok)
-  lu.assertStrContains(msg, "guest 'img': cannot ask the qemu host whether it runs: transport dead: ")
+  lu.assertStrContains(msg,
+    "guest 'img': cannot ask the qemu host whether it runs: transport dead: ")
 end
 
 function TestQemuImage:test_image_url_is_fetched_once_into_the_cache_with_its_sha256()
   local sum = h.sh("sha256sum " .. h.q(self.base)):match("%x+")
   local cache = self.dir .. "/cache"
-  local over = "qemu: {image_cache: %s, guests: {web: {path: " .. self.dir .. "/img, transport: imgt, " ..
-    "image_url: 'file://%s', image_sha256: %s}}}"
+  local over = "qemu: {image_cache: %s, guests: {web: {path: " .. self.dir ..
+    "/img, transport: imgt, image_url: 'file://%s', image_sha256: %s}}}"
   self:configure(string.format(over, cache, self.base, sum:upper()))
   lu.assertEquals(assert(qemu.guest("web")):initialize(), true)
   lu.assertEquals(h.sh("sha256sum < " .. h.q(cache .. "/base.qcow2")):match("%x+"), sum)

@@ -185,9 +185,11 @@ local function check_example_run(dir)
   for i, st in ipairs(steps) do statuses[i] = st.name .. "=" .. st.status end
   lu.assertEquals(statuses, EXAMPLE_STEPS)
   local function fio_job(step, file)
-    return assert(fio.decode(assert(h.read(run .. "/" .. step .. "/artifacts/" .. file)), file)).jobs[1]
+    local text = assert(h.read(run .. "/" .. step .. "/artifacts/" .. file))
+    return assert(fio.decode(text, file)).jobs[1]
   end
-  local read, write = fio_job("006_randread", "fio-randread.json"), fio_job("007_randwrite", "fio-randwrite.json")
+  local read = fio_job("006_randread", "fio-randread.json")
+  local write = fio_job("007_randwrite", "fio-randwrite.json")
   lu.assertTrue(read.read.iops > 0 and read.read.clat_ns.percentile["99.000000"] > 0)
   lu.assertTrue(write.write.iops > 0 and write.write.io_bytes > 0)
   lu.assertEquals(read.error, 0)
@@ -213,8 +215,8 @@ function TestQemuWorkflow:test_example_workflow_twice_at_once_from_two_folders()
     lu.assertEquals(h.joe_in(dir, "-s qemu"), 0)
   end
   local t0 = proc.now()
-  local out = h.sh(string.format("cd %s && (env %s %s example.workflow >out 2>&1; echo $? >status) & " ..
-    "cd %s && (env %s %s example.workflow >out 2>&1; echo $? >status) & wait",
+  local run = "(env %s %s example.workflow >out 2>&1; echo $? >status) &"
+  local out = h.sh(string.format("cd %s && " .. run .. " cd %s && " .. run .. " wait",
     h.q(dirs[1]), env, h.q(h.joe), h.q(dirs[2]), env, h.q(h.joe)))
   local elapsed = proc.now() - t0
   for _, dir in ipairs(dirs) do
