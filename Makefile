@@ -7,7 +7,8 @@ CFLAGS   ?= -O2 -g
 PKGS     := lua5.4 yaml-0.1 libssh2 libedit libcrypto
 BUILD_DEBS := gcc make pkg-config liblua5.4-dev libyaml-dev libssh2-1-dev libssl-dev libedit-dev lua-unit
 TEST_DEBS  := openssh-server openssh-client iproute2 procps netcat-openbsd fio git chromium python3 python3-junitparser \
-              qemu-system-x86 qemu-utils socat cpio e2fsprogs tmux time \
+              qemu-system-x86 qemu-utils socat cpio e2fsprogs fakeroot tmux time \
+              mmdebstrap uidmap cloud-image-utils curl \
               clang libclang-rt-14-dev clang-tidy cppcheck valgrind
 JOE_CFLAGS = -std=c11 -Wall -Wextra -Wpedantic -D_GNU_SOURCE -MMD $(shell pkg-config --cflags $(PKGS))
 JOE_LIBS   = $(shell pkg-config --libs $(PKGS))
@@ -142,10 +143,11 @@ run: deps
 doc: build/joe
 	JOE_ROOT=$(CURDIR) build/joe -q -o build/doc-run-$$(date +%s%N) spec/apidoc.lua
 
-# The test guest (kernel, initramfs with dropbear, fio disk) from Debian packages, cached in
-# ${JOE_GUEST_CACHE:-~/.cache/joe-guest}; spec/test_qemu.lua builds it too when missing.
+# The test guest (kernel, initramfs with dropbear, fio and nvme-cli disk) from Debian
+# packages, cached in ${JOE_GUEST_CACHE:-~/.cache/joe-guest}: the script the qemu package's
+# qemu.test_guest_build worklet runs; spec/test_qemu.lua builds it too when missing.
 guest: test-deps
-	spec/guest/build.sh
+	packages/qemu/guest/build.sh
 
 # The speed targets: one table of joe's figures next to references measured in the same
 # run, as ratios; exit 1 when any is below its target (spec/bench/all.lua). Not part of

@@ -141,7 +141,8 @@ local function execute(name, cmd, opts)
   local hidden = r:secret_values(env)
   local st = setmetatable({ cmd = secrets.hide(cmd, hidden), cwd = opts.cwd, transport = name,
     begin = proc.now(),
-    output_fpath = base .. ".output", state_fpath = base .. ".state", probe = opts.probe,
+    output_fpath = base .. ".output", state_fpath = base .. ".state",
+    probe = (opts.probe or r.probing > 0) or nil,
     timeout = opts.timeout }, State)
   local t, log, state_file = prepare(r, name, st)
   local result, why
@@ -190,7 +191,8 @@ local function transfer(op, src, dst, opts)
   local stats, unreachable
   if t then stats, err, unreachable = t[op](t, src, dst, opts) else unreachable = true end
   r:copy_done({ op = op, src = src, dst = dst, transport = name, error = err, stats = stats,
-    elapsed = proc.now() - t0, unreachable = unreachable and not opts.probe or nil })
+    elapsed = proc.now() - t0,
+    unreachable = unreachable and not (opts.probe or r.probing > 0) or nil })
   if not stats then return nil, err end
   return true
 end
@@ -217,9 +219,41 @@ function cijoe.get(src, dst, opts)
   return transfer("get", src, dst, opts)
 end
 
+--- Call fn(...) with every command and copy it makes counted as a probe, as opts.probe
+--- does for one command: for code that expects a transport to be down and calls what
+--- cannot take that option (a package's functions). Returns what fn returns; an error
+--- in fn is raised again.
+function cijoe.probe(fn, ...)
+  if type(fn) ~= "function" then bad_arg(1, "probe", "function", fn) end
+  local r = the_run()
+  r.probing = r.probing + 1
+  local results = table.pack(pcall(fn, ...))
+  r.probing = r.probing - 1
+  if not results[1] then error(results[2], 0) end
+  return table.unpack(results, 2, results.n)
+end
+
 --- The name of the transport commands use when opts.transport is not given.
 function cijoe.default_transport()
   return the_run():default_transport()
+end
+
+--- Call fn(name, entry) each time a transport of the config is opened, before it
+--- connects: entry is its table under cijoe.transport, which fn may complete (the qemu
+--- package sets the SSH port its guest was given at start); fn returning nil and a
+--- message refuses the opening with that message. A package's <pkg>/transport.lua is
+--- loaded before the first transport opens when the config has a <pkg> section, so its
+--- hooks apply in runs that never require the package.
+function cijoe.on_transport_open(fn)
+  if type(fn) ~= "function" then bad_arg(1, "on_transport_open", "function", fn) end
+  require("cijoe.transport").on_open(fn)
+end
+
+--- Close the transport called name if it is open; its next command opens it again from
+--- the config (after a guest it reaches was started again on another port).
+function cijoe.close_transport(name)
+  check_args("close_transport", 2, name)
+  the_run():close_transport(name)
 end
 
 --- Close every transport the run opened (the next use connects again), as when a guest

@@ -1,4 +1,4 @@
--- The test guest of the qemu tests: the files spec/guest/build.sh makes (built once per
+-- The test guest of the qemu tests: the files packages/qemu/guest/build.sh makes (built once per
 -- test run), the guest's config for a test's own folder and port, and the qemu processes
 -- of a guest folder, which is how the tests see that nothing was left behind.
 local h = require("helper")
@@ -14,7 +14,7 @@ local built, why_not
 --- false and why the guest could not be built.
 function fixture.files()
   if built ~= nil then return built, why_not end
-  local out, status = h.sh(h.q(h.root .. "/spec/guest/build.sh") .. " 2>&1")
+  local out, status = h.sh(h.q(h.root .. "/packages/qemu/guest/build.sh") .. " 2>&1")
   built = {}
   for key, path in out:gmatch("\n?(%a+): (/[^\n]+)") do built[key] = path end
   if status ~= 0 or not built.kernel then
@@ -29,10 +29,27 @@ function fixture.processes(text)
 end
 
 --- YAML to put over the package's default.config: the guest "default" lives in dir/default
---- and its SSH port is port, for the guest and for its transport "guest".
+--- and gets a free SSH port at start, or port, for the guest and its transport "guest".
 function fixture.override(dir, port)
+  if not port then return string.format("qemu: {guests: {default: {path: %s/default}}}\n", dir) end
   return string.format("cijoe: {transport: {guest: {port: %d}}}\n" ..
     "qemu: {guests: {default: {path: %s/default, ssh_port: %d}}}\n", port, dir, port)
+end
+
+-- debian.sh's paths ({image, kernel, initrd, append}), or false and why; built once.
+local debian, debian_why
+
+--- The Debian disk image of the cloud-init tests ({image, kernel, initrd, append}), built
+--- with mmdebstrap or found in the cache; or false and why it could not be built.
+function fixture.debian_image()
+  if debian ~= nil then return debian, debian_why end
+  local out, status = h.sh(h.q(h.root .. "/packages/qemu/guest/debian.sh") .. " 2>&1")
+  debian = {}
+  for key, value in out:gmatch("\n?(%a+): ([^\n]+)") do debian[key] = value end
+  if status ~= 0 or not debian.image then
+    debian, debian_why = false, "the Debian image could not be built: " .. out:sub(-600)
+  end
+  return debian, debian_why
 end
 
 --- The package's default.config with the YAML texts of `more` over it, as cijoe.config.

@@ -1,4 +1,4 @@
--- The qemu package on the real test guest that spec/guest/build.sh makes: start, the
+-- The qemu package on the real test guest that packages/qemu/guest/build.sh makes: start, the
 -- console, the NVMe namespaces the guest sees, QMP reset and poweroff, kill, and the
 -- faults (a second start, a taken port, a missing binary, a guest that never answers).
 -- What goes through the guest's SSH transport is in test_qemu_ssh.lua. Skipped only when
@@ -181,4 +181,89 @@ step{ name = "poweroff_down", uses = "qemu.guest_poweroff", with = { timeout = 1
   lu.assertStrContains(state.steps[3].error, "no answer on transport 'dead' within 1 s")
   lu.assertEquals(state.steps[1].description, "Create a disk image on the qemu host: with.path, with.size (such as \"8G\") and with.format (default qcow2).")
   lu.assertEquals(processes(self.dir .. "/default/guest.pid"), "") -- the start step killed it
+end
+
+-- Two guests of the test guest's files, a and b, each with its own transport and a port
+-- picked at start.
+local function two_guests(self)
+  local f = self.files
+  local guest = string.format("{kernel: %s, initrd: %s, append: console=ttyS0 quiet, " ..
+    "disks: [{file: %s, format: raw, readonly: true}]", f.kernel, f.initrd, f.tools)
+  local transport = string.format("{hostname: 127.0.0.1, username: root, key_filename: %s, " ..
+    "host_key_check: no, connect_timeout: 5}", f.key)
+  cijoe.config = fixture.config({ "cijoe:\n  transport:\n    ta: " .. transport ..
+    "\n    tb: " .. transport .. "\nqemu:\n  guests:\n" ..
+    "    a: " .. guest .. ", path: " .. self.dir .. "/a, transport: ta}\n" ..
+    "    b: " .. guest .. ", path: " .. self.dir .. "/b, transport: tb}\n" })
+  return self:guest("a"), self:guest("b")
+end
+
+function TestQemu:test_two_guests_at_once_on_free_ports_their_transports_find()
+  local a, b = two_guests(self)
+  local err, msg = cijoe.run("true", { transport = "ta", probe = true }) -- not started: no port yet
+  lu.assertNil(err)
+  lu.assertStrContains(msg, "transport ta: guest 'a': not running, so it has no SSH port")
+  lu.assertEquals(a:start(), true)
+  lu.assertEquals(b:start(), true)
+  lu.assertEquals(a:wait_up(60), true)
+  lu.assertEquals(b:wait_up(60), true)
+  local pa, pb = a:ssh_port(), b:ssh_port()
+  lu.assertNotEquals(pa, pb)
+  lu.assertEquals(cijoe.getconf("cijoe.transport.ta.port"), pa)
+  lu.assertEquals(cijoe.getconf("cijoe.transport.tb.port"), pb)
+  lu.assertStrContains(processes(a.pidfile), "hostfwd=tcp:127.0.0.1:" .. pa .. "-:22")
+  lu.assertEquals(cijoe.run("echo a >/tmp/who", { transport = "ta" }), 0)
+  local status, st = cijoe.run("cat /tmp/who", { transport = "tb" }) -- another guest
+  lu.assertEquals(status, 1)
+  lu.assertStrContains(st:output(), "No such file")
+  lu.assertEquals(a:kill(), true)
+  lu.assertEquals(b:kill(), true)
+  lu.assertEquals(processes(self.dir .. "/"), "")
+end
+
+function TestQemu:test_guest_folder_is_per_user_and_per_folder_joe_runs_in()
+  local wf = 'print("path=" .. assert(require("qemu").guest("default")).path)\n'
+  local function path_in(dir)
+    h.write(dir .. "/wf.lua", wf)
+    h.write(dir .. "/default.config", packages.read("qemu/default.config"))
+    local status, out = h.joe_in(dir, "wf.lua", "QEMU_RUN_DIR=/run/joe-test")
+    lu.assertEquals(status, 0, out)
+    return out:match("path=([^\n]+)")
+  end
+  self:configure()
+  local one, two = path_in(self.dir .. "/one"), path_in(self.dir .. "/two")
+  lu.assertStrMatches(one, "/run/joe%-test/default%-%x%x%x%x%x%x%x%x")
+  lu.assertStrMatches(two, "/run/joe%-test/default%-%x%x%x%x%x%x%x%x")
+  lu.assertNotEquals(one, two)
+  lu.assertEquals(path_in(self.dir .. "/one"), one) -- a later run finds the same guest
+  local home = os.getenv("HOME")
+  lu.assertStrContains(assert(qemu.guest("nobin")).path, self.dir) -- a path of the config wins
+  cijoe.config = fixture.config({ "qemu: {guests: {x: {kernel: /k}}}" })
+  lu.assertStrMatches(assert(qemu.guest("x")).path,
+    home:gsub("%p", "%%%0") .. "/%.cache/joe%-qemu/x%-%x+")
+end
+
+-- The builder as a user without root, as an installed joe's user runs it: apt-get
+-- downloads, dpkg-deb unpacks, and fakeroot gives the initramfs its console device.
+TestQemuBuild = {}
+
+function TestQemuBuild:test_the_test_guest_builds_as_a_user_without_root()
+  if h.sh("id -u") ~= "0\n" then lu.skip("making a user to build as needs root") end
+  if not fixture.files() then lu.skip("the test guest cannot be built here") end
+  h.sh("id joetest >/dev/null 2>&1 || useradd -m -s /bin/sh joetest")
+  local dir = h.tmpdir()
+  h.sh(string.format("cp %s/packages/qemu/guest/build.sh %s/packages/qemu/guest/rc %s && " ..
+    "chown -R joetest %s", h.q(h.root), h.q(h.root), h.q(dir), h.q(dir)))
+  local out, status = h.sh("cd / && su joetest -s /bin/sh -c " ..
+    h.q("JOE_GUEST_CACHE=" .. dir .. "/cache sh " .. dir .. "/build.sh"))
+  lu.assertEquals(status, 0, out)
+  lu.assertStrContains(out, "kernel: " .. dir .. "/cache/current/vmlinuz\n")
+  lu.assertEquals(h.sh("stat -c %U " .. h.q(dir .. "/cache/current/tools.img")), "joetest\n")
+  local console = h.sh("zcat " .. h.q(dir .. "/cache/current/initrd.img") ..
+    " | cpio -itv --quiet | grep ' dev/console$'")
+  lu.assertStrMatches(console, "crw%-%-%-%-%-%-%- +1 root +root +5, +1 .* dev/console\n")
+  local sbin = h.sh("debugfs -R 'ls -l /sbin' " .. h.q(dir .. "/cache/current/tools.img") ..
+    " 2>/dev/null")
+  lu.assertStrContains(sbin, "nvme") -- nvme-cli is on the tools disk
+  h.sh("rm -rf " .. h.q(dir))
 end

@@ -24,8 +24,8 @@ function TestQemuGuest:setUp()
   local class = TestQemuGuest
   class.files, self.saved = guest_files(), cijoe.config
   if not class.dir then
-    class.dir, class.port = h.tmpdir(), h.free_port()
-    class.config = fixture.config({ fixture.override(class.dir, class.port) })
+    class.dir = h.tmpdir()
+    class.config = fixture.config({ fixture.override(class.dir) }) -- a free port at start
   end
   cijoe.config = class.config
   if class.guest == nil then
@@ -34,7 +34,10 @@ function TestQemuGuest:setUp()
     local ok, msg = g:start()
     if ok then ok, msg = g:wait_up(60) end
     class.boot_error, class.boot_seconds = not ok and msg, proc.now() - t0
-    if ok then print(string.format("\n  start to SSH answering: %.2f s", class.boot_seconds)) end
+    if ok then
+      print(string.format("\n  start to SSH answering: %.2f s (port %d)", class.boot_seconds,
+        g:ssh_port()))
+    end
   end
   lu.assertFalse(class.boot_error)
 end
@@ -70,6 +73,10 @@ function TestQemuGuest:test_wait_up_then_commands_and_nvme_in_the_guest()
   local t0 = proc.now()
   lu.assertEquals(self.guest:wait_up(5), true) -- a guest that is up answers at once
   lu.assertTrue(proc.now() - t0 < 2)
+  local port = self.guest:ssh_port() -- picked at start, and what the transport was given
+  lu.assertTrue(port >= 10000 and port <= 32767, tostring(port))
+  lu.assertEquals(h.read(self.guest.path .. "/ssh_port"), port .. "\n")
+  lu.assertEquals(cijoe.getconf("cijoe.transport.guest.port"), port)
   lu.assertEquals({ guest_run("uname -sn") }, { 0, "Linux joe-guest\n" })
   local _, st = cijoe.run("true")
   lu.assertEquals(st.transport, "guest")
@@ -134,14 +141,14 @@ end
 TestQemuWorkflow = {}
 
 function TestQemuWorkflow:setUp()
-  self.files, self.dir, self.port = guest_files(), h.tmpdir(), h.free_port()
+  self.files, self.dir = guest_files(), h.tmpdir()
   self.pidfile = self.dir .. "/default/guest.pid"
-  h.write(self.dir .. "/over.yaml", fixture.override(self.dir, self.port))
+  h.write(self.dir .. "/over.yaml", fixture.override(self.dir)) -- a free port at each start
   h.write(self.dir .. "/default.config", require("cijoe.packages").read("qemu/default.config"))
 end
 
 function TestQemuWorkflow:tearDown()
-  local left = fixture.reap(self.pidfile)
+  local left = fixture.reap(self.dir .. "/") -- its guests' folders are all in there
   h.sh("rm -rf " .. h.q(self.dir))
   lu.assertEquals(left, "", "the test left qemu running")
 end
@@ -164,31 +171,72 @@ function TestQemuWorkflow:fio_result(step, file)
   return assert(fio.decode(assert(h.read(path), "no " .. path), path))
 end
 
-function TestQemuWorkflow:test_example_workflow_end_to_end()
-  h.sh("rm " .. h.q(self.dir .. "/default.config"))
-  lu.assertEquals(h.joe_in(self.dir, "-s qemu"), 0)
-  local env, home_key = nil, os.getenv("HOME") .. "/.cache/joe-guest/current/id_ed25519"
-  if self.files.key == home_key then env = "env -u JOE_GUEST_CACHE" end -- key_filename: ~/...
-  local t0 = proc.now()
-  local status, out, err = self:joe("example.workflow", env)
-  local elapsed = proc.now() - t0
-  lu.assertEquals(status, 0, (out or "") .. (err or ""))
-  lu.assertEquals(self:statuses(), { "guest_kill=passed", "guest_start=passed", "sysinfo=passed",
-    "randread=passed", "randwrite=passed", "guest_poweroff=passed", "console_log=passed" })
-  local read = self:fio_result("004_randread", "fio-randread.json").jobs[1]
-  local write = self:fio_result("005_randwrite", "fio-randwrite.json").jobs[1]
+-- The steps of the package's example workflow, all passed.
+local EXAMPLE_STEPS = { "test_guest_build=passed", "guest_kill=passed", "guest_start=passed",
+  "sysinfo=passed", "nvme_info=passed", "randread=passed", "randwrite=passed",
+  "guest_poweroff=passed", "console_log=passed" }
+
+-- What one run of the example workflow in folder dir left: its steps passed, fio's
+-- results, nvme.info's summary, the console; returns the elapsed seconds of guest_start.
+local function check_example_run(dir)
+  local run = h.latest(dir)
+  local steps = h.yaml(run .. "/workflow.state").steps
+  local statuses = {}
+  for i, st in ipairs(steps) do statuses[i] = st.name .. "=" .. st.status end
+  lu.assertEquals(statuses, EXAMPLE_STEPS)
+  local function fio_job(step, file)
+    local text = assert(h.read(run .. "/" .. step .. "/artifacts/" .. file))
+    return assert(fio.decode(text, file)).jobs[1]
+  end
+  local read = fio_job("006_randread", "fio-randread.json")
+  local write = fio_job("007_randwrite", "fio-randwrite.json")
   lu.assertTrue(read.read.iops > 0 and read.read.clat_ns.percentile["99.000000"] > 0)
   lu.assertTrue(write.write.iops > 0 and write.write.io_bytes > 0)
   lu.assertEquals(read.error, 0)
-  print(string.format("\n  example workflow: %.1f s, guest_start %.1f s, randread %.0f IOPS, randwrite %.0f IOPS",
-    elapsed, h.yaml(h.latest(self.dir) .. "/workflow.state").steps[2].elapsed, read.read.iops, write.write.iops))
-  lu.assertNotNil(h.read(h.latest(self.dir) .. "/report.html"))
-  lu.assertStrContains(h.read(h.latest(self.dir) .. "/007_console_log/artifacts/console.log"), "joe-guest: ready")
-  if env then -- the transport found the key of ~/
-    lu.assertEquals(h.yaml(h.latest(self.dir) .. "/config.orig").cijoe.transport.guest.key_filename,
+  local info = h.yaml(run .. "/005_nvme_info/artifacts/nvme-info.yaml")
+  lu.assertEquals(info.controllers[1].serial, "joe0001")
+  lu.assertEquals(#info.controllers[1].namespaces, 2)
+  lu.assertNotNil(h.read(run .. "/report.html"))
+  lu.assertStrContains(h.read(run .. "/009_console_log/artifacts/console.log"), "joe-guest: ready")
+  return steps[3].elapsed, read.read.iops, write.write.iops
+end
+
+-- `joe -s qemu && joe example.workflow` in two empty folders at once, as two users of one
+-- machine would: no path and no port in the config, so each run's guest gets its own
+-- folder (under qemu.run_dir, here the test's) and a free port, and both pass.
+function TestQemuWorkflow:test_example_workflow_twice_at_once_from_two_folders()
+  local dirs = { self.dir .. "/one", self.dir .. "/two" }
+  local env = "QEMU_RUN_DIR=" .. h.q(self.dir .. "/guests")
+  if self.files.key == os.getenv("HOME") .. "/.cache/joe-guest/current/id_ed25519" then
+    env = env .. " JOE_GUEST_CACHE=" -- the config's ${JOE_GUEST_CACHE:-~/...}: the key of ~/
+  end
+  for _, dir in ipairs(dirs) do
+    h.sh("mkdir -p " .. h.q(dir))
+    lu.assertEquals(h.joe_in(dir, "-s qemu"), 0)
+  end
+  local t0 = proc.now()
+  local run = "(env %s %s example.workflow >out 2>&1; echo $? >status) &"
+  local out = h.sh(string.format("cd %s && " .. run .. " cd %s && " .. run .. " wait",
+    h.q(dirs[1]), env, h.q(h.joe), h.q(dirs[2]), env, h.q(h.joe)))
+  local elapsed = proc.now() - t0
+  for _, dir in ipairs(dirs) do
+    lu.assertEquals(h.read(dir .. "/status"), "0\n", out .. (h.read(dir .. "/out") or ""))
+    local start, riops, wiops = check_example_run(dir)
+    print(string.format("\n  example workflow in %s: guest_start %.1f s, randread %.0f IOPS, " ..
+      "randwrite %.0f IOPS", dir:match("[^/]+$"), start, riops, wiops))
+  end
+  print(string.format("  both runs: %.1f s", elapsed))
+  local folders = h.sh("ls " .. h.q(self.dir .. "/guests"))
+  lu.assertStrMatches(folders, "default%-%x+\ndefault%-%x+\n") -- one folder each
+  local ports = h.sh("cat " .. h.q(self.dir) .. "/guests/*/ssh_port")
+  lu.assertStrMatches(ports, "(%d+)\n(%d+)\n")
+  local a, b = ports:match("(%d+)\n(%d+)")
+  lu.assertNotEquals(a, b)
+  lu.assertEquals(fixture.processes(self.dir .. "/guests/"), "")
+  if env:find("JOE_GUEST_CACHE=$") then -- the transport found the key of ~/
+    lu.assertEquals(h.yaml(h.latest(dirs[1]) .. "/config.orig").cijoe.transport.guest.key_filename,
       "~/.cache/joe-guest/current/id_ed25519")
   end
-  lu.assertEquals(fixture.processes(self.pidfile), "")
 end
 
 function TestQemuWorkflow:test_steps_failing_midway_leave_no_qemu()
@@ -269,11 +317,11 @@ TestQemuHostOverSsh = {}
 function TestQemuHostOverSsh:setUp()
   self.files, self.saved = guest_files(), cijoe.config
   self.server = require("sshd").start()
-  self.dir, self.port = h.tmpdir(), h.free_port()
+  self.dir = h.tmpdir()
   self.home_dir = "joe-spec-" .. self.dir:match("[^.]*$") -- in joetest's home
   h.sh(string.format("cp %s %s %s && chmod 755 %s && chown -R joetest %s", h.q(self.files.kernel),
     h.q(self.files.initrd), h.q(self.dir), h.q(self.dir), h.q(self.dir)))
-  cijoe.config = fixture.config({ fixture.override(self.dir, self.port),
+  cijoe.config = fixture.config({ fixture.override(self.dir),
     self.server:config({ "lab" }),
     string.format("qemu: {host_transport: lab, guests: {default: {path: ~/%s/default, kernel: %s/vmlinuz, " ..
       "initrd: %s/initrd.img, disks: []}}}\n", self.home_dir, self.dir, self.dir) })

@@ -84,7 +84,7 @@ function run.open(opts)
   local r = setmetatable({ dir = dir, name = opts.name, kind = opts.kind or "workflow",
     config = opts.config or {}, quiet = opts.quiet, monitor = opts.monitor,
     verbose = opts.verbose, journal = journal, transports = {}, begin = proc.now(),
-    failed_commands = 0 }, Run)
+    failed_commands = 0, probing = 0 }, Run)
   local ok, werr = r:write_file("config.orig", yaml.dump(config.masked(r.config)))
   if not ok then return nil, werr end
   r:event({ ev = "run", name = r.name, kind = r.kind, script = opts.script, begin = r.begin })
@@ -270,6 +270,14 @@ end
 --- Make name the default transport of the run.
 function Run:set_default(name)
   self.default = name
+end
+
+--- Close the transport called name if it is open; its next use opens it again from the
+--- config.
+function Run:close_transport(name)
+  local t = self.transports[name]
+  self.transports[name] = nil
+  if t then t:close() end
 end
 
 --- Close every open transport (the end of a run).

@@ -45,6 +45,30 @@ function transport.prefixed(cmd, cwd, env)
   return table.concat(parts, " && ")
 end
 
+local openers, looked_for = {}, {} -- hooks; the <section>.transport modules looked for
+
+--- Call fn(name, entry) each time a transport of the config is opened, before it
+--- connects: entry is its table under cijoe.transport, which fn may complete (the qemu
+--- package sets the port its guest was given at start); nil and a message refuses.
+function transport.on_open(fn)
+  openers[#openers + 1] = fn
+end
+
+-- A package with a section in the config may have a <section>.transport module, loaded
+-- before the first transport opens so that its hooks apply in runs that never require
+-- the package (a workflow of nvme steps against a qemu guest).
+local function load_hook_modules(conf)
+  for section in pairs(conf) do
+    local module = type(section) == "string" and section ~= "cijoe" and section .. ".transport"
+    if module and not looked_for[module] then
+      looked_for[module] = true
+      if package.preload[module] or package.searchpath(module, package.path) then
+        require(module)
+      end
+    end
+  end
+end
+
 --- The transport called name for the config conf: "local" is this machine; other names
 --- are entries of cijoe.transport. Returns it, or nil and a message.
 function transport.open(name, conf)
@@ -53,6 +77,11 @@ function transport.open(name, conf)
   local entry = type(entries) == "table" and entries[name]
   if type(entry) ~= "table" then
     return nil, "unknown transport '" .. tostring(name) .. "'"
+  end
+  load_hook_modules(conf)
+  for _, fn in ipairs(openers) do
+    local ok, msg = fn(name, entry)
+    if ok == nil and msg ~= nil then return nil, msg end
   end
   return require("cijoe.transport_ssh").new(name, entry)
 end

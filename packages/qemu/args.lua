@@ -5,6 +5,8 @@ local args = {}
 -- The guest config keys the command line is made of (qemu.guests.<name>.<key>).
 args.KEYS = { "system", "machine", "cpu", "smp", "memory", "accel", "kernel", "initrd",
   "append", "boot_img", "boot_img_format", "ssh_port", "disks", "nvme", "extra_args" }
+-- Set by init.lua rather than by the config: `seed`, the cloud-init volume of an image
+-- guest (whose boot_img is its overlay), and ssh_port once picked.
 
 args.DEFAULTS = { system = "qemu-system-x86_64", machine = "q35", cpu = "max", smp = 2,
   memory = "512M", accel = "tcg", boot_img_format = "qcow2" }
@@ -39,17 +41,23 @@ local function machine_args(c, words)
   for accel in tostring(c.accel):gmatch("[^:]+") do add(words, "-accel", accel) end
 end
 
--- A kernel with its initrd and command line, or a boot disk (default: boot.img of the
--- guest folder).
+-- A kernel with its initrd and command line, a boot disk, or both (an image guest whose
+-- file system has no boot loader); without either, boot.img of the guest folder. The boot
+-- disk comes first, so it is /dev/vda, then the cloud-init seed.
 local function boot_args(c, dir, words, expand)
   if c.kernel then
     add(words, "-kernel", expand(c.kernel))
     if c.initrd then add(words, "-initrd", expand(c.initrd)) end
     if c.append then add(words, "-append", c.append) end
-    return
   end
-  add(words, "-drive", props({ { "file", expand(c.boot_img or dir .. "/boot.img") },
-    { "format", c.boot_img_format }, { "if", "virtio" } }))
+  if c.boot_img or not c.kernel then
+    add(words, "-drive", props({ { "file", expand(c.boot_img or dir .. "/boot.img") },
+      { "format", c.boot_img_format }, { "if", "virtio" } }))
+  end
+  if c.seed then
+    add(words, "-drive", props({ { "file", c.seed }, { "format", "raw" }, { "if", "virtio" },
+      { "readonly", "on" } }))
+  end
 end
 
 -- User-mode network; the guest's port 22 forwarded from 127.0.0.1 only.
@@ -87,7 +95,9 @@ local function controller_args(ctrl, i, dir, words, images, expand)
   add(words, "-device", "nvme," .. props({ { "id", id },
     { "serial", ctrl.serial or string.format("joe%04d", i) }, { "mdts", ctrl.mdts } }))
   for n, ns in ipairs(ctrl.namespaces or {}) do
-    if type(ns) ~= "table" then return nil, "nvme[" .. i .. "].namespaces[" .. n .. "] must be a mapping" end
+    if type(ns) ~= "table" then
+      return nil, "nvme[" .. i .. "].namespaces[" .. n .. "] must be a mapping"
+    end
     local drive = id .. "n" .. n
     local file = expand(ns.file) or dir .. "/" .. drive .. ".img"
     if not ns.size and not ns.file then
@@ -113,8 +123,9 @@ end
 
 --- The command line of a guest: args.build(c, files) with c the guest's config (see
 --- args.KEYS; missing keys take args.DEFAULTS) and files = {dir, pidfile, qmp, console,
---- name, daemonize, expand}; expand(path) makes a config path absolute. Returns the words (system binary first) and the NVMe images
---- ({file, format, size}) the guest needs, or nil and a message for a bad config.
+--- name, daemonize, expand}; expand(path) makes a config path absolute. Returns the words
+--- (system binary first) and the NVMe images ({file, format, size}) the guest needs, or
+--- nil and a message for a bad config.
 function args.build(c, files)
   local conf = setmetatable({}, { __index = function(_, k) return args.DEFAULTS[k] end })
   for k, v in pairs(c) do conf[k] = v end

@@ -72,3 +72,25 @@ function TestQemuArgs:test_paths_go_through_expand()
   lu.assertStrContains(cmd, "file=/home/u/d,")
   lu.assertStrContains(cmd, "file=/home/u/n,")
 end
+
+function TestQemuArgs:test_an_image_guest_boots_its_overlay_then_its_seed()
+  local cmd = line({ kernel = "/k", append = "root=/dev/vda", boot_img = "/g/boot.qcow2",
+    seed = "/g/seed.img", disks = { { file = "/t.img" } } })
+  lu.assertStrContains(cmd, "-kernel /k -append root=/dev/vda -drive file=/g/boot.qcow2,format=qcow2," ..
+    "if=virtio -drive file=/g/seed.img,format=raw,if=virtio,readonly=on -netdev ")
+  lu.assertStrContains(cmd, "-drive file=/t.img,format=raw,if=virtio") -- after them: /dev/vdc
+  lu.assertNotStrContains(line({ boot_img = "/g/boot.qcow2" }), "-kernel")
+end
+
+function TestQemuArgs:test_ssh_port_values()
+  local ports = require("qemu.ports")
+  lu.assertEquals(ports.parse(nil), "auto")
+  lu.assertEquals(ports.parse("auto"), "auto")
+  lu.assertEquals(ports.parse(false), "none")
+  lu.assertEquals(ports.parse("none"), "none")
+  lu.assertEquals(ports.parse(10022), 10022)
+  lu.assertEquals(ports.parse("10022"), 10022) -- from the environment
+  lu.assertEquals({ ports.parse(70000) }, { nil, "ssh_port must be a port number (1-65535) or auto, not 70000" })
+  lu.assertEquals(select(2, ports.parse("x")), "ssh_port must be a port number (1-65535) or auto, not x")
+  lu.assertNotStrContains(line({ kernel = "/k" }), "hostfwd") -- no port given, none forwarded
+end

@@ -5,20 +5,24 @@
 #   initrd  busybox-static, dropbear (with its libraries), the virtio modules, an /init
 #           that brings up eth0 as 10.0.2.15 (QEMU user networking), starts dropbear on
 #           port 22 for root with the test key, and prints "joe-guest: ready"
-#   tools   an ext4 disk (virtio, read-only) mounted on /usr: fio, sftp-server, their libraries
+#   tools   an ext4 disk (virtio, read-only) mounted on /usr: fio, nvme-cli, sftp-server and
+#           their libraries
 #   key     the test key pair (ed25519), made once per cache; never committed
 #
 # The build is cached in ${JOE_GUEST_CACHE:-$HOME/.cache/joe-guest}/<key>, keyed by the
 # package versions, this script and the public key; `current` links to the newest one,
-# so a second run only asks apt for the versions. Needs root (apt-get, mknod).
+# so a second run only asks apt for the versions. Runs as any user: apt-get update and
+# install go through sudo when not root, and the initramfs's device node is made under
+# fakeroot.
 set -eu
 
 CACHE=${JOE_GUEST_CACHE:-$HOME/.cache/joe-guest}
 MODULES="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover
 net_failover virtio_net virtio_blk button evdev"
-HOST_DEBS="cpio e2fsprogs openssh-client qemu-system-x86 qemu-utils socat"
+HOST_DEBS="cpio e2fsprogs fakeroot openssh-client qemu-system-x86 qemu-utils socat"
 SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
 MA=x86_64-linux-gnu
+TOOLS="busybox-static dropbear-bin fio nvme-cli openssh-sftp-server"
 
 say() { echo "build.sh: $*" >&2; }
 
@@ -32,11 +36,10 @@ host_tools() {
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >&2
 }
 
-# "package: version" of busybox-static, dropbear-bin, fio, openssh-sftp-server and every
-# 6.1 cloud kernel apt
-# could download (one apt-cache call: that is most of the time of a cached run).
+# "package: version" of the guest's packages and every 6.1 cloud kernel apt could
+# download (one apt-cache call: that is most of the time of a cached run).
 candidates() {
-  apt-cache policy busybox-static dropbear-bin fio openssh-sftp-server 'linux-image-6.1.0-*-cloud-amd64' |
+  apt-cache policy $TOOLS 'linux-image-6.1.0-*-cloud-amd64' |
     awk '/^[^ ].*:$/ { p = $1 } /Candidate:/ && $2 != "(none)" { print p, $2 }' | sort -V
 }
 
@@ -149,16 +152,24 @@ add_config() {
   mkdir -p "$R/etc/acpi/PWRF"
   printf '#!/bin/sh\nsync\nexec poweroff -f\n' >"$R/etc/acpi/PWRF/00000080" # no 2 s of init
   chmod 755 "$R/etc/acpi/PWRF/00000080"
-  mknod -m 600 "$R/dev/console" c 5 1
 }
 
-# The tools disk: fio, OpenSSH's sftp-server (where dropbear looks for it: /usr/lib) and
-# the libraries they load that the initramfs lacks, under /usr.
+# The initramfs, with the console device the kernel opens for init (made under fakeroot
+# when not root: cpio then stores it as a device all the same).
+archive() {
+  fake=$([ "$(id -u)" = 0 ] || echo fakeroot)
+  $fake sh -c 'cd "$1" && mknod -m 600 dev/console c 5 1 &&
+    find . | cpio -o -H newc -R 0:0 --quiet' sh "$R" | gzip -9 >"$W/out/initrd.img"
+}
+
+# The tools disk: fio, nvme-cli, OpenSSH's sftp-server (where dropbear looks for it:
+# /usr/lib) and the libraries they load that the initramfs lacks, under /usr.
 make_tools_disk() {
   T=$W/tools
   install_file usr/bin/fio "$T" bin/fio
+  install_file usr/sbin/nvme "$T" sbin/nvme
   install_file usr/lib/openssh/sftp-server "$T" lib/sftp-server
-  libs=$(libs_of usr/bin/fio; libs_of usr/lib/openssh/sftp-server)
+  libs=$(libs_of usr/bin/fio; libs_of usr/sbin/nvme; libs_of usr/lib/openssh/sftp-server)
   for lib in $libs; do
     [ -e "$R/lib/$MA/${lib##*/}" ] && continue
     case $lib in usr/*) dest=${lib#usr/} ;; *) dest=lib/$MA/${lib##*/} ;; esac
@@ -170,15 +181,14 @@ make_tools_disk() {
 
 # Build everything into $W/out.
 build() {
-  fetch "$KERNEL" busybox-static dropbear-bin fio openssh-sftp-server \
-    $(lib_closure fio dropbear-bin openssh-sftp-server)
+  fetch "$KERNEL" $TOOLS $(lib_closure fio nvme-cli dropbear-bin openssh-sftp-server)
   R=$W/initramfs
   mkdir -p "$R/etc" "$R/bin" "$R/sbin" "$W/out"
   add_busybox
   add_dropbear
   add_modules
   add_config
-  (cd "$R" && find . | cpio -o -H newc -R 0:0 --quiet) | gzip -9 >"$W/out/initrd.img"
+  archive
   cp "$(ls "$W"/stage/boot/vmlinuz-*)" "$W/out/vmlinuz"
   make_tools_disk
   cp "$CACHE/id_ed25519" "$CACHE/id_ed25519.pub" "$W/out/"
