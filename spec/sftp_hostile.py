@@ -2,19 +2,28 @@
 # A hostile SFTP server (protocol version 3, on stdin/stdout, as sshd runs a Subsystem)
 # for joe's tests: a real server speaking the protocol, with answers no honest one gives.
 #
-#   sftp_hostile.py names   /hostile is a folder whose listing holds "../../<escape>",
-#                           "a/b", ".", "..", and ok.txt (mode 06755, "ok\n")
-#   sftp_hostile.py stall   answers the handshake and stat, then never answers a read
+#   sftp_hostile.py names FILE     /hostile is a folder whose listing holds ".", "..",
+#                                  ok.txt (mode 06755) and the name that FILE holds (any
+#                                  bytes: "../../tmp/x", "a/b", a NUL); each file is "ok\n"
+#   sftp_hostile.py die            answers the handshake, stat and open, and exits on a
+#                                  read or a listing (a server that crashed)
+#   sftp_hostile.py stall          answers the handshake, stat and open, never a read
+#   sftp_hostile.py stall-once F   as stall while the file F does not exist (it makes
+#                                  it), then as an honest server of "ok\n" files: the
+#                                  first session stalls, the next ones work
 #
-# The name the escape would write to is argv[2] (a path below /tmp).
+# A stalled server waits for its input to close (joe dropped the session), at most
+# STALL_BOUND seconds, so that it never outlives a test by long.
 import os
+import select
 import struct
 import sys
 import time
 
 MODE = sys.argv[1]
-ESCAPE = sys.argv[2] if len(sys.argv) > 2 else "/tmp/joe-escape"
+ARG = sys.argv[2] if len(sys.argv) > 2 else ""
 FILE, DIR = 0o100000, 0o040000
+STALL_BOUND = 120
 stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
 
 
@@ -54,9 +63,28 @@ def names(rid, entries):
 
 
 def listing():
-    escape = "../../../../../.." + ESCAPE
     return [(".", DIR | 0o755, 0), ("..", DIR | 0o755, 0), ("ok.txt", FILE | 0o6755, 3),
-            (escape, FILE | 0o644, 3), ("a/b", FILE | 0o644, 3)]
+            (open(ARG, "rb").read(), FILE | 0o644, 3)]
+
+
+def stall():
+    """Never answer: read and drop what comes until the input closes or the bound."""
+    end = time.monotonic() + STALL_BOUND
+    fd = stdin.fileno()
+    while time.monotonic() < end:
+        ready, _, _ = select.select([fd], [], [], 1)
+        if ready and not os.read(fd, 1 << 16):
+            break
+    sys.exit(0)
+
+
+def stalls():
+    if MODE == "stall":
+        return True
+    if MODE == "stall-once" and not os.path.exists(ARG):
+        open(ARG, "w").close()
+        return True
+    return False
 
 
 def handle_request(kind, rid, body, state):
@@ -68,6 +96,8 @@ def handle_request(kind, rid, body, state):
         state["listed"] = False
         send(102, struct.pack(">I", rid) + string("dir"))
     elif kind == 12:  # READDIR
+        if MODE == "die":
+            sys.exit(1)
         if state["listed"]:
             status(rid, 1, "end of file")
         else:
@@ -77,8 +107,10 @@ def handle_request(kind, rid, body, state):
         state["sent"] = False
         send(102, struct.pack(">I", rid) + string("file"))
     elif kind == 5:  # READ
-        if MODE == "stall":
-            time.sleep(3600)
+        if MODE == "die":
+            sys.exit(1)
+        if stalls():
+            stall()
         if state["sent"]:
             status(rid, 1, "end of file")
         else:
