@@ -129,15 +129,18 @@ function each.each(targets, fn, opts)
   return results
 end
 
--- The transport names of `--each`: a comma-separated list, or all of the config's.
+-- The transport names of `--each`: a comma-separated list, or all of the config's; each
+-- must be safe as a folder of the output directory.
 local function target_names(spec, conf)
   local known, names = config.transport_names(conf), {}
-  if spec == "all" then return known end
-  for name in spec:gmatch("[^,%s]+") do
+  if spec == "all" then names = known end
+  for name in (spec == "all" and "" or spec):gmatch("[^,%s]+") do
     names[#names + 1] = name
     local found = name == "local"
     for _, k in ipairs(known) do found = found or k == name end
     if not found then return nil, "--each: unknown transport '" .. name .. "'" end
+  end
+  for _, name in ipairs(names) do
     if not safe_target(name) then return nil, "--each: bad transport name '" .. name .. "'" end
   end
   if #names == 0 then return nil, "--each: give transport names (or all)" end
