@@ -13,7 +13,7 @@ local each = { LINE_CAP = 64 * 1024 }
 -- Write the complete lines of a child's output with its prefix and keep the rest, in
 -- time linear in the output; a line longer than LINE_CAP is written in pieces.
 local function relay(child, data, flush)
-  local last = data:match(".*()\n")
+  local last = data:find("\n[^\n]*$") -- the last newline ("(.*)()\n" backtracks: O(n^2))
   if not last then
     child.rest[#child.rest + 1], child.size = data, child.size + #data
     if child.size < each.LINE_CAP and not (flush and child.size > 0) then return end
