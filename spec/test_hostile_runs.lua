@@ -202,6 +202,10 @@ function TestHostileRuns:test_bad_jobs_are_refused_before_anything_runs()
     "false\ts.lua:2: cijoe.each: jobs must be a whole number of 1 or more, not abc\n" ..
     "false\ts.lua:2: cijoe.each: jobs must be a whole number of 1 or more, not 1.5\n")
   lu.assertNil(h.read(self.dir .. "/ran"))
+  -- the wait loop refuses to wait on no child at all, which would never end
+  h.write(self.dir .. "/w.lua", 'print(pcall(require("cijoe.fanout").wait, {}))')
+  _, out = self:joe("-q w.lua")
+  lu.assertStrMatches(out, "false\tbad argument #1 to '[^']+' %(no children to wait for%)\n")
 end
 
 local TRANSPORT = "cijoe:\n  transport:\n    target:\n      hostname: 127.0.0.1\n"
@@ -231,8 +235,9 @@ end
 
 function TestHostileRuns:test_duplicate_keys_are_refused()
   self:refused("cijoe:\n  workflow: {fail_fast: true}\nqemu: {}\ncijoe: {}\n", nil,
-    "c.yaml:4:1: ")
-  self:refused(TRANSPORT .. "      port: 22\n      port: 2222\n", nil, "c.yaml:6:7: ")
+    "joe: c.yaml:4:1: the key 'cijoe' is given twice (first at 2:3)\n")
+  self:refused(TRANSPORT .. "      port: 22\n      port: 2222\n", nil,
+    "joe: c.yaml:6:7: the key 'port' is given twice (first at 5:13)\n")
 end
 
 function TestHostileRuns:test_an_environment_variable_that_replaces_a_mapping_is_refused()
@@ -243,7 +248,7 @@ end
 
 function TestHostileRuns:test_a_config_that_is_a_folder_or_endless_is_refused()
   h.sh("mkdir " .. self.dir .. "/folder")
-  self:refused("folder", nil, "folder")
+  self:refused("folder", nil, "joe: folder: Is a directory\n")
   local err = self:refused("/dev/zero", nil, "/dev/zero: larger than 64 MB; that is no config")
   lu.assertNotStrContains(err, "traceback")
 end

@@ -287,6 +287,7 @@ function TestHostileFiles:test_setuid_bits_and_owners_are_not_kept_unless_asked(
   lu.assertEquals(out, "true\ttrue\ntrue\ttrue\n")
   lu.assertEquals(h.sh(string.format("stat -c '%%a %%U' %s/s1 %s/s2 %s/l1 %s/l2", self.dir,
     self.dir, r, r)), "755 root\n6755 root\n755 joetest\n4755 joetest\n")
+  lu.assertEquals(temporaries(self.dir) .. temporaries(r), "")
 end
 
 function TestHostileFiles:test_a_failed_get_keeps_the_old_file()
