@@ -3,6 +3,7 @@
 -- it a whole line at a time with the target's name in front, so lines never mix; one
 -- slow or unreachable target only holds up its own process.
 local fanout = require("cijoe.fanout")
+local fs = require("cijoe.fs")
 local config = require("cijoe.config")
 local proc = require("cijoe.proc")
 local run = require("cijoe.run")
@@ -53,24 +54,49 @@ function each.jobs(value, default)
   return n
 end
 
---- Run fn(target) for each target in a process of its own, at most jobs at a time;
---- returns {target -> exit status of its process}.
-function each.fan_out(targets, fn, jobs)
-  local queue, running, statuses = { table.unpack(targets) }, {}, {}
+-- The parent's loop: start children (at most jobs at a time, none after a signal),
+-- relay their output and note how each ended, until none is left.
+local function pump(state, fn, jobs)
+  local queue, running = state.queue, state.running
   while #running > 0 or (#queue > 0 and not proc.signal()) do
     while #queue > 0 and #running < jobs and not proc.signal() do
       running[#running + 1] = start(table.remove(queue, 1), fn)
     end
     if #running == 0 then break end
     local i, data, status = fanout.wait(running)
-    if data then relay(running[i], data) end
-    if not data then
-      relay(running[i], "", true)
-      statuses[running[i].target] = status
+    local child = running[i]
+    if data then
+      relay(child, data)
+    else
       table.remove(running, i)
+      state.statuses[child.target] = status
+      relay(child, "", true)
     end
   end
-  return statuses
+end
+
+-- A signal that comes while the parent runs Lua code (relaying a flood of output) raises
+-- "interrupted" there, as lua.c does; the fan-out must still pass it on and collect its
+-- children, so the loop goes on (the signal stays pending; fanout.wait passes it on). What
+-- was being relayed may be cut short; a child whose end was taken but not noted (its
+-- pipe is closed: it has no /proc/self/fd entry) is noted without a status.
+local function resume_after(state, err)
+  if not (proc.signal() and tostring(err):find("interrupted$")) then error(err, 0) end
+  for i = #state.running, 1, -1 do
+    local child = state.running[i]
+    if not fs.lstat("/proc/self/fd/" .. child.fd) then table.remove(state.running, i) end
+  end
+end
+
+--- Run fn(target) for each target in a process of its own, at most jobs at a time;
+--- returns {target -> exit status of its process}.
+function each.fan_out(targets, fn, jobs)
+  local state = { queue = { table.unpack(targets) }, running = {}, statuses = {} }
+  repeat
+    local ok, err = pcall(pump, state, fn, jobs)
+    if not ok then resume_after(state, err) end
+  until ok
+  return state.statuses
 end
 
 -- opts with transport = target, for the functions bound to a target.
