@@ -91,7 +91,8 @@ def handle_request(kind, rid, body, state):
     path = body[4:4 + struct.unpack(">I", body[:4])[0]].decode(errors="replace") if body else ""
     if kind in (7, 17):  # LSTAT, STAT
         folder = path.rstrip("/") in ("/hostile", "")
-        send(105, struct.pack(">I", rid) + (attrs(DIR | 0o755) if folder else attrs(FILE | 0o644, 3)))
+        kind_attrs = attrs(DIR | 0o755) if folder else attrs(FILE | 0o644, 3)
+        send(105, struct.pack(">I", rid) + kind_attrs)
     elif kind == 11:  # OPENDIR
         state["listed"] = False
         send(102, struct.pack(">I", rid) + string("dir"))

@@ -70,8 +70,13 @@ end
 
 --- The pids of this sshd and everything it started (its sessions and their commands).
 function Fixture:pids()
-  local out = h.sh(string.format([[pids="$(cat %s/sshd.pid 2>/dev/null) $(%sss -Htnp 'sport = :%d' | grep -o 'pid=[0-9]*' | cut -d= -f2)"
-    all=""; while [ -n "$(echo $pids)" ]; do all="$all $pids"; pids=$(for p in $pids; do pgrep -P "$p"; done); done
+  local out = h.sh(string.format([[
+    pids="$(cat %s/sshd.pid 2>/dev/null)
+      $(%sss -Htnp 'sport = :%d' | grep -o 'pid=[0-9]*' | cut -d= -f2)"
+    all=""
+    while [ -n "$(echo $pids)" ]; do
+      all="$all $pids"; pids=$(for p in $pids; do pgrep -P "$p"; done)
+    done
     echo $all]], self.dir, self.exec, self.port))
   local pids = {}
   for pid in out:gmatch("%d+") do pids[#pids + 1] = pid end

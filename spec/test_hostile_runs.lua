@@ -88,7 +88,9 @@ end
 
 function TestHostileRuns:test_twelve_runs_into_one_output_directory_one_runs()
   h.write(self.dir .. "/wf.lua", string.format([[
-step("s", function() return cijoe.run_local("touch %s/ran-" .. os.getenv("I") .. "; sleep 0.5") end)]],
+step("s", function()
+  return cijoe.run_local("touch %s/ran-" .. os.getenv("I") .. "; sleep 0.5")
+end)]],
     self.dir))
   local out = h.sh_watched(string.format([[cd %s && for i in $(seq 12); do
       (I=$i %s -q -o shared wf.lua > out-$i 2> err-$i; echo $? > status-$i) &
@@ -171,23 +173,42 @@ function TestHostileRuns:test_fan_out_relays_long_lines_in_linear_time()
   lu.assertTrue(pieces >= 32, pieces .. " pieces")
 end
 
-function TestHostileRuns:test_sigterm_stops_a_fan_out_that_prints_without_newlines()
-  h.write(self.dir .. "/wf.lua", [[
-step("bars", function() return cijoe.run_local("while :; do printf '\\r%d%%' $$; done") end)]])
-  local out = h.sh_watched(string.format([[cd %s && { %s -q -m --each local -o run wf.lua \
-    > out.txt 2>&1 & pid=$!; }
-    while [ "$(wc -c < out.txt)" -lt 100000 ]; do sleep 0.05; done
-    kill -TERM $pid; wait $pid; echo "status=$?"]], h.q(self.dir), h.q(h.joe)), 30)
-  lu.assertStrContains(out, "status=143")
-  lu.assertEquals(h.yaml(self.dir .. "/run/local/workflow.state").status, "interrupted")
-  lu.assertEquals(h.yaml(self.dir .. "/run/workflow.state").status, "interrupted")
+-- A copy of a program under a name of its own (below 16 bytes, so pgrep -x finds it).
+function TestHostileRuns:own_copy(program, prefix)
+  local name = prefix .. math.random(1e8)
+  h.sh(string.format("cp %s %s/%s", program, self.dir, name))
+  return self.dir .. "/" .. name, name
+end
+
+function TestHostileRuns:test_sigterm_stops_a_fan_out_that_floods_its_output()
+  -- progress bars without newlines, and a flood of short lines (the parent then runs Lua
+  -- code nearly all the time, where a signal raises "interrupted"); both by programs of
+  -- their own names, so that what a regression leaves running is found and killed
+  local sh, sh_name = self:own_copy("/bin/sh", "bars")
+  local yes, yes_name = self:own_copy("/usr/bin/yes", "flood")
+  for i, cmd in ipairs({ sh .. [[ -c 'while :; do printf \\r%d%% $$; done']], yes }) do
+    h.write(self.dir .. "/wf.lua", "step('bars', function() return cijoe.run_local([[" ..
+      cmd .. "]]) end)\n")
+    local out = h.sh_watched(string.format([[cd %s && : > out.txt &&
+      { %s -q -m --each local -o run%d wf.lua > out.txt 2>&1 & pid=$!; }
+      while [ "$(wc -c < out.txt)" -lt 1000000 ]; do sleep 0.05; done
+      kill -TERM $pid; wait $pid; echo "status=$?"]], h.q(self.dir), h.q(h.joe), i), 30)
+    local left = h.sh(string.format("for n in %s %s; do pgrep -r R,S,D -x $n && " ..
+      "pkill -KILL -x $n; done", sh_name, yes_name)) -- a zombie left to init runs nothing
+    lu.assertEquals(left, "", cmd .. ": the command still ran after joe was done")
+    lu.assertStrContains(out, "status=143", false, cmd)
+    lu.assertEquals(h.yaml(self.dir .. "/run" .. i .. "/local/workflow.state").status,
+      "interrupted", cmd)
+    lu.assertEquals(h.yaml(self.dir .. "/run" .. i .. "/workflow.state").status, "interrupted",
+      cmd)
+  end
 end
 
 function TestHostileRuns:test_bad_jobs_are_refused_before_anything_runs()
   self:marking_workflow()
   for _, j in ipairs({ "0", "-5", "abc", "1.5", "''" }) do
-    local status, _, err = self:joe("-q --each local -j " .. j .. " -o run" .. #j .. j:gsub("%W", "_")
-      .. " wf.lua")
+    local out_dir = "run" .. #j .. j:gsub("%W", "_")
+    local status, _, err = self:joe("-q --each local -j " .. j .. " -o " .. out_dir .. " wf.lua")
     lu.assertEquals(status, 2, j)
     lu.assertStrContains(err, "-j: jobs must be a whole number of 1 or more, not ", false, j)
     lu.assertNil(h.read(self.dir .. "/ran"), "-j " .. j .. " ran the workflow")
@@ -197,10 +218,9 @@ function TestHostileRuns:test_bad_jobs_are_refused_before_anything_runs()
       print(pcall(cijoe.each, { "local" }, function() os.execute("touch ran") end, { jobs = jobs }))
     end]])
   local _, out = self:joe("-q s.lua")
-  lu.assertEquals(out, "false\ts.lua:2: cijoe.each: jobs must be a whole number of 1 or more, not 0\n" ..
-    "false\ts.lua:2: cijoe.each: jobs must be a whole number of 1 or more, not -5\n" ..
-    "false\ts.lua:2: cijoe.each: jobs must be a whole number of 1 or more, not abc\n" ..
-    "false\ts.lua:2: cijoe.each: jobs must be a whole number of 1 or more, not 1.5\n")
+  local refusal = "false\ts.lua:2: cijoe.each: jobs must be a whole number of 1 or more, not "
+  lu.assertEquals(out, refusal .. "0\n" .. refusal .. "-5\n" .. refusal .. "abc\n" ..
+    refusal .. "1.5\n")
   lu.assertNil(h.read(self.dir .. "/ran"))
   -- the wait loop refuses to wait on no child at all, which would never end
   h.write(self.dir .. "/w.lua", 'print(pcall(require("cijoe.fanout").wait, {}))')

@@ -86,7 +86,8 @@ function TestHostileNames:test_dot_names_are_skipped_and_setuid_bits_dropped()
   local dir, status, out = self:get_with("zz.txt")
   lu.assertEquals(status, 0, out)
   lu.assertEquals(out, "true\n")
-  lu.assertEquals(h.sh("cd " .. h.q(dir .. "/into") .. " && find . | sort"), ".\n./ok.txt\n./zz.txt\n")
+  lu.assertEquals(h.sh("cd " .. h.q(dir .. "/into") .. " && find . | sort"),
+    ".\n./ok.txt\n./zz.txt\n")
   lu.assertEquals(h.read(dir .. "/into/ok.txt"), "ok\n")
   lu.assertEquals(h.sh("stat -c '%a %U' " .. h.q(dir .. "/into/ok.txt")), "755 root\n")
   lu.assertEquals(temporaries(dir), "")
@@ -97,7 +98,8 @@ TestHostileStall = {}
 function TestHostileStall.setupClass()
   TestHostileStall.flags = shared_dir()
   TestHostileStall.flag = TestHostileStall.flags .. "/stalled"
-  TestHostileStall.server = sshd.start({ subsystem = PYTHON .. " stall-once " .. TestHostileStall.flag })
+  TestHostileStall.server = sshd.start({ subsystem = PYTHON .. " stall-once " ..
+    TestHostileStall.flag })
 end
 
 function TestHostileStall.teardownClass()
@@ -122,7 +124,8 @@ function TestHostileStall:test_a_stall_is_bounded_and_later_transfers_work()
     print("old", io.open("]] .. dir .. [[/old"):read("a"))]],
     self.server:config(nil, { transfer_timeout = 1, keepalive = 1 }), nil, STALL_LEAK)
   lu.assertStrMatches(out, "stalled\tnil\t[^\n]*/f.txt: [^\n]*\n.*")
-  lu.assertStrContains(out, "\nbounded\ttrue\ncommand\t0\nagain\ttrue\nput\ttrue\nold\told content\n\n")
+  lu.assertStrContains(out,
+    "\nbounded\ttrue\ncommand\t0\nagain\ttrue\nput\ttrue\nold\told content\n\n")
   lu.assertEquals(h.read(dir .. "/new"), "ok\n")
   lu.assertEquals(temporaries(dir), "")
   lu.assertNotNil(h.read(self.flag), "the server never stalled: the test proves nothing")
@@ -150,7 +153,8 @@ function TestHostileStall:test_a_server_stalled_for_good_fails_every_transfer_in
   local done = h.wait_for(function() return (h.read(dir .. "/out.txt") or ""):find("put\t") end,
     h.bound(30))
   self.server:signal("CONT")
-  lu.assertNotNil(done, "joe hung on a stalled server: " .. out .. (h.read(dir .. "/out.txt") or ""))
+  lu.assertNotNil(done, "joe hung on a stalled server: " .. out ..
+    (h.read(dir .. "/out.txt") or ""))
   local printed = h.read(dir .. "/out.txt")
   lu.assertStrContains(printed, "first\t0\n")
   lu.assertStrMatches(printed, ".*get\tnil\t[^\n]+\nput\tnil\t[^\n]+\n.*")
@@ -335,7 +339,8 @@ function TestHostileFiles:kill_mid_transfer(op, src, dst, watch)
     h.q(self.dir), h.q(h.joe), printed, printed, h.q(watch), printed, self.server.port), 20)
   self.server:kill_all()
   self.server:start()
-  local done = h.wait_for(function() return (h.read(printed) or ""):find("\n%d+\n$") end, h.bound(30))
+  local done = h.wait_for(function() return (h.read(printed) or ""):find("\n%d+\n$") end,
+    h.bound(30))
   lu.assertNotNil(done, "joe hung after sshd was killed mid-transfer")
   return h.read(printed)
 end
