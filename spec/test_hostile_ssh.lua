@@ -194,11 +194,14 @@ end
 
 function TestHostileTarget:test_background_processes_do_not_hold_a_step_on_either_transport()
   local marker = 8000 + math.random(999)
-  local out = self:both("setsid sleep " .. marker .. " & echo bg")
-  lu.assertEquals(out, "local\t0\tnil\tbg\n\ntarget\t0\tnil\tbg\n\n")
-  out = self:both("sleep " .. (marker + 1) .. " & echo bg", "{ timeout = 3 }")
-  lu.assertEquals(out, "local\t0\tnil\tbg\n\ntarget\t0\tnil\tbg\n\n")
+  local ok, err = pcall(function()
+    local out = self:both("setsid sleep " .. marker .. " & echo bg")
+    lu.assertEquals(out, "local\t0\tnil\tbg\n\ntarget\t0\tnil\tbg\n\n")
+    out = self:both("sleep " .. (marker + 1) .. " & echo bg", "{ timeout = 3 }")
+    lu.assertEquals(out, "local\t0\tnil\tbg\n\ntarget\t0\tnil\tbg\n\n")
+  end)
   h.sh(string.format("pkill -f '[s]leep %d'; pkill -f '[s]leep %d'", marker, marker + 1))
+  if not ok then error(err, 0) end
 end
 
 function TestHostileTarget:test_a_timed_out_command_is_never_green()
@@ -254,11 +257,17 @@ function TestHostileLogin.teardownClass()
   TestHostileLogin.server:kill_all()
 end
 
+function TestHostileLogin:tearDown() -- a failed check leaves its command running
+  if self.marker then h.sh("pkill -u " .. sshd.user .. " -f '[s]leep " .. self.marker .. "'") end
+  self.marker = nil
+end
+
 -- With the login printing `mode`: a command's output and status, and a command that
 -- times out; returns the two logs and the marker of the second one's sleep.
 function TestHostileLogin:check(mode)
   h.write(self.mode, mode)
   local dir, marker = h.tmpdir(), 9000 + math.random(999)
+  self.marker = marker
   local _, out = script(dir, string.format([[
     print(cijoe.run("echo out; exit 3"))
     local err, st = cijoe.run("echo begun; sleep %d", { timeout = 1 })
