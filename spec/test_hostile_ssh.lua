@@ -1,5 +1,6 @@
 -- Issue 14 against a real sshd: known_hosts kept whole under accept-new, also by 40 runs
--- at once (item 3), a stalled server found dead through its keepalives (9), login
+-- at once (item 3), a stalled server and a blackholed one (its link down, in a network
+-- namespace of spec/jumphosts.lua) found dead through their keepalives (9), login
 -- lines before the command (10), background processes and timeouts on both transports
 -- (11), what ps shows of env values (4), and the bad inputs that need a server (an RSA
 -- key OpenSSH refuses, accept-new without ~/.ssh, a full disk under --each). Every joe
@@ -329,4 +330,50 @@ function TestHostileLogin:test_a_login_line_without_a_newline()
   lu.assertEquals(first, "login noise without a newlineout\n")
   lu.assertEquals(second, "login noise without a newlinebegun\n")
   lu.assertTrue(stopped(marker), "the timeout did not stop the remote command")
+end
+
+TestHostileBlackhole = {}
+
+function TestHostileBlackhole.setupClass()
+  TestHostileBlackhole.net = require("jumphosts").start({ hops = 1 })
+end
+
+function TestHostileBlackhole.teardownClass()
+  TestHostileBlackhole.net:stop()
+end
+
+-- Take the link of the first host of the network down on its side (or up again): what
+-- this machine sends it is lost, and nothing comes back, as in a blackhole.
+function TestHostileBlackhole:link(state)
+  local host = self.net.jumps[1]
+  local out, status = h.sh(string.format("ip netns exec %s ip link set dev jh%sa1 %s", host.ns,
+    self.net.block, state))
+  lu.assertEquals(status, 0, out)
+end
+
+function TestHostileBlackhole:test_a_blackholed_target_fails_a_command_and_a_connect()
+  local host, dir = self.net.jumps[1], h.tmpdir()
+  h.write(dir .. "/c.yaml", string.format([[
+cijoe:
+  transport:
+    target: {hostname: %s, port: 22, username: %s, key_filename: %s, known_hosts: %s,
+      keepalive: 1, keepalive_count_max: 2, connect_timeout: 2}
+]], host.host, host.user, host.key, host.known_hosts))
+  h.write(dir .. "/s.lua", [[
+    io.stdout:setvbuf("line")
+    print(cijoe.run("echo begun; sleep 60"))
+    print(cijoe.run("true"))]])
+  local leak = h.known_leak("src/ssh.c: a session dropped for a dead peer")
+  h.sh(string.format("(cd %s && %s timeout -s KILL %d %s -q -c c.yaml s.lua > out.txt 2>&1; " ..
+    "echo $? >> out.txt) >/dev/null 2>&1 &", h.q(dir), leak, h.bound(60), h.q(h.joe)))
+  local log = dir .. "/cijoe-output/latest/001_s/cmd_01.output"
+  local begun = h.wait_for(function() return h.read(log) == "begun\n" end, h.bound(10))
+  self:link("down")
+  local done = h.wait_for(function() return (h.read(dir .. "/out.txt") or ""):find("\n%d+\n$") end,
+    h.bound(40))
+  self:link("up")
+  lu.assertNotNil(begun, "the command did not begin")
+  lu.assertNotNil(done, "joe hung on a blackholed target")
+  lu.assertStrMatches(h.read(dir .. "/out.txt"), "nil\ttransport target: [^\n]*: connection " ..
+    "lost: no answer to 2 keepalives[^\n]*\nnil\ttransport target: [^\n]+\n.*1\n")
 end
