@@ -152,11 +152,14 @@ guest: test-deps
 # The speed targets: one table of joe's figures next to references measured in the same
 # run, as ratios; exit 1 when any is below its target (spec/bench/all.lua). Not part of
 # make check: timings on a shared machine are noisy.
-bench: build/joe build/bench-spawn
+bench: build/joe build/bench-spawn build/bench-floor
 	JOE_ROOT=$(CURDIR) build/joe -q -o build/bench-$$(date +%s%N) spec/bench/all.lua
 
 build/bench-spawn: spec/bench/spawn.c | build
 	$(CC) -O2 -o $@ $<
+
+build/bench-floor: spec/bench/floor.c | build
+	$(CC) -O2 -o $@ $< $(shell pkg-config --libs libssh2)
 
 install: build/joe
 	install -D -m 755 build/joe $(DESTDIR)$(PREFIX)/bin/joe

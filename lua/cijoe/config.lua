@@ -10,7 +10,8 @@ local TRANSPORT_KEYS = {
   hostname = "string", port = "port", username = "string", password = "string",
   key_filename = "string", passphrase = "string", host_key_check = "host_key_check",
   connect_timeout = "seconds", keepalive = "keepalive", keepalive_count_max = "count",
-  transfer_timeout = "seconds",
+  transfer_timeout = "seconds", ssh_config = "string", proxy_jump = "string",
+  proxy_command = "string",
   known_hosts = "string",
 }
 

@@ -83,7 +83,7 @@ function transport.open(name, conf)
     local ok, msg = fn(name, entry)
     if ok == nil and msg ~= nil then return nil, msg end
   end
-  return require("cijoe.transport_ssh").new(name, entry)
+  return require("cijoe.transport_ssh").new(name, entry, entries)
 end
 
 return transport
