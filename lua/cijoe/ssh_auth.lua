@@ -64,7 +64,7 @@ function auth.authenticate(sess, s)
     return ok
   end
   if s.key and attempt(try_key(sess, s.user, s.key, s.passphrase)) then return true end
-  if os.getenv("SSH_AUTH_SOCK") and not s.identities_only then
+  if (os.getenv("SSH_AUTH_SOCK") or "") ~= "" and not s.identities_only then
     local ok, why = sess:auth_agent(s.user)
     if attempt(ok, "ssh-agent: " .. tostring(why)) then return true end
   end
