@@ -28,10 +28,22 @@ build/joe: $(OBJS)
 build/%.o: src/%.c | build
 	$(CC) $(CFLAGS) $(JOE_CFLAGS) -c -o $@ $<
 
-# Every Lua source and package file goes into the binary with .incbin, under its path.
-build/embedded.c: $(EMBEDDED) Makefile | build
+# Every Lua source and package file goes into the binary with .incbin, under its path;
+# the core's modules (lua/) as bytecode (src/tools/luac.c), which loads faster than the
+# source parses, with the same names and lines in tracebacks.
+LUA_CORE := $(filter lua/%.lua,$(EMBEDDED))
+
+build/luac: src/tools/luac.c | build
+	$(CC) $(CFLAGS) $(filter-out -MMD,$(JOE_CFLAGS)) -o $@ $< $(shell pkg-config --libs lua5.4)
+
+build/bytecode/%.lua: %.lua build/luac
+	@mkdir -p $(dir $@)
+	build/luac $< $@
+
+build/embedded.c: $(EMBEDDED) $(LUA_CORE:%=build/bytecode/%) Makefile | build
 	@{ echo '#include "../src/joe.h"'; i=0; for f in $(EMBEDDED); do \
-	  printf '__asm__(".section .rodata\\njoe_embed_%d: .incbin \\"%s\\"\\njoe_embed_%d_end:\\n.previous");\n' $$i $$f $$i; \
+	  src=$$f; case " $(LUA_CORE) " in *" $$f "*) src=build/bytecode/$$f ;; esac; \
+	  printf '__asm__(".section .rodata\\njoe_embed_%d: .incbin \\"%s\\"\\njoe_embed_%d_end:\\n.previous");\n' $$i $$src $$i; \
 	  printf 'extern const char joe_embed_%d[], joe_embed_%d_end[];\n' $$i $$i; i=$$((i+1)); done; \
 	  echo 'const struct joe_file joe_files[] = {'; i=0; for f in $(EMBEDDED); do \
 	  printf '  {"%s", joe_embed_%d, joe_embed_%d_end},\n' $$f $$i $$i; i=$$((i+1)); done; \

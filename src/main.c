@@ -136,7 +136,7 @@ static int run_boot(lua_State *L, int argc, char **argv) {
   lua_getfield(L, -1, "lua/cijoe/boot.lua");
   size_t len;
   const char *boot = lua_tolstring(L, -1, &len);
-  if (luaL_loadbufferx(L, boot ? boot : "", len, "@lua/cijoe/boot.lua", "t") == LUA_OK) {
+  if (luaL_loadbufferx(L, boot ? boot : "", len, "@lua/cijoe/boot.lua", "bt") == LUA_OK) {
     lua_pushvalue(L, -3);
     lua_createtable(L, argc, 1);
     for (int i = 0; i < argc; i++) {

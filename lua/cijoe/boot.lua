@@ -24,7 +24,8 @@ else
     local name = path:match("^[^/]+/(.+)%.lua$")
     name = name and name:gsub("/", "."):gsub("%.init$", "")
     if name then
-      package.preload[name] = function(...) return assert(load(text, "@" .. path, "t"))(...) end
+      -- the core's modules are bytecode (with their names), the packages' Lua source
+      package.preload[name] = function(...) return assert(load(text, "@" .. path, "bt"))(...) end
     end
   end
 end
