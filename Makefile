@@ -29,11 +29,11 @@ build/%.o: src/%.c | build
 	$(CC) $(CFLAGS) $(JOE_CFLAGS) -c -o $@ $<
 
 # Every Lua source and package file goes into the binary with .incbin, under its path;
-# the core's modules (lua/) as bytecode (src/tools/luac.c), which loads faster than the
+# the core's modules (lua/) as bytecode (tools/luac.c), which loads faster than the
 # source parses, with the same names and lines in tracebacks.
 LUA_CORE := $(filter lua/%.lua,$(EMBEDDED))
 
-build/luac: src/tools/luac.c | build
+build/luac: tools/luac.c | build
 	$(CC) $(CFLAGS) $(filter-out -MMD,$(JOE_CFLAGS)) -o $@ $< $(shell pkg-config --libs lua5.4)
 
 build/bytecode/%.lua: %.lua build/luac
