@@ -22,18 +22,18 @@ local yaml = require("cijoe.yaml")
 
 local record = {}
 
---- The events of a journal file, in order; a line that does not parse (the torn last
---- line of a crashed run) is left out. Returns the list, or nil when there is no journal.
-function record.events(path)
+--- Call fn(event) for each event of a journal file, in order, as it is read (the memory
+--- it takes does not grow with the journal); a line that does not parse (the torn last
+--- line of a crashed run) is left out. Returns true, or nil when there is no journal.
+function record.each_event(path, fn)
   local f = io.open(path, "rb")
   if not f then return nil end
-  local events = {}
   for line in f:lines() do
     local e = line:sub(1, 2) == "- " and yaml.load(line:sub(3), path)
-    if type(e) == "table" and e.ev then events[#events + 1] = e end
+    if type(e) == "table" and e.ev then fn(e) end
   end
   f:close()
-  return events
+  return true
 end
 
 -- The step numbered n, made when first seen.
@@ -101,15 +101,16 @@ function record.count(state)
 end
 
 --- The record of the run in dir (workflow.state's table) from its journal events; nil
---- when the run has no journal (an older joe's, or one that never began).
-function record.derive(dir, events)
-  events = events or record.events(dir .. "/journal.yml")
-  if not events then return nil end
+--- when the run has no journal (an older joe's, or one that never began). also(event),
+--- when given, sees every event too.
+function record.derive(dir, also)
   local state = { status = "running", steps = {}, by_number = {} }
-  for _, e in ipairs(events) do
+  local found = record.each_event(dir .. "/journal.yml", function(e)
     local apply = APPLY[e.ev]
     if apply then apply(state, e) end
-  end
+    if also then also(e) end
+  end)
+  if not found then return nil end
   table.sort(state.steps, function(a, b) return a.number < b.number end)
   state.by_number = nil
   if state.kind == "each" or state.target_order then record.merge_targets(dir, state) end
@@ -227,20 +228,18 @@ end
 --- and per step number the commands and copies it journaled ({cmd events}, {copy
 --- events}). A run without a journal is read from its workflow.state and files.
 function record.load(dir)
-  local events = record.events(dir .. "/journal.yml")
-  if not events then
-    local state = without_journal(dir)
-    return state, commands_from_files(dir, state), {}
-  end
   local commands, copies = {}, {}
-  for _, e in ipairs(events) do
+  local state = record.derive(dir, function(e)
     local into = (e.ev == "cmd" and commands) or (e.ev == "copy" and copies) or nil
     if into and e.n then
       into[e.n] = into[e.n] or {}
       table.insert(into[e.n], e)
     end
+  end)
+  if not state then
+    state = without_journal(dir)
+    return state, commands_from_files(dir, state), {}
   end
-  local state = record.derive(dir, events)
   for _, s in ipairs(state.steps) do -- the steps of --each targets: their own journals'
     if s.target then
       local _, cc, cp = record.load(dir .. "/" .. s.target)
