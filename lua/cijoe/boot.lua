@@ -20,7 +20,8 @@ if tree then
   package.path = ("%s/lua/?.lua;%s/lua/?/init.lua;%s/packages/?.lua;%s/packages/?/init.lua;")
     :format(tree, tree, tree, tree) .. package.path
 else
-  for path, text in pairs(files) do -- "lua/cijoe/cli.lua" is cijoe.cli, "packages/qemu/init.lua" qemu
+  -- "lua/cijoe/cli.lua" is cijoe.cli, "packages/qemu/init.lua" qemu
+  for path, text in pairs(files) do
     local name = path:match("^[^/]+/(.+)%.lua$")
     name = name and name:gsub("/", "."):gsub("%.init$", "")
     if name then

@@ -77,7 +77,8 @@ end
 -- fail_fast failure or a signal, are skipped. True when none failed.
 local function run_steps(r, wf, selected, first)
   local failed = false
-  local fail_fast = require("cijoe.config").boolean(cijoe.getconf("cijoe.workflow.fail_fast", false))
+  local fail_fast = cijoe.getconf("cijoe.workflow.fail_fast", false)
+  fail_fast = require("cijoe.config").boolean(fail_fast)
   for i, s in ipairs(wf.steps) do s.number = first + i - 1 end
   r:declare(wf.steps)
   for _, s in ipairs(wf.steps) do

@@ -49,7 +49,8 @@ function login.settings(alias, c)
       home = os.getenv("HOME") }) -- ~ is $HOME, as for joe's other paths (and paramiko's)
   if not r then return nil, err end
   return { alias = tostring(c.hostname or alias), host = r.hostname, port = r.port or 22,
-    user = r.user or os.getenv("USER") or "root", key = c.key_filename and expand_home(c.key_filename),
+    user = r.user or os.getenv("USER") or "root",
+    key = c.key_filename and expand_home(c.key_filename),
     identity_files = r.identity_files, no_default_keys = r.identity_files_none,
     identities_only = r.identities_only, passphrase = c.passphrase, password = c.password,
     known_hosts = known_files(c, r), hash = r.hash_known_hosts,
@@ -93,7 +94,8 @@ local function jump_carrier(spec, file, chain, depth, transports)
   local last = hops[#hops]
   local entry = transports and transports[last.host]
   local c = type(entry) == "table" and entry or { hostname = last.host, ssh_config = file }
-  c = setmetatable({ username = last.user or c.username, port = last.port or c.port }, { __index = c })
+  c = setmetatable({ username = last.user or c.username, port = last.port or c.port },
+    { __index = c })
   local s, serr = login.settings(last.host, c)
   if not s then return nil, serr end
   if #hops > 1 then
@@ -103,13 +105,17 @@ local function jump_carrier(spec, file, chain, depth, transports)
     s.proxy_jump, s.proxy_command = table.concat(before, ","), nil
   end
   local sess, why = open_host(s, chain, depth + 1, transports)
-  if not sess then return nil, "jump " .. last.host .. " (" .. s.host .. ":" .. s.port .. "): " .. why end
+  if not sess then
+    return nil, "jump " .. last.host .. " (" .. s.host .. ":" .. s.port .. "): " .. why
+  end
   return sess
 end
 
 -- How the session to s gets its bytes: through a jump, a ProxyCommand, or TCP.
 local function route(s, chain, depth, transports)
-  if depth > login.MAX_HOPS then return nil, "more than " .. login.MAX_HOPS .. " jumps (a loop?)" end
+  if depth > login.MAX_HOPS then
+    return nil, "more than " .. login.MAX_HOPS .. " jumps (a loop?)"
+  end
   if s.proxy_jump and s.proxy_jump ~= "none" then
     local via, err = jump_carrier(s.proxy_jump, s.ssh_config, chain, depth, transports)
     if via then return { via = via, host = s.host, port = s.port } end

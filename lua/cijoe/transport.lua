@@ -39,7 +39,9 @@ end
 function transport.prefixed(cmd, cwd, env)
   local q, parts = transport.quote, {}
   if cwd then parts[1] = "cd -- " .. q(cwd) end
-  for _, pair in ipairs(env or {}) do parts[#parts + 1] = "export " .. pair[1] .. "=" .. q(pair[2]) end
+  for _, pair in ipairs(env or {}) do
+    parts[#parts + 1] = "export " .. pair[1] .. "=" .. q(pair[2])
+  end
   if #parts == 0 then return cmd end
   parts[#parts + 1] = "eval " .. q(cmd)
   return table.concat(parts, " && ")

@@ -53,8 +53,8 @@ local PID_MARKER = "joe-pid:"
 local function wrap(cmd, opts, marker)
   local plain, hidden = {}, {}
   for _, pair in ipairs(opts.env or {}) do
-    if pair[3] then hidden[#hidden + 1] = "export " .. pair[1] .. "=" .. transport.quote(pair[2]) .. "\n"
-    else plain[#plain + 1] = pair end
+    local export = "export " .. pair[1] .. "=" .. transport.quote(pair[2]) .. "\n"
+    if pair[3] then hidden[#hidden + 1] = export else plain[#plain + 1] = pair end
   end
   local mark = "printf '\\036" .. marker:sub(2) .. "%d\\n' $s"
   local first = #hidden > 0 and 'eval "$(cat)" && ' or ""
@@ -165,14 +165,16 @@ end
 function T:put(src, dst, opts)
   local sess, err = self:session()
   if not sess then return nil, err, "unreachable" end
-  return copy.tree(transport_local.disk, src, remote_side(self, sess), dst, put_file(self, sess), opts)
+  local there = remote_side(self, sess)
+  return copy.tree(transport_local.disk, src, there, dst, put_file(self, sess), opts)
 end
 
 --- Copy a file or folder of the target to dst on this machine.
 function T:get(src, dst, opts)
   local sess, err = self:session()
   if not sess then return nil, err, "unreachable" end
-  return copy.tree(remote_side(self, sess), src, transport_local.disk, dst, get_file(self, sess), opts)
+  local there = remote_side(self, sess)
+  return copy.tree(there, src, transport_local.disk, dst, get_file(self, sess), opts)
 end
 
 return T
