@@ -8,7 +8,7 @@ PKGS     := lua5.4 yaml-0.1 libssh2 libedit libcrypto
 BUILD_DEBS := gcc make pkg-config liblua5.4-dev libyaml-dev libssh2-1-dev libssl-dev libedit-dev lua-unit
 TEST_DEBS  := openssh-server openssh-client iproute2 procps netcat-openbsd fio git chromium python3 python3-junitparser \
               qemu-system-x86 qemu-utils socat cpio e2fsprogs fakeroot tmux time \
-              mmdebstrap uidmap cloud-image-utils curl \
+              mmdebstrap uidmap cloud-image-utils curl lua5.1 lua-ldoc lua-markdown \
               clang libclang-rt-14-dev clang-tidy cppcheck valgrind
 JOE_CFLAGS = -std=c11 -Wall -Wextra -Wpedantic -D_GNU_SOURCE -MMD $(shell pkg-config --cflags $(PKGS))
 JOE_LIBS   = $(shell pkg-config --libs $(PKGS))
@@ -151,7 +151,8 @@ run: deps
 	$(MAKE) build/joe
 	build/joe packages/core/example.workflow
 
-# The API reference, from the doc comments of cijoe and the built-in packages.
+# The API reference, from the doc comments of cijoe and the built-in packages (LDoc,
+# docs/config.ld), the workflow language (docs/dsl.md) and the worklets' page.
 doc: build/joe
 	JOE_ROOT=$(CURDIR) build/joe -q -o build/doc-run-$$(date +%s%N) spec/apidoc.lua
 

@@ -30,7 +30,10 @@ function workflow.worklet(name)
     if not comment then break end
     local with = comment:match("^with:%s*(.*)")
     if with then keys = {} end
-    for key in (with or ""):gmatch("[%w_]+") do keys[key] = true end
+    for item in (with or ""):gmatch("[^,]+") do -- "name" or "name=default"
+      local key, default = item:match("^%s*([%w_]+)%s*=?%s*(.-)%s*$")
+      if key then keys[key] = default ~= "" and default or true end
+    end
     if not with then doc[#doc + 1] = comment end
   end
   return fn, table.concat(doc, " "), keys

@@ -1,5 +1,6 @@
 --- fio: run fio on the target from a table of options or from a job file, keep its JSON
 -- output as an artifact of the step, and hand it back as a Lua table.
+-- @module fio
 local cijoe = require("cijoe")
 local fs = require("cijoe.fs")
 local yaml = require("cijoe.yaml")

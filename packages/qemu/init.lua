@@ -4,6 +4,7 @@
 --- them; make disk images; build the test guest and a Debian image. Every action on the
 --- host is a logged shell command on the transport qemu.host_transport (default "local"),
 --- so a guest can run on a lab machine as well as here; QMP goes through socat there.
+-- @module qemu
 local cijoe = require("cijoe")
 local build = require("qemu.build")
 local cloud = require("qemu.cloud")
