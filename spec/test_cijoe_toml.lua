@@ -156,3 +156,35 @@ function TestCijoeToml:test_the_binary_prints_the_warnings_and_runs()
   lu.assertEquals(err, "joe: warning: c.toml:3:11: cijoe.task.retries: joe ignores this key " ..
     "(joe's workflows have no such setting)\n")
 end
+
+function TestCijoeToml:test_convert_writes_yaml_that_loads_as_the_toml_does()
+  local dir = h.tmpdir()
+  for path in h.sh("ls " .. FIXTURES .. "*.toml"):gmatch("[^\n]+") do
+    local name = path:match("([^/]+)%.toml$")
+    local status, _, err = h.joe_in(dir, "convert " .. h.q(path) .. " " .. name .. ".yaml")
+    lu.assertEquals(status, 0, err)
+    local text = h.read(dir .. "/" .. name .. ".yaml")
+    lu.assertStrContains(text, "# " .. name .. ".toml (CIJOE) as joe's YAML config")
+    if text:find("local.env.HOME", 1, true) == nil and h.read(path):find("local.env.HOME") then
+      lu.assertStrContains(text, "${HOME}")
+    end
+    local from_toml = load({ { file = path } })
+    local from_yaml, yerr, warnings = load({ { file = dir .. "/" .. name .. ".yaml" } })
+    lu.assertEquals(from_yaml, from_toml, yerr)
+    for _, w in ipairs(warnings) do lu.assertNotStrContains(w, "host_key_check") end
+  end
+  local status, out, err = h.joe_in(dir, "convert " .. FIXTURES .. "transport-ssh.toml")
+  lu.assertEquals(status, 0)
+  lu.assertStrContains(out, "cijoe:\n  transport:\n    ssh:\n      host_key_check: accept-new\n")
+  lu.assertStrContains(err, "joe: warning: " .. FIXTURES .. "transport-ssh.toml:2:18: " ..
+    "cijoe.transport.ssh: host_key_check = accept-new")
+  status, _, err = h.joe_in(dir, "convert " .. FIXTURES .. "transport-ssh.toml transport-ssh.yaml")
+  lu.assertEquals({ status, err }, { 2, "joe: transport-ssh.yaml: exists (joe convert writes " ..
+    "a new file only)\n" })
+  h.write(dir .. "/bad.toml", "[a]\nb = '{{ x | y }}'\n")
+  status, _, err = h.joe_in(dir, "convert bad.toml")
+  lu.assertEquals({ status, err }, { 2, "joe: bad.toml:2:5: a.b: column 6 of the value: Jinja " ..
+    "filters (|) are not supported\n" })
+  status, _, err = h.joe_in(dir, "convert c.yaml")
+  lu.assertEquals({ status, err }, { 2, "joe: usage: joe convert CONFIG.toml [OUT.yaml]\n" })
+end

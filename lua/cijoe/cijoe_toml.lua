@@ -149,7 +149,7 @@ local function choose_host_key_checks(d, root)
   for name, t in pairs(transports) do
     if type(t) == "table" and t.host_key_check == nil then
       local guest, path = guest_of[name], join("cijoe.transport", name)
-      t.host_key_check = guest == nil and "accept-new" or false
+      t.host_key_check = guest == nil and "accept-new" or "no"
       d.marks[t] = d.marks[t] or {}
       d.marks[t].host_key_check = (d.marks[transports] or {})[name]
       warn(d, transports, name, path .. ": " .. (guest and "host_key_check = no (it reaches " ..
