@@ -25,7 +25,9 @@ local function test_files(path, files)
     return files
   end
   for _, name in ipairs(fs.dir(path)) do
-    if name:match("^test_.*%.lua$") then files[#files + 1] = { path = path .. "/" .. name } end
+    if name:match("^test_.*%.lua$") then
+      files[#files + 1] = { path = path:gsub("/+$", "") .. "/" .. name }
+    end
   end
   return files
 end

@@ -58,16 +58,17 @@ local function case_id(case, names, i)
 end
 
 -- fn with its fixtures (and case values) filled in as LuaUnit calls it; and the names of
--- the fixtures it needs, or nil and a message naming one that does not exist.
-local function bind(t, fn, case)
+-- the fixtures it needs, or nil and a message naming one that does not exist. A parameter
+-- that any case of its test sets is a case value (nil in a case that does not set it).
+local function bind(t, fn, case, case_keys)
   local names, method = params_of(fn)
   local needs = {}
   for _, name in ipairs(names) do
-    if not (case and case[name] ~= nil) then
+    if not (case_keys and case_keys[name]) then
       local spec, err = t.fx:spec(t.index, name)
       if not spec then
         return nil, err or ("no fixture called '" .. name .. "' (there are: " ..
-          table.concat(t.fx:names(t.index), ", ") .. ")" .. (case and ", and no case sets it" or ""))
+          table.concat(t.fx:names(t.index), ", ") .. ")" .. (case_keys and ", and no case sets it" or ""))
       end
       needs[#needs + 1] = name
     end
@@ -78,7 +79,11 @@ local function bind(t, fn, case)
     local _ <close> = setmetatable({}, { __close = function() fixtures.tear_down_test(scoped) end })
     local args = {}
     for i, name in ipairs(names) do
-      if case and case[name] ~= nil then args[i] = case[name] else args[i] = t.fx:value(t.index, name, scoped) end
+      if case_keys and case_keys[name] then
+        args[i] = case[name]
+      else
+        args[i] = t.fx:value(t.index, name, scoped)
+      end
     end
     if method then return fn(self, table.unpack(args, 1, #names)) end
     return fn(table.unpack(args, 1, #names))
@@ -87,8 +92,8 @@ end
 
 -- Add one entry to the list: {name, instance, needs = fixtures, file = index}; a test that
 -- cannot be bound becomes one that errors with the reason.
-local function add(t, name, fn, case, class)
-  local bound, needs = bind(t, fn, case)
+local function add(t, name, fn, case, class, case_keys)
+  local bound, needs = bind(t, fn, case, case_keys)
   if not bound then
     local why = needs
     bound, needs = function() error(name .. ": " .. why, 0) end, {}
@@ -104,9 +109,12 @@ end
 -- Add a test function, or each case of a parametrized one.
 local function add_test(t, name, value, class)
   if getmetatable(value) ~= Parametrized then return add(t, name, value, nil, class) end
-  local names = params_of(value.fn)
+  local names, keys = params_of(value.fn), {}
+  for _, case in ipairs(value.cases) do
+    for k in pairs(case) do if k ~= "id" then keys[k] = true end end
+  end
   for i, case in ipairs(value.cases) do
-    add(t, name .. "[" .. case_id(case, names, i) .. "]", value.fn, case, class)
+    add(t, name .. "[" .. case_id(case, names, i) .. "]", value.fn, case, class, keys)
   end
 end
 
