@@ -220,8 +220,8 @@ local function parse(text, file)
     warnings = cijoe_toml.map_yaml(root, doc.marks, file)
   end
   doc.warnings = warnings or {}
+  if type(root) == "table" then expand_all(doc, root, {}) end -- first: a port may be ${VAR}
   check_document(doc)
-  expand_all(doc, doc.root, {})
   return doc
 end
 
