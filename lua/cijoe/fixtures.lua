@@ -37,7 +37,9 @@ local function package_fixtures()
     local files = info.files
     if not info.builtin then -- packages.list reads a user package's top and worklets only
       files = {}
-      for _, f in ipairs(fs.dir(info.dir .. "/fixtures") or {}) do files["fixtures/" .. f] = true end
+      for _, f in ipairs(fs.dir(info.dir .. "/fixtures") or {}) do
+        files["fixtures/" .. f] = true
+      end
     end
     for file in pairs(files) do
       local name = file:match("^fixtures/([%w_]+)%.lua$")

@@ -84,11 +84,17 @@ local function check(list, i)
   local s = list[i]
   if type(s) ~= "table" or #s > 0 then return "step " .. i .. " must be a mapping", list, i end
   for key in pairs(s) do
-    if not STEP_KEYS[key] then return "step " .. i .. ": unknown key '" .. tostring(key) .. "'", s, key end
+    if not STEP_KEYS[key] then
+      return "step " .. i .. ": unknown key '" .. tostring(key) .. "'", s, key
+    end
   end
   if type(s.name) ~= "string" then return "step " .. i .. " needs a name", list, i end
-  if (s.run == nil) == (s.uses == nil) then return "step '" .. s.name .. "' needs run: or uses:", s, "name" end
-  if s.with ~= nil and (type(s.with) ~= "table" or #s.with > 0) then return "with: must be a mapping", s, "with" end
+  if (s.run == nil) == (s.uses == nil) then
+    return "step '" .. s.name .. "' needs run: or uses:", s, "name"
+  end
+  if s.with ~= nil and (type(s.with) ~= "table" or #s.with > 0) then
+    return "with: must be a mapping", s, "with"
+  end
 end
 
 -- The line of the file where the text of t[k] begins: after the | or > of a block scalar.
@@ -139,7 +145,9 @@ function task.load(wf, make_step, add_step)
   local function bad(t, key, problem)
     return nil, wf.path .. ":" .. (marks[t] and marks[t][key] or "1:1") .. ": " .. problem
   end
-  if type(doc) ~= "table" or type(doc.steps) ~= "table" then return bad(doc, "steps", "a task file needs a list of steps") end
+  if type(doc) ~= "table" or type(doc.steps) ~= "table" then
+    return bad(doc, "steps", "a task file needs a list of steps")
+  end
   wf.description = doc.doc
   local d = { path = wf.path, marks = marks, problems = {}, lines = {}, list = doc.steps }
   for line in (text .. "\n"):gmatch("(.-)\r?\n") do d.lines[#d.lines + 1] = line end

@@ -48,7 +48,9 @@ local function case_id(case, names, i)
   if case.id ~= nil then return tostring(case.id) end
   local parts, used = {}, {}
   for _, name in ipairs(names) do
-    if case[name] ~= nil then parts[#parts + 1], used[name] = name .. "=" .. shown(case[name]), true end
+    if case[name] ~= nil then
+      parts[#parts + 1], used[name] = name .. "=" .. shown(case[name]), true
+    end
   end
   local rest = {}
   for k in pairs(case) do if not used[k] then rest[#rest + 1] = tostring(k) end end
@@ -68,7 +70,8 @@ local function bind(t, fn, case, case_keys)
       local spec, err = t.fx:spec(t.index, name)
       if not spec then
         return nil, err or ("no fixture called '" .. name .. "' (there are: " ..
-          table.concat(t.fx:names(t.index), ", ") .. ")" .. (case_keys and ", and no case sets it" or ""))
+          table.concat(t.fx:names(t.index), ", ") .. ")" ..
+          (case_keys and ", and no case sets it" or ""))
       end
       needs[#needs + 1] = name
     end
@@ -122,7 +125,8 @@ end
 local function test_names(tbl)
   local names = {}
   for name, value in pairs(tbl) do
-    local kind = type(value) == "table" and getmetatable(value) ~= Parametrized and "class" or "test"
+    local is_class = type(value) == "table" and getmetatable(value) ~= Parametrized
+    local kind = is_class and "class" or "test"
     if type(name) == "string" and name:match("^[Tt]est") and (type(value) == "function" or
         type(value) == "table") then
       names[#names + 1] = { name, kind }
@@ -140,7 +144,11 @@ function test_load.add(file, index, list, fx)
     fixture = function(name, spec) fx:define(index, name, spec) end }, { __index = _G })
   package.path = (file.path:match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
   local chunk, err
-  if file.text then chunk, err = load(file.text, "@" .. file.path, "t", env) else chunk, err = loadfile(file.path, "t", env) end
+  if file.text then
+    chunk, err = load(file.text, "@" .. file.path, "t", env)
+  else
+    chunk, err = loadfile(file.path, "t", env)
+  end
   local ok, msg = false, err
   if chunk then ok, msg = pcall(chunk) end
   local t = { list = list, index = index, fx = fx }
@@ -154,7 +162,9 @@ function test_load.add(file, index, list, fx)
       add_test(t, name, value)
     else
       for _, m in ipairs(test_names(value)) do
-        if m[2] == "test" then add_test(t, name .. "." .. m[1], value[m[1]], { name = name, table = value }) end
+        if m[2] == "test" then
+          add_test(t, name .. "." .. m[1], value[m[1]], { name = name, table = value })
+        end
       end
     end
   end

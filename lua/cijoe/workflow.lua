@@ -17,7 +17,9 @@ local CIJOE_ONLY = { ["qemu.build"] = true, ["qemu.install"] = true,
 local function python_script(name)
   if not name:match("^[%w_-]+$") then return nil end
   local candidates = { name .. ".py" }
-  for _, dir in ipairs(fs.dir(".") or {}) do candidates[#candidates + 1] = dir .. "/" .. name .. ".py" end
+  for _, dir in ipairs(fs.dir(".") or {}) do
+    candidates[#candidates + 1] = dir .. "/" .. name .. ".py"
+  end
   for _, path in ipairs(candidates) do
     if fs.stat(path) then return path end
   end
