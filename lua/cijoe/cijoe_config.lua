@@ -38,7 +38,8 @@ local REPOSITORY_KEYS = { remote = true, path = true, branch = true, tag = true,
 local NO_WORKLET = "used by CIJOE's %s, which joe does not have"
 local SECTIONS = { cijoe = { run = true, workflow = true, transport = true, task = true },
   qemu = { host_transport = true, img = true, guests = true, systems = true, repository = true,
-    run_dir = true, image_cache = true, seed_tool = true },
+    run_dir = true, image_cache = true, seed_tool = true, start_timeout = true,
+    fixture_guest = true, fixture_timeout = true },
   linux = { null_blk = true, repository = true }, fio = { bin = true, remote_dir = true } }
 
 -- Where t[k] was written.
