@@ -99,7 +99,8 @@ function TestCi:test_the_gitlab_file_has_its_stages_and_scripts()
   for _, job in ipairs({ "build-joe", "test", "report" }) do
     lu.assertEquals(type(ci[job].script), "table", job)
     lu.assertNotNil(ci.stages[({ ["build-joe"] = 1, test = 2, report = 3 })[job]])
-    lu.assertEquals(ci[job].stage, ({ ["build-joe"] = "build", test = "test", report = "report" })[job])
+    lu.assertEquals(ci[job].stage,
+      ({ ["build-joe"] = "build", test = "test", report = "report" })[job])
   end
   lu.assertEquals(ci.test.parallel.matrix[1].TARGET, { "guest", "lab1", "lab2" })
   lu.assertEquals(ci.test.artifacts.when, "always")
@@ -152,7 +153,9 @@ end
 
 function TestCi:test_the_docker_image_builds_and_runs_the_selftests()
   local _, status = h.sh("command -v docker >/dev/null && timeout 10 docker info >/dev/null 2>&1")
-  if status ~= 0 then lu.skip("no Docker daemon answers here (docker info), so no image is built") end
+  if status ~= 0 then
+    lu.skip("no Docker daemon answers here (docker info), so no image is built")
+  end
   local out
   out, status = h.sh("cd " .. h.q(h.root) .. " && timeout 1200 docker build -q -t joe-spec .")
   lu.assertEquals(status, 0, out)

@@ -57,8 +57,9 @@ end
 
 function TestCijoeGuest:test_cijoes_guest_task_runs_unchanged()
   local over = self:override()
-  local status, out, err = h.joe_in(self.dir, "-c " .. FIXTURES .. "example_config_guest_x86_64.toml" ..
-    " -c " .. over .. " -o run " .. FIXTURES .. "example_task_guest_x86_64.yaml")
+  local status, out, err = h.joe_in(self.dir, "-c " .. FIXTURES ..
+    "example_config_guest_x86_64.toml -c " .. over .. " -o run " .. FIXTURES ..
+    "example_task_guest_x86_64.yaml")
   lu.assertEquals(status, 0, out .. err)
   for _, s in ipairs({ "diskimage_from_cloudimage", "guest_initialize", "guest_start",
       "guest_wait_start", "guest_check", "guest_shutdown", "guest_wait", "guest_kill" }) do

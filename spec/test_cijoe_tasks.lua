@@ -57,7 +57,8 @@ end
 function TestCijoeTasks:test_templates_render_with_the_config_and_initiator_is_local()
   local target = sshd.start()
   h.write(self.dir .. "/c.toml", string.format('[cijoe.transport.target]\nhostname = "%s"\n' ..
-    'port = %d\nusername = "%s"\nkey_filename = "%s/id_ed25519"\nknown_hosts = "%s/known_hosts"\n' ..
+    'port = %d\nusername = "%s"\nkey_filename = "%s/id_ed25519"\n' ..
+    'known_hosts = "%s/known_hosts"\n' ..
     'host_key_check = "yes"\n[example]\nmessage = "Hello from {{ local.env.JOE_SPEC_WHO }}"\n',
     target.address, target.port, sshd.user, target.dir, target.dir))
   h.write(self.dir .. "/t.yaml", [[

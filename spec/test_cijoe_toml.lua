@@ -66,7 +66,8 @@ function TestCijoeToml:test_system_imaging_keys_joe_ignores_are_said_once()
   local file = FIXTURES .. "example_config_debian.toml"
   local conf, _, warnings = load({ { file = file } })
   local image = conf["system-imaging"].images["debian-12-x86_64"]
-  lu.assertEquals(image.disk.path, os.getenv("HOME") .. "/system_imaging/disk/debian-12-x86_64.qcow2")
+  lu.assertEquals(image.disk.path,
+    os.getenv("HOME") .. "/system_imaging/disk/debian-12-x86_64.qcow2")
   lu.assertEquals(image.cloud.metadata_path,
     "{{ resources.auxiliary['system_imaging.cloudinit-linux-common-metadata'] }}")
   local seed = "joe ignores this key (joe's guests get their cloud-init data from the seed " ..
@@ -90,7 +91,8 @@ function TestCijoeToml:test_bad_templates_name_the_file_line_and_key()
   _, err = load_text("a.toml", '[x]\ny = "{% if a %}b{% endif %}"\n')
   lu.assertStrContains(err, "a.toml:2:5: x.y: column 1 of the value: '{%' opens a Jinja statement")
   _, err = load_text("a.toml", '[x]\ny = "{{ local.env.JOE_SPEC_NOT_SET_EVER }}"\n')
-  lu.assertEquals(err, "a.toml:2:5: x.y: column 14 of the value: local.env.JOE_SPEC_NOT_SET_EVER " ..
+  lu.assertEquals(err, "a.toml:2:5: x.y: column 14 of the value: " ..
+    "local.env.JOE_SPEC_NOT_SET_EVER " ..
     "is undefined (no key 'JOE_SPEC_NOT_SET_EVER' in local.env)")
   _, err = load_text("a.toml", "[x]\ny = \"{{ config.x }}\"\n")
   lu.assertEquals(err, "a.toml:2:5: x.y: column 11 of the value: config.x is undefined (no " ..
@@ -104,7 +106,8 @@ function TestCijoeToml:test_bad_templates_name_the_file_line_and_key()
 end
 
 function TestCijoeToml:test_toml_values_take_env_variables_as_yaml_ones_do()
-  local conf = load_text("a.toml", '[x]\ny = "${JOE_SPEC_UNSET_X:-fallback}/{{ local.env.HOME }}"\n')
+  local conf = load_text("a.toml",
+    '[x]\ny = "${JOE_SPEC_UNSET_X:-fallback}/{{ local.env.HOME }}"\n')
   lu.assertEquals(conf.x.y, "fallback/" .. os.getenv("HOME"))
 end
 
@@ -117,7 +120,8 @@ function TestCijoeToml:test_a_yaml_config_gets_warnings_for_cijoe_keys_and_keeps
   lu.assertEquals(warnings, {
     "c.yaml:4:11: cijoe.colour: joe ignores this key (joe has no such setting)",
     "c.yaml:7:10: qemu.turbo: joe ignores this key (joe's qemu package has no such setting)" })
-  _, err = load_text("c.yaml", "cijoe:\n  transport:\n    t:\n      hostname: h\n      timeout: 3\n")
+  _, err = load_text("c.yaml",
+    "cijoe:\n  transport:\n    t:\n      hostname: h\n      timeout: 3\n")
   lu.assertEquals(err, "c.yaml:5:16: unknown key 'timeout' in transport t")
   conf = load_text("c.yaml", "cijoe:\n  transport:\n    t: {hostname: h}\n")
   lu.assertEquals(conf.cijoe.transport.t, { hostname = "h" })
@@ -147,7 +151,8 @@ end
 
 function TestCijoeToml:test_the_binary_prints_the_warnings_and_runs()
   local dir = h.tmpdir()
-  h.write(dir .. "/c.toml", '[cijoe.task]\nfail_fast = true\nretries = 2\n[example]\nmessage = "hi"\n')
+  h.write(dir .. "/c.toml",
+    '[cijoe.task]\nfail_fast = true\nretries = 2\n[example]\nmessage = "hi"\n')
   h.write(dir .. "/wf.lua", 'print(cijoe.getconf("cijoe.workflow.fail_fast"), ' ..
     'cijoe.getconf("example.message"))\n')
   local status, out, err = h.joe_in(dir, "-q -c c.toml wf.lua")

@@ -66,7 +66,8 @@ function TestExamples:test_build_c_project_on_a_remote_host()
   local status, out, err = self:joe("build-c-project", "-c target.yaml -o " .. run ..
     " build.workflow", env)
   lu.assertEquals(status, 0, out .. err)
-  lu.assertStrMatches(out, ".*put +passed.*build +passed.*test +passed.*run +passed.*clean +passed.*")
+  lu.assertStrMatches(out,
+    ".*put +passed.*build +passed.*test +passed.*run +passed.*clean +passed.*")
   local tests = h.yaml(step_dir(run, "test") .. "/tests.yaml")
   lu.assertEquals(#tests, 4)
   lu.assertEquals({ tests[1].name, tests[1].status }, { "greets by name", "passed" })
@@ -115,7 +116,8 @@ function TestExamples:test_kernel_module_built_here_loaded_in_the_guest()
   local versions = h.read(self.files.kernel:gsub("[^/]+$", "") .. "versions") or ""
   local release = versions:match("linux%-image%-([%w.-]+):")
   if not h.read("/usr/src/linux-headers-" .. tostring(release) .. "/Makefile") then
-    lu.skip("linux-headers-" .. tostring(release) .. " is not installed (make test-deps installs it)")
+    lu.skip("linux-headers-" .. tostring(release) ..
+      " is not installed (make test-deps installs it)")
   end
   local run = self.dir .. "/run"
   local status, out, err = self:joe("kernel-module", config .. " -o " .. run .. " module.workflow")

@@ -46,7 +46,9 @@ TestSizes.test_n = parametrize({ { n = 1 }, { n = 2 } }, function(self, n) lu.as
   lu.assertStrContains(out, "4 passed, 1 failed, 0 skipped\n")
   local run = h.latest(self.dir)
   local names = {}
-  for _, t in ipairs(h.yaml(run .. "/tests.yaml")) do names[#names + 1] = t.name .. " " .. t.status end
+  for _, t in ipairs(h.yaml(run .. "/tests.yaml")) do
+    names[#names + 1] = t.name .. " " .. t.status
+  end
   lu.assertEquals(names, { "TestSizes.test_n[n=1] passed", "TestSizes.test_n[n=2] passed",
     "test_read[bs=4k] passed", "test_read[bs=64k,depth=2] failed", "test_read[big] passed" })
   lu.assertEquals(h.read(h.sh("ls -d " .. run .. "/*_test_read_bs_4k_"):gsub("\n", "") ..
