@@ -48,7 +48,8 @@ end
 
 function TestExamples:test_every_example_has_a_readme_and_is_run_here()
   local here = h.read(h.root .. "/spec/test_examples.lua")
-  for name in h.sh("ls " .. EXAMPLES):gmatch("[^\n]+") do
+  lu.assertNotNil(h.read(EXAMPLES .. "/README.md"))
+  for name in h.sh("cd " .. h.q(EXAMPLES) .. " && ls -d */"):gmatch("([^\n]+)/\n") do
     lu.assertNotNil(h.read(EXAMPLES .. "/" .. name .. "/README.md"), name .. " has no README")
     if name ~= "ci" then
       lu.assertStrContains(here, 'self:joe("' .. name .. '"')
