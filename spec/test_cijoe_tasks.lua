@@ -44,7 +44,7 @@ local LINT = {
 }
 
 function TestCijoeTasks:test_cijoes_example_tasks_lint_or_name_the_missing_worklet()
-  h.sh("cp " .. FIXTURES .. "example_task_*.yaml " .. h.q(self.dir)) -- the fixtures stay as they are
+  h.sh("cp " .. FIXTURES .. "example_task_*.yaml " .. h.q(self.dir)) -- fixtures stay as they are
   for name, expected in pairs(LINT) do
     local status, out = h.joe_in(self.dir, "lint " .. name .. ".yaml")
     if expected == "ok" then
