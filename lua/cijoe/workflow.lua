@@ -1,9 +1,46 @@
 -- Workflows: a Lua script that declares steps, or is one step itself, or a CIJOE task
 -- file; loaded here, checked by joe lint, run by cijoe.runner.
 local packages = require("cijoe.packages")
+local fs = require("cijoe.fs")
 local cijoe = require("cijoe")
 
 local workflow = {}
+
+-- CIJOE 0.9.60's worklets (Python scripts) that joe has no Lua worklet for.
+local CIJOE_ONLY = { ["qemu.build"] = true, ["qemu.install"] = true,
+  ["qemu.qemu_version"] = true, ["linux.build_kdebs"] = true, ["core.reporter"] = true,
+  ["core.example_script_testrunner"] = true, ["system_imaging.diskimage_from_oras"] = true,
+  ["system_imaging.dockerimage_from_diskimage"] = true }
+
+-- A CIJOE script for an unpackaged worklet name: NAME.py here or in a folder here, where
+-- CIJOE looks for them.
+local function python_script(name)
+  if not name:match("^[%w_-]+$") then return nil end
+  local candidates = { name .. ".py" }
+  for _, dir in ipairs(fs.dir(".") or {}) do
+    candidates[#candidates + 1] = dir .. "/" .. name .. ".py"
+  end
+  for _, path in ipairs(candidates) do
+    if fs.stat(path) then return path end
+  end
+end
+
+-- Why the worklet called name cannot be had, said so that the fix is plain.
+local function missing(name)
+  name = tostring(name)
+  local script = python_script(name)
+  if script then
+    return "uses: " .. name .. ": " .. script .. " is a CIJOE Python script, which joe does " ..
+      "not run; write it as a Lua worklet, worklets/" .. name .. ".lua returning " ..
+      "function(args, cijoe) ... end (see DESIGN.md, Workflows)"
+  end
+  if CIJOE_ONLY[name] then
+    return "unknown worklet '" .. name .. "': CIJOE has it (a Python script), joe has no " ..
+      "Lua worklet of that name; write one in worklets/ or a package (joe resources lists " ..
+      "joe's)"
+  end
+  return "unknown worklet '" .. name .. "' (joe resources lists the worklets there are)"
+end
 
 --- The function, description and accepted `with` keys of worklet "pkg.name", or nil and
 -- a message. The description is the leading `---` comment; a `--- with: a, b` line in it
@@ -17,7 +54,7 @@ function workflow.worklet(name)
     text = f and f:read("a")
     if f then f:close() end
   end
-  if not text then return nil, "unknown worklet '" .. tostring(name) .. "'" end
+  if not text then return nil, missing(name) end
   local chunk, err = load(text, "@" .. origin, "t")
   if not chunk then return nil, err end
   local ok, fn = pcall(chunk)
