@@ -159,7 +159,10 @@ test-deps: deps
 guest-headers:
 	$(call install_debs,$(GUEST_HEADERS))
 
+# npm itself from Debian when this machine has none (a nodejs of its own is kept).
 npm-tools:
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq npm; }
 	@[ -e build/npm/node_modules/dockerfile-utils ] || { command -v npm >/dev/null && \
 	  mkdir -p build/npm && npm install --silent --no-audit --no-fund --prefix build/npm \
 	  $(NPM_TOOLS) || echo "npm-tools: not installed; spec/test_ci.lua will skip"; }
