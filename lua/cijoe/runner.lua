@@ -56,8 +56,9 @@ function runner.step(r, spec)
   r:begun(step)
   local log = runner.write_log(r, res)
   local shown = res.failure and runner.on_failure and not proc.signal() and res.status == "failed"
-  if shown then res.choice = runner.on_failure(r, res, log) end
+  local choice = shown and runner.on_failure(r, res, log)
   r:end_step(res)
+  res.choice = choice
   console.step(r.quiet, { number = spec.number, name = spec.name, status = res.status,
     elapsed = res.elapsed, reason = res.reason })
   if res.failure and not proc.signal() and not shown then console.failure(res.error, log) end
