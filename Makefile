@@ -158,8 +158,17 @@ bench: build/joe build/bench-spawn
 build/bench-spawn: spec/bench/spawn.c | build
 	$(CC) -O2 -o $@ $<
 
+# The binary, joe(1) and the bash, zsh and fish completions, each made by joe itself
+# from the same tables as its --help.
+SHARE := $(DESTDIR)$(PREFIX)/share
 install: build/joe
 	install -D -m 755 build/joe $(DESTDIR)$(PREFIX)/bin/joe
+	install -d $(SHARE)/man/man1 $(SHARE)/bash-completion/completions \
+	  $(SHARE)/zsh/site-functions $(SHARE)/fish/vendor_completions.d
+	build/joe help --man > $(SHARE)/man/man1/joe.1
+	build/joe completion bash > $(SHARE)/bash-completion/completions/joe
+	build/joe completion zsh > $(SHARE)/zsh/site-functions/_joe
+	build/joe completion fish > $(SHARE)/fish/vendor_completions.d/joe.fish
 
 clean:
 	rm -rf build build-asan build-fuzz

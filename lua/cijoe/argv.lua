@@ -12,6 +12,11 @@ for key, o in pairs(help.OPTIONS) do
   for _, s in ipairs(o) do SPELLINGS[s] = key end
 end
 
+--- The key in help.OPTIONS of an option's spelling ("-c" -> "config"), or nil.
+function argv.key(word)
+  return word and SPELLINGS[word]
+end
+
 --- The command of a command line: its first word that is neither an option nor an
 --- option's value, or an option that is a command (-s, CIJOE's --resources). Returns the
 --- command's entry of help.COMMANDS (nil for a script to run) and the word's index (the

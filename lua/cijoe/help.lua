@@ -36,6 +36,13 @@ help.OPTIONS = {
   version = { "--version", text = "print joe's version" },
 }
 
+--- What joe is, for the man page's DESCRIPTION.
+help.ABOUT = "joe runs the shell commands of systems development and testing, on this " ..
+  "machine or on targets over SSH, from Lua workflows and worklets: files moved, QEMU " ..
+  "guests booted, fio run, every command logged in an output directory with a report. " ..
+  "It is CIJOE rebuilt as one program that embeds Lua 5.4; CIJOE's task files and " ..
+  "configs run too."
+
 --- The options every command takes, after its own.
 help.GLOBAL = { "color", "help", "version" }
 
