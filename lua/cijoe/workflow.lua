@@ -5,6 +5,18 @@ local cijoe = require("cijoe")
 
 local workflow = {}
 
+--- The names ("pkg.name") of every worklet of the packages that are here.
+function workflow.worklet_names()
+  local names = {}
+  for pkg, info in pairs(packages.list()) do
+    for file in pairs(info.files) do
+      local name = file:match("^worklets/(.-)%.lua$")
+      if name then names[#names + 1] = pkg .. "." .. name end
+    end
+  end
+  return names
+end
+
 --- The function, description and accepted `with` keys of worklet "pkg.name", or nil and
 -- a message. The description is the leading `---` comment; a `--- with: a, b` line in it
 -- lists the keys the worklet takes (for joe lint).
@@ -17,7 +29,10 @@ function workflow.worklet(name)
     text = f and f:read("a")
     if f then f:close() end
   end
-  if not text then return nil, "unknown worklet '" .. tostring(name) .. "'" end
+  if not text then
+    return nil, "unknown worklet '" .. tostring(name) .. "'" ..
+      require("cijoe.suggest").hint(tostring(name), workflow.worklet_names())
+  end
   local chunk, err = load(text, "@" .. origin, "t")
   if not chunk then return nil, err end
   local ok, fn = pcall(chunk)
