@@ -49,7 +49,12 @@ function commands.help() print(HELP) end
 function commands.config() io.write(require("cijoe.yaml").dump(config.masked(cijoe.config))) end
 function commands.transport(name)
   local names = " local " .. table.concat(config.transport_names(cijoe.config), " ") .. " "
-  if not names:find(" " .. tostring(name) .. " ", 1, true) then error("the transports are:" .. names, 0) end
+  if not names:find(" " .. tostring(name) .. " ", 1, true) then
+    local list = {}
+    for word in names:gmatch("%S+") do list[#list + 1] = word end
+    error("no transport '" .. tostring(name) .. "'" .. require("cijoe.suggest").hint(
+      tostring(name), list) .. "; the transports are:" .. names, 0)
+  end
   require("cijoe.run").current():set_default(name)
 end
 
