@@ -85,12 +85,6 @@ function console.command(where, cmd)
   if cmd then notice("c", where, cmd) else notice("e") end
 end
 
---- The REPL takes the terminal (on = true) or gives it back: the live display passes
---- everything through as it comes and draws nothing meanwhile.
-function console.raw(on)
-  if console.live then notice(on and "r" or "k") end
-end
-
 --- The run (the live display's worker) ends with this exit status.
 function console.exit(status)
   if console.live then notice("x", status) end

@@ -17,10 +17,11 @@ local screen = require("cijoe.live_screen")
 
 local live = { TICK = 0.1, EXIT_GRACE = 2 }
 
---- Whether opts and the terminal call for the live display.
+--- Whether opts and the terminal call for the live display. Not with -q, and not with
+--- --repl-on-failure: the REPL's line editing needs stdout to be the terminal itself.
 function live.wanted(opts)
   return console.terminal ~= nil and console.capable() and not opts.quiet and not opts.list
-    and not opts.dry_run
+    and not opts.dry_run and not opts.repl_on_failure
 end
 
 -- The ticker: a newline every TICK seconds until the display is gone (its pipe breaks).

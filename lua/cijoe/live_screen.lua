@@ -23,7 +23,7 @@ end
 --- A screen for the notices marked with token, written to out (a file), in colour or not.
 function screen.new(token, out, colour)
   return setmetatable({ marker = "\27_joe:" .. token .. ";", out = out, colour = colour,
-    lanes = {}, order = {}, shown = 0, bol = true, hold = "", raw = false, frame = 0,
+    lanes = {}, order = {}, shown = 0, bol = true, hold = "", frame = 0,
     width = 80, rows = 24, sized = 0, spinner = utf8_locale() and SPIN_UTF8 or SPIN_ASCII },
     Screen)
 end
@@ -94,8 +94,6 @@ function NOTICES.s(lane, n, name) lane.n, lane.name, lane.begin, lane.cmd = n, n
 function NOTICES.c(lane, where, cmd) lane.where, lane.cmd, lane.cmd_begin = where, cmd, proc.now() end
 function NOTICES.e(lane) lane.cmd = nil end
 function NOTICES.x(_, status, _, self) self.exit_status, self.exit_at = tonumber(status), proc.now() end
-function NOTICES.r(_, _, _, self) self:write(self:erasing()) self.raw = true end
-function NOTICES.k(_, _, _, self) self.raw, self.bol = false, true end
 
 -- Act on a notice; before is what came before it on its line (relay prefixes, or the
 -- rest of a line of output).
@@ -136,7 +134,9 @@ function Screen:feed(data)
       if s or self:maybe_notice(rest) then self.hold = rest else self:output(rest) end
       break
     end
-    self:notice(buf:sub(pos, s - 1), buf:sub(e + 1, close - 1))
+    local head = line_start(buf, pos, s) -- the notice's line: what came before is output
+    self:output(buf:sub(pos, head - 1))
+    self:notice(buf:sub(head, s - 1), buf:sub(e + 1, close - 1))
     pos = close + 3
   end
   self.out:flush()
@@ -206,7 +206,7 @@ function Screen:tick()
     self:output(self.hold)
     self.hold = ""
   end
-  if self.raw or not self.bol or #self.order == 0 then return self.out:flush() end
+  if not self.bol or #self.order == 0 then return self.out:flush() end
   self:resize()
   local lines = self:lines()
   self:write(self:erasing() .. table.concat(lines, "\n"))

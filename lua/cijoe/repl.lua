@@ -165,8 +165,6 @@ end
 --- logged in that step. Returns "continue" (:continue, or the end of input) or
 --- "abort" (:abort, or a signal that ends the session).
 function repl.on_failure(r, res, log)
-  local console = require("cijoe.console")
-  console.raw(true)
   banner(r, res, log)
   local step, monitor = r.step, cijoe.monitor
   _G.failed = step.last_failed or step.unrun or { error = res.error }
@@ -178,7 +176,6 @@ function repl.on_failure(r, res, log)
   cijoe.monitor = monitor
   local choice = leave or (status >= 128 and "abort" or "continue")
   leave = nil
-  console.raw(false)
   return choice
 end
 
