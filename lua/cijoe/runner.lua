@@ -65,9 +65,10 @@ function runner.step(r, spec)
   return res
 end
 
---- Mark step number n skipped (not selected, fail_fast, or after Ctrl-C).
-function runner.skip(r, n, name)
-  r:event({ ev = "end", n = n, name = name, status = "skipped", elapsed = 0 })
+--- Mark step number n skipped (not selected, fail_fast, or after Ctrl-C); why = "not
+--- selected" goes into the journal, for --rerun-failed.
+function runner.skip(r, n, name, why)
+  r:event({ ev = "end", n = n, name = name, status = "skipped", elapsed = 0, why = why })
   console.step(r.quiet, { number = n, name = name, status = "skipped", elapsed = 0 })
 end
 
@@ -88,12 +89,18 @@ end
 local selection = runner.selection
 
 --- The workflow of the run in output directory dir and the steps of it to run again:
---- those that failed or did not run (a step that ran and skipped itself is done; the
---- top level of a script runs anyway). Returns script, names, count (how many steps are
---- to run again, the top level included), or nil and a message.
+--- those that failed or did not run (a step that ran and skipped itself is done, and so
+--- is one not selected; the top level of a script runs anyway). Returns script, names,
+--- count (how many steps are to run again, the top level included), or nil and a message.
 function runner.failed_steps(dir)
-  local state = require("cijoe.record").derive(dir)
+  local record = require("cijoe.record")
+  local events = record.events(dir .. "/journal.yml")
+  local state = events and record.derive(dir, events)
   if not state then return nil, dir .. ": no run there (it has no journal.yml)" end
+  local unwanted = {}
+  for _, e in ipairs(events) do
+    if e.ev == "end" and e.why == "not selected" then unwanted[e.n] = true end
+  end
   if state.kind ~= "workflow" then
     return nil, dir .. ": a run of " .. tostring(state.kind) .. (state.kind == "each" and
       "; give one target's folder (" .. dir .. "/TARGET) to run its failed steps again" or
@@ -101,7 +108,7 @@ function runner.failed_steps(dir)
   end
   local names, count = {}, 0
   for _, s in ipairs(state.steps) do
-    if s.status ~= "passed" and not (s.status == "skipped" and s.begin) then
+    if s.status ~= "passed" and not (s.status == "skipped" and (s.begin or unwanted[s.number])) then
       count = count + 1
       if not (s.number == 1 and s.name == state.name) then names[#names + 1] = s.name end
     end
@@ -118,9 +125,9 @@ local function run_steps(r, wf, selected, first, aborted)
   for i, s in ipairs(wf.steps) do s.number = first + i - 1 end
   r:declare(wf.steps)
   for _, s in ipairs(wf.steps) do
-    if (selected and not selected[s.name]) or (failed and fail_fast == true) or proc.signal()
-      or aborted then
-      runner.skip(r, s.number, s.name)
+    local unwanted = selected and not selected[s.name]
+    if unwanted or (failed and fail_fast == true) or proc.signal() or aborted then
+      runner.skip(r, s.number, s.name, unwanted and "not selected" or nil)
     else
       local res = runner.step(r, { number = s.number, name = s.name, fn = s.fn, args = s.with })
       failed = failed or (res.status ~= "passed" and res.status ~= "skipped")
