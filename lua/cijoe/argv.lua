@@ -2,7 +2,6 @@
 -- give it, checked against what help.lua says the command takes (so a command's help
 -- always names every option it accepts). Options may come anywhere; `--` ends them.
 local help = require("cijoe.help")
-local suggest = require("cijoe.suggest")
 
 local argv = {}
 
@@ -48,7 +47,7 @@ local function bad_option(a, cmd, allowed)
   for name_ in pairs(help.by_name) do
     if name_:sub(1, 2) == "--" then spellings[#spellings + 1] = name_ end
   end
-  return "unknown option " .. a .. suggest.hint(name, spellings)
+  return "unknown option " .. a .. require("cijoe.suggest").hint(name, spellings)
 end
 
 -- Set option key from its value (or true for a flag); nil and a message for a bad value.
@@ -59,7 +58,7 @@ local function set_option(opts, key, value)
     for _, v in ipairs(o.values) do ok = ok or v == value end
     if not ok then
       return nil, o[#o] .. " takes " .. table.concat(o.values, ", ") .. ", not '" .. value ..
-        "'" .. suggest.hint(value, o.values)
+        "'" .. require("cijoe.suggest").hint(value, o.values)
     end
   end
   if o.many then table.insert(opts[key], value) else opts[key] = value == nil or value end

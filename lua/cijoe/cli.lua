@@ -10,7 +10,9 @@ local cli = { VERSION = "0.1.0" }
 
 local argv_ = require("cijoe.argv")
 local help = require("cijoe.help")
-local suggest = require("cijoe.suggest")
+
+-- " (did you mean 'x'?)" (cijoe.suggest, loaded only when something is wrong).
+local function hint(word, names) return require("cijoe.suggest").hint(word, names) end
 
 --- Print "joe: msg" on stderr (red on a terminal with colour) and return the exit status
 --- for it.
@@ -50,7 +52,7 @@ local function no_such(path)
   if path:find("[./]") then return path .. ": no such file" end
   local names = {}
   for _, c in ipairs(help.COMMANDS) do names[#names + 1] = c.name end
-  return path .. ": no such file or command" .. suggest.hint(path, names)
+  return path .. ": no such file or command" .. hint(path, names)
 end
 
 -- Run one workflow file as a run of its own; with --list or --dry-run, show it instead.
@@ -74,6 +76,7 @@ end
 -- Run fn() with the live display when stdout is a terminal (see cijoe.live): the
 -- display's process returns the run's exit status, the run's process runs fn.
 local function live(opts, fn)
+  if not require("cijoe.console").terminal then return fn() end -- nothing more to load
   return require("cijoe.live").run(opts, fn)
 end
 
@@ -150,7 +153,7 @@ function commands.help(opts, args)
   if args[1] and not cmd then
     local names = {}
     for _, c in ipairs(help.COMMANDS) do names[#names + 1] = c.name end
-    return cli.die("no command '" .. args[1] .. "'" .. suggest.hint(args[1], names) ..
+    return cli.die("no command '" .. args[1] .. "'" .. hint(args[1], names) ..
       " (see joe --help)", 2)
   end
   print(cmd and help.command(cmd) or help.global())
@@ -232,7 +235,7 @@ end
 function commands.setup(_, args)
   local pkg, files, texts = args[1] or "core", { "default.config", "example.workflow" }, {}
   if not packages.list()[pkg] then
-    return cli.die("no package '" .. pkg .. "'" .. suggest.hint(pkg, packages.list()) ..
+    return cli.die("no package '" .. pkg .. "'" .. hint(pkg, packages.list()) ..
       " (joe resources lists them)", 2)
   end
   for i, file in ipairs(files) do

@@ -13,7 +13,6 @@
 local console = require("cijoe.console")
 local fanout = require("cijoe.fanout")
 local proc = require("cijoe.proc")
-local screen = require("cijoe.live_screen")
 
 local live = { TICK = 0.1, EXIT_GRACE = 2 }
 
@@ -73,7 +72,7 @@ end
 local function display(worker)
   local ticker = start_ticker()
   local children = { worker, ticker }
-  local view = screen.new(console.token, io.stdout, console.colour)
+  local view = require("cijoe.live_screen").new(console.token, io.stdout, console.colour)
   local status
   repeat status = turn(view, children, worker) until status
   pcall(view.close, view)

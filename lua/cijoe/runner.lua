@@ -4,7 +4,6 @@
 local cijoe = require("cijoe")
 local console = require("cijoe.console")
 local proc = require("cijoe.proc")
-local suggest = require("cijoe.suggest")
 local verdict = require("cijoe.verdict")
 local yaml = require("cijoe.yaml")
 
@@ -79,7 +78,7 @@ function runner.selection(wf, wanted)
   for _, s in ipairs(wf.steps) do names[#names + 1] = s.name end
   for _, name in ipairs(wanted) do
     if not wf.names[name] then
-      return nil, "unknown step '" .. name .. "' in " .. wf.path .. suggest.hint(name, names) ..
+      return nil, "unknown step '" .. name .. "' in " .. wf.path .. require("cijoe.suggest").hint(name, names) ..
         "; its steps: " .. table.concat(names, ", ")
     end
     set[name] = true
