@@ -123,3 +123,31 @@ step("next", function() return cijoe.run("echo next-ran") end)
   screen = self:ended()
   lu.assertStrMatches(screen, ".*  2 next +skipped.*exit=1\n.*")
 end
+
+function TestTerminal:test_sigterm_to_joe_reaches_the_run_behind_the_display()
+  self:joe("wf.lua")
+  self.pane:expect("$ sleep 3")
+  local joe = h.sh("pgrep -P " .. self.pane:shell_pid() .. " -x joe"):gsub("\n", "")
+  lu.assertStrMatches(joe, "%d+")
+  h.sh("kill -TERM " .. joe)
+  local screen = self:ended()
+  lu.assertStrContains(screen, "exit=143")
+  lu.assertNotStrContains(screen, "$ sleep")
+  lu.assertEquals(h.yaml(h.latest(self.dir) .. "/workflow.state").status, "interrupted")
+end
+
+function TestTerminal:test_cijoe_each_and_monitor_output_under_the_live_line()
+  h.write(self.dir .. "/fan.lua", [[
+step("fan", function()
+  return cijoe.each({ "local" }, function(t) return t.run("sleep 2") end)["local"].err
+end)
+step("mon", function() return cijoe.run("echo one; sleep 1; printf part; sleep 1; echo ial") end)
+]])
+  self:joe("-m fan.lua")
+  local during = self.pane:expect("    [local] ")
+  lu.assertStrMatches(during, ".*  1 fan +[^ ]+ +%d+%.%ds\n    %[local%] [^ ]+ +%d+%.%ds  %$ sleep 2\n.*")
+  during = self.pane:expect("$ echo one")
+  lu.assertStrMatches(during, ".*\none\n  2 mon +[^ ]+ +%d+%.%ds  %[local%] %$ echo one.*")
+  local screen = self:ended()
+  lu.assertStrMatches(screen, ".*\none\npartial\n  2 mon +passed +2%.%d%ds\n.*exit=0\n.*")
+end

@@ -165,8 +165,9 @@ function Screen:line(lane, now)
   if lane.name then
     head = string.format("%s%3d %-40s ", lane.key, tonumber(lane.n) or 0, lane.name) .. spin ..
       string.format("       %8.1fs", now - lane.begin)
-  else
-    head = lane.key .. spin .. string.format(" %7.1fs", now - (lane.cmd_begin or now))
+  else -- a target of cijoe.each: its prefix names it
+    head = "    " .. lane.key .. spin .. string.format(" %7.1fs", now - (lane.cmd_begin or now))
+    return head, lane.cmd and "  $ " .. lane.cmd or ""
   end
   local cmd = lane.cmd and "  [" .. lane.where .. "] $ " .. lane.cmd or ""
   return head, cmd
