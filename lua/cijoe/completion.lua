@@ -142,7 +142,9 @@ local function operands(cmd, script, words)
   if script then return step_names(script, words) end
   if not cmd then
     local names = {}
-    for _, c in ipairs(help.COMMANDS) do if c.name ~= "setup" then names[#names + 1] = c.name end end
+    for _, c in ipairs(help.COMMANDS) do
+      if c.name ~= "setup" then names[#names + 1] = c.name end
+    end
     return names, ":files"
   end
   local kind = cmd.operands

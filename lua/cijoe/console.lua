@@ -20,7 +20,8 @@ local SGR = { passed = "32", failed = "1;31", error = "1;31", interrupted = "1;3
 -- The terminal a descriptor is, or nil: Linux names it in /proc.
 local function terminal_of(fd)
   local path = fs.readlink("/proc/self/fd/" .. fd)
-  if path and (path:match("^/dev/pts/%d+$") or path:match("^/dev/tty") or path == "/dev/console") then
+  if not path then return nil end
+  if path:match("^/dev/pts/%d+$") or path:match("^/dev/tty") or path == "/dev/console" then
     return path
   end
 end
@@ -116,7 +117,8 @@ local function counted(c, prefix)
   local parts = { (c[prefix .. "passed"] or 0) .. " passed" }
   if (c[prefix .. "passed"] or 0) > 0 then parts[1] = console.paint(parts[1], "passed") end
   for _, k in ipairs({ "failed", "skipped" }) do
-    if (c[prefix .. k] or 0) > 0 then parts[#parts + 1] = console.paint(c[prefix .. k] .. " " .. k, k) end
+    local n = c[prefix .. k] or 0
+    if n > 0 then parts[#parts + 1] = console.paint(n .. " " .. k, k) end
   end
   return table.concat(parts, ", ")
 end

@@ -55,8 +55,9 @@ local TESTS = { "pattern", "config", "output", "monitor", "verbose", "quiet" }
 --- (one line), text (what it does), examples ({command, what it does}), operands (what
 --- completion offers for its arguments: files, dirs, packages, commands, shells, steps).
 help.COMMANDS = {
-  { name = "run", usage = { "joe [options] SCRIPT [STEP ...]", "joe run [options] [FILE_OR_DIR ...]",
-      "joe run --rerun-failed [OUTDIR]" }, options = RUN, operands = "files",
+  { name = "run", usage = { "joe [options] SCRIPT [STEP ...]",
+      "joe run [options] [FILE_OR_DIR ...]", "joe run --rerun-failed [OUTDIR]" },
+    options = RUN, operands = "files",
     summary = "run a workflow (Lua, or a CIJOE task *.yaml); alone, the *.workflow files here",
     text = "Runs a workflow and writes every command's log, workflow.state and a report into " ..
       "one output directory. Naming steps after the script runs only those; the others are " ..

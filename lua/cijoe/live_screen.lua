@@ -90,10 +90,16 @@ function Screen:drop(key)
 end
 
 local NOTICES = {}
-function NOTICES.s(lane, n, name) lane.n, lane.name, lane.begin, lane.cmd = n, name, proc.now(), nil end
-function NOTICES.c(lane, where, cmd) lane.where, lane.cmd, lane.cmd_begin = where, cmd, proc.now() end
+function NOTICES.s(lane, n, name)
+  lane.n, lane.name, lane.begin, lane.cmd = n, name, proc.now(), nil
+end
+function NOTICES.c(lane, where, cmd)
+  lane.where, lane.cmd, lane.cmd_begin = where, cmd, proc.now()
+end
 function NOTICES.e(lane) lane.cmd = nil end
-function NOTICES.x(_, status, _, self) self.exit_status, self.exit_at = tonumber(status), proc.now() end
+function NOTICES.x(_, status, _, self)
+  self.exit_status, self.exit_at = tonumber(status), proc.now()
+end
 
 -- Act on a notice; before is what came before it on its line (relay prefixes, or the
 -- rest of a line of output).

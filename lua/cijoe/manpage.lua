@@ -18,7 +18,8 @@ local function option(lines, key)
   local names = {}
   for i, s in ipairs(o) do names[i] = "\\fB" .. roff(s) .. "\\fR" end
   lines[#lines + 1] = ".TP"
-  lines[#lines + 1] = table.concat(names, ", ") .. (o.arg and " \\fI" .. roff(o.arg) .. "\\fR" or "")
+  local value = o.arg and " \\fI" .. roff(o.arg) .. "\\fR" or ""
+  lines[#lines + 1] = table.concat(names, ", ") .. value
   lines[#lines + 1] = roff(o.text)
 end
 
@@ -60,8 +61,11 @@ function manpage.render(version)
   lines[#lines + 1] = ".SH COMMON OPTIONS"
   for _, key in ipairs(help.GLOBAL) do option(lines, key) end
   lines[#lines + 1] = ".SH ENVIRONMENT"
-  for _, e in ipairs(ENVIRONMENT) do lines[#lines + 1] = ".TP\n.B " .. e[1] .. "\n" .. roff(e[2]) end
-  lines[#lines + 1] = ".SH EXIT STATUS\n0 when everything passed; 1 when a step or test failed or " ..
+  for _, e in ipairs(ENVIRONMENT) do
+    lines[#lines + 1] = ".TP\n.B " .. e[1] .. "\n" .. roff(e[2])
+  end
+  lines[#lines + 1] = ".SH EXIT STATUS\n0 when everything passed; 1 when a step or test " ..
+    "failed or " ..
     "a script raised; 2 for bad input (options, configs, missing files); 128+N when stopped " ..
     "by signal N."
   lines[#lines + 1] = ".SH SEE ALSO\n\\fBlua\\fR(1), \\fBssh_config\\fR(5); " ..

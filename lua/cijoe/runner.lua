@@ -78,8 +78,8 @@ function runner.selection(wf, wanted)
   for _, s in ipairs(wf.steps) do names[#names + 1] = s.name end
   for _, name in ipairs(wanted) do
     if not wf.names[name] then
-      return nil, "unknown step '" .. name .. "' in " .. wf.path .. require("cijoe.suggest").hint(name, names) ..
-        "; its steps: " .. table.concat(names, ", ")
+      return nil, "unknown step '" .. name .. "' in " .. wf.path ..
+        require("cijoe.suggest").hint(name, names) .. "; its steps: " .. table.concat(names, ", ")
     end
     set[name] = true
   end
