@@ -76,13 +76,19 @@ function TestTerminal:test_ctrl_c_during_the_live_line_leaves_a_clean_terminal()
   lu.assertEquals(state.status, "interrupted")
 end
 
+-- (A terminal that rewraps lines when it shrinks, as tmux does, may keep a piece of the
+-- live line drawn before the resize: joe cannot know where the terminal put it.)
 function TestTerminal:test_a_resize_mid_run_changes_nothing_but_the_width()
   self:joe("wf.lua")
   self.pane:expect("$ sleep 3")
   h.sh(self.pane.cmd .. " resize-window -x 60")
   h.sh("sleep 1.5")
-  for line in self.pane:screen():gmatch("[^\n]+") do lu.assertTrue(#line <= 62, line) end
-  local screen = self:ended()
+  local screen, live = self.pane:screen(), nil
+  for line in screen:gmatch("[^\n]+") do live = line:match("^  2 slow.*") or live end
+  lu.assertNotNil(live, screen) -- the newest live line, drawn after the resize:
+  lu.assertTrue(live:sub(-3) == "…" or live:sub(-1) == "~", live) -- cut, so it never wraps
+  lu.assertTrue(utf8.len(live) <= 59, live)
+  screen = self:ended()
   lu.assertStrContains(screen, "exit=0")
   lu.assertEquals(h.yaml(h.latest(self.dir) .. "/workflow.state").status, "passed")
 end

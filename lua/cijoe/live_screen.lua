@@ -163,20 +163,17 @@ function Screen:cut(text, n)
 end
 
 -- The live line of a lane, as the step's final line will stand (number, name, status
--- column, time), then the command and where it runs.
+-- column, time), then the command and where it runs: the text before the spinner, the
+-- spinner, and the rest.
 function Screen:line(lane, now)
   local spin = self.spinner[self.frame % #self.spinner + 1]
-  if self.colour then spin = "\27[1;36m" .. spin .. "\27[0m" end
-  local head
-  if lane.name then
-    head = string.format("%s%3d %-40s ", lane.key, tonumber(lane.n) or 0, lane.name) .. spin ..
-      string.format("       %8.1fs", now - lane.begin)
-  else -- a target of cijoe.each: its prefix names it
-    head = "    " .. lane.key .. spin .. string.format(" %7.1fs", now - (lane.cmd_begin or now))
-    return head, lane.cmd and "  $ " .. lane.cmd or ""
+  if not lane.name then -- a target of cijoe.each: its prefix names it
+    return "    " .. lane.key, spin, string.format(" %7.1fs", now - (lane.cmd_begin or now)) ..
+      (lane.cmd and "  $ " .. lane.cmd or "")
   end
-  local cmd = lane.cmd and "  [" .. lane.where .. "] $ " .. lane.cmd or ""
-  return head, cmd
+  local before = string.format("%s%3d %-40s ", lane.key, tonumber(lane.n) or 0, lane.name)
+  return before, spin, string.format("       %8.1fs", now - lane.begin) ..
+    (lane.cmd and "  [" .. lane.where .. "] $ " .. lane.cmd or "")
 end
 
 -- The live lines, cut to the terminal; more lanes than fit are counted on a last line.
@@ -188,10 +185,12 @@ function Screen:lines()
       lines[#lines] = string.format("... and %d more running", #self.order - room + 1)
       break
     end
-    local head, cmd = self:line(self.lanes[key], now)
-    local visible = head:gsub("\27%[[%d;]*m", "")
-    local text = self:cut(visible .. cmd, self.width - 1)
-    lines[#lines + 1] = head .. text:sub(#visible + 1)
+    local before, spin, rest = self:line(self.lanes[key], now)
+    local text = self:cut(before .. spin .. rest, self.width - 1)
+    if self.colour and #text >= #before + #spin then -- the spinner in colour
+      text = before .. "\27[1;36m" .. spin .. "\27[0m" .. text:sub(#before + #spin + 1)
+    end
+    lines[#lines + 1] = text
   end
   return lines
 end
