@@ -14,7 +14,7 @@ local console = require("cijoe.console")
 local fanout = require("cijoe.fanout")
 local proc = require("cijoe.proc")
 
-local live = { TICK = 0.1, EXIT_GRACE = 2 }
+local live = { TICK = 0.1, BATCH = 0.02, EXIT_GRACE = 2 }
 
 --- Whether opts and the terminal call for the live display. Not with -q, and not with
 --- --repl-on-failure: the REPL's line editing needs stdout to be the terminal itself.
@@ -58,6 +58,7 @@ local function turn(view, children, worker)
   if children[i] == worker then
     if not data then return status end
     pcall(view.feed, view, data)
+    pcall(proc.sleep, live.BATCH) -- what comes meanwhile is one read: fewer wake-ups
   elseif data then
     pcall(view.tick, view)
     if view.exit_status and proc.now() - view.exit_at > live.EXIT_GRACE then
