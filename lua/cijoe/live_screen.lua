@@ -23,7 +23,7 @@ end
 --- A screen for the notices marked with token, written to out (a file), in colour or not.
 function screen.new(token, out, colour)
   return setmetatable({ marker = "\27_joe:" .. token .. ";", out = out, colour = colour,
-    lanes = {}, order = {}, shown = 0, bol = true, hold = "", frame = 0,
+    lanes = {}, order = {}, shown = 0, bol = true, buf = "", pos = 1, frame = 0,
     width = 80, rows = 24, sized = 0, spinner = utf8_locale() and SPIN_UTF8 or SPIN_ASCII },
     Screen)
 end
@@ -126,26 +126,39 @@ local function line_start(buf, pos, stop)
   end
 end
 
---- Take what the run wrote: output goes through, notices are acted on.
+--- Take what the run wrote: output goes through, notices are acted on. What may be
+--- the start of a notice stays in self.buf from self.pos until more comes; the position
+--- moves on after each piece is done, so a Ctrl-C raised in here (cijoe.live catches
+--- it) loses nothing: the next feed goes on from there.
 function Screen:feed(data)
-  local buf, pos = self.hold .. data, 1
-  self.hold = ""
-  while pos <= #buf do
+  self.buf, self.pos = self.buf:sub(self.pos) .. data, 1
+  local buf = self.buf
+  while self.pos <= #buf do
+    local pos = self.pos
     local s, e = buf:find(self.marker, pos, true)
     local close = s and buf:find("\27\\\n", e + 1, true)
     if not close then -- the rest of a notice, or of its line's prefixes, may come yet
       local tail = line_start(buf, pos, s or #buf + 1)
       self:output(buf:sub(pos, tail - 1))
-      local rest = buf:sub(tail)
-      if s or self:maybe_notice(rest) then self.hold = rest else self:output(rest) end
+      self.pos = tail
+      if not (s or self:maybe_notice(buf:sub(tail))) then
+        self:output(buf:sub(tail))
+        self.pos = #buf + 1
+      end
       break
     end
     local head = line_start(buf, pos, s) -- the notice's line: what came before is output
     self:output(buf:sub(pos, head - 1))
+    self.pos = head
     self:notice(buf:sub(head, s - 1), buf:sub(e + 1, close - 1))
-    pos = close + 3
+    self.pos = close + 3
   end
   self.out:flush()
+end
+
+-- What is kept back: the text from self.pos on.
+function Screen:held()
+  return self.buf:sub(self.pos)
 end
 
 -- Text cut to n columns (a character a column), with "…" or "~" where it was cut.
@@ -208,9 +221,10 @@ end
 --- A tick: what was kept back too long goes out, and the live lines are drawn again.
 function Screen:tick()
   self.frame = self.frame + 1
-  if self.hold ~= "" and not self.hold:find(self.marker, 1, true) then
-    self:output(self.hold)
-    self.hold = ""
+  local held = self:held()
+  if held ~= "" and not held:find(self.marker, 1, true) then
+    self:output(held)
+    self.buf, self.pos = "", 1
   end
   if not self.bol or #self.order == 0 then return self.out:flush() end
   self:resize()
@@ -222,8 +236,8 @@ end
 
 --- The run ended: what was kept back goes out, the live lines go.
 function Screen:close()
-  self:output(self.hold)
-  self.hold = ""
+  self:output(self:held())
+  self.buf, self.pos = "", 1
   self:write(self:erasing())
   self.out:flush()
 end
