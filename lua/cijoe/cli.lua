@@ -91,8 +91,6 @@ local function workflow_files(arg)
   return files
 end
 
-local commands = {}
-
 -- joe run --rerun-failed [OUTDIR]: the steps of that run that failed or did not run.
 local function rerun(opts, args)
   if #args > 1 then return cli.die("--rerun-failed takes one output directory", 2) end
