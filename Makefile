@@ -7,7 +7,7 @@ CFLAGS   ?= -O2 -g
 PKGS     := lua5.4 yaml-0.1 libssh2 libedit libcrypto
 BUILD_DEBS := gcc make pkg-config liblua5.4-dev libyaml-dev libssh2-1-dev libssl-dev libedit-dev lua-unit
 TEST_DEBS  := openssh-server openssh-client iproute2 procps netcat-openbsd fio git chromium python3 python3-junitparser \
-              qemu-system-x86 qemu-utils socat cpio e2fsprogs fakeroot tmux time \
+              qemu-system-x86 qemu-utils socat cpio e2fsprogs fakeroot tmux time man-db zsh fish \
               mmdebstrap uidmap cloud-image-utils curl \
               clang libclang-rt-14-dev clang-tidy cppcheck valgrind
 JOE_CFLAGS = -std=c11 -Wall -Wextra -Wpedantic -D_GNU_SOURCE -MMD $(shell pkg-config --cflags $(PKGS))
