@@ -173,3 +173,23 @@ function TestRepl:test_ctrl_c_stops_a_remote_command()
   server:kill_all()
   lu.assertEquals(left, "")
 end
+
+-- --repl-on-failure through a pipe: the session reads the lines, then the run goes on or
+-- stops as they say; what they ran is in the failed step's folder.
+function TestRepl:test_repl_on_failure_through_a_pipe()
+  h.write(self.dir .. "/wf.lua", 'step("bad", function() return cijoe.run("exit 3") end)\n' ..
+    'step("next", function() return cijoe.run("echo ran") end)\n')
+  h.write(self.dir .. "/in.lua", 'failed.err\nfailed.cmd\nrun "echo fixing"\n:abort\n')
+  local out, status = h.sh("cd " .. h.q(self.dir) .. " && " .. h.q(h.joe) ..
+    " --repl-on-failure wf.lua <in.lua 2>/dev/null")
+  lu.assertEquals(status, 1)
+  lu.assertStrMatches(out, ".*\n3\nexit 3\nfixing\n0\n  1 bad +failed.*  2 next +skipped.*")
+  lu.assertEquals(h.read(h.latest(self.dir) .. "/001_bad/cmd_02.output"), "fixing\n")
+  h.write(self.dir .. "/in.lua", 'x = 1\n') -- the end of input goes on with the run
+  out, status = h.sh("cd " .. h.q(self.dir) .. " && " .. h.q(h.joe) ..
+    " --repl-on-failure wf.lua <in.lua 2>/dev/null")
+  lu.assertEquals(status, 1)
+  lu.assertStrMatches(out, ".*  1 bad +failed.*  2 next +passed.*")
+  local _, _, err = h.joe_in(self.dir, "--repl-on-failure --each local wf.lua")
+  lu.assertStrContains(err, "joe: --repl-on-failure cannot go with --each")
+end
