@@ -7,7 +7,7 @@ CFLAGS   ?= -O2 -g
 PKGS     := lua5.4 yaml-0.1 libssh2 libedit libcrypto
 BUILD_DEBS := gcc make pkg-config liblua5.4-dev libyaml-dev libssh2-1-dev libssl-dev libedit-dev lua-unit
 TEST_DEBS  := openssh-server openssh-client iproute2 procps netcat-openbsd fio git chromium python3 python3-junitparser \
-              qemu-system-x86 qemu-utils socat cpio e2fsprogs fakeroot tmux time \
+              qemu-system-x86 qemu-utils socat cpio e2fsprogs fakeroot tmux time man-db zsh fish \
               mmdebstrap uidmap cloud-image-utils curl lua5.1 lua-ldoc lua-markdown \
               clang libclang-rt-14-dev clang-tidy cppcheck valgrind
 JOE_CFLAGS = -std=c11 -Wall -Wextra -Wpedantic -D_GNU_SOURCE -MMD $(shell pkg-config --cflags $(PKGS))
@@ -201,8 +201,17 @@ build/bench-spawn: spec/bench/spawn.c | build
 build/bench-floor: spec/bench/floor.c | build
 	$(CC) -O2 -o $@ $< $(shell pkg-config --libs libssh2)
 
+# The binary, joe(1) and the bash, zsh and fish completions, each made by joe itself
+# from the same tables as its --help.
+SHARE := $(DESTDIR)$(PREFIX)/share
 install: build/joe
 	install -D -m 755 build/joe $(DESTDIR)$(PREFIX)/bin/joe
+	install -d $(SHARE)/man/man1 $(SHARE)/bash-completion/completions \
+	  $(SHARE)/zsh/site-functions $(SHARE)/fish/vendor_completions.d
+	build/joe help --man > $(SHARE)/man/man1/joe.1
+	build/joe completion bash > $(SHARE)/bash-completion/completions/joe
+	build/joe completion zsh > $(SHARE)/zsh/site-functions/_joe
+	build/joe completion fish > $(SHARE)/fish/vendor_completions.d/joe.fish
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -6,6 +6,7 @@
 -- @module cijoe
 local proc = require("cijoe.proc")
 local config = require("cijoe.config")
+local console = require("cijoe.console")
 local run = require("cijoe.run")
 local secrets = require("cijoe.secrets")
 local yaml = require("cijoe.yaml")
@@ -158,8 +159,10 @@ local function execute(name, cmd, opts)
     local monitor = opts.monitor
     if monitor == nil then monitor = r.monitor end
     if r.verbose then io.stderr:write("[", name, "] $ ", st.cmd, "\n") end
+    if console.live then console.command(name, st.cmd) end -- for the live display
     result, why = t:run(cmd, { cwd = opts.cwd, env = env, log = log, timeout = opts.timeout,
       monitor = monitor })
+    if console.live then console.command() end
     if not result then log:write("joe: could not run the command: ", why, "\n") end
     log:close()
   end
@@ -208,7 +211,9 @@ local function transfer(op, src, dst, opts)
   local name, t0 = opts.transport or r:default_transport(), proc.now()
   local t, err = r:transport(name)
   local stats, unreachable
+  if console.live then console.command(name, op .. " " .. src .. " " .. dst) end
   if t then stats, err, unreachable = t[op](t, src, dst, opts) else unreachable = true end
+  if console.live then console.command() end
   r:copy_done({ op = op, src = src, dst = dst, transport = name, error = err, stats = stats,
     elapsed = proc.now() - t0,
     unreachable = unreachable and not (opts.probe or r.probing > 0) or nil })

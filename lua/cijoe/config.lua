@@ -152,7 +152,10 @@ local function check_transports(doc, transports)
     end
     check(doc, transports, name, "map", "transport " .. name)
     for key in pairs(t) do
-      if not TRANSPORT_KEYS[key] then complain(doc, t, key, "unknown key '" .. tostring(key) .. "' in transport " .. name) end
+      if not TRANSPORT_KEYS[key] then
+        complain(doc, t, key, "unknown key '" .. tostring(key) .. "' in transport " .. name ..
+          require("cijoe.suggest").hint(tostring(key), TRANSPORT_KEYS))
+      end
       check(doc, t, key, TRANSPORT_KEYS[key], "transport " .. name .. ": " .. key)
     end
     doc.transport_order[#doc.transport_order + 1] = name

@@ -141,7 +141,10 @@ local function target_names(spec, conf)
     names[#names + 1] = name
     local found = name == "local"
     for _, k in ipairs(known) do found = found or k == name end
-    if not found then return nil, "--each: unknown transport '" .. name .. "'" end
+    if not found then
+      return nil, "--each: unknown transport '" .. name .. "'" ..
+        require("cijoe.suggest").hint(name, { "all", "local", table.unpack(known) })
+    end
     if not safe_target(name) then return nil, "--each: bad transport name '" .. name .. "'" end
   end
   if #names == 0 then return nil, "--each: give transport names (or all)" end

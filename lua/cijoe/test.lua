@@ -39,7 +39,9 @@ local function selftest_files(names)
   if #names == 0 then for name in pairs(all) do names[#names + 1] = name end end
   table.sort(names)
   for _, pkg in ipairs(names) do
-    if not all[pkg] then return nil, "unknown package '" .. pkg .. "'" end
+    if not all[pkg] then
+      return nil, "unknown package '" .. pkg .. "'" .. require("cijoe.suggest").hint(pkg, all)
+    end
     for file in pairs(all[pkg].files) do
       if file:match("^selftest/test_.*%.lua$") then
         local text, origin = packages.read(pkg .. "/" .. file)

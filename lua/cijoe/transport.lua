@@ -78,7 +78,10 @@ function transport.open(name, conf)
   local entries = type(conf.cijoe) == "table" and conf.cijoe.transport
   local entry = type(entries) == "table" and entries[name]
   if type(entry) ~= "table" then
-    return nil, "unknown transport '" .. tostring(name) .. "'"
+    local names = { "local" }
+    for k in pairs(type(entries) == "table" and entries or {}) do names[#names + 1] = k end
+    return nil, "unknown transport '" .. tostring(name) .. "'" ..
+      require("cijoe.suggest").hint(tostring(name), names)
   end
   load_hook_modules(conf)
   for _, fn in ipairs(openers) do

@@ -6,6 +6,18 @@ local cijoe = require("cijoe")
 
 local workflow = {}
 
+--- The names ("pkg.name") of every worklet of the packages that are here.
+function workflow.worklet_names()
+  local names = {}
+  for pkg, info in pairs(packages.list()) do
+    for file in pairs(info.files) do
+      local name = file:match("^worklets/(.-)%.lua$")
+      if name then names[#names + 1] = pkg .. "." .. name end
+    end
+  end
+  return names
+end
+
 -- CIJOE 0.9.60's worklets (Python scripts) that joe has no Lua worklet for.
 local CIJOE_ONLY = { ["qemu.build"] = true, ["qemu.install"] = true,
   ["qemu.qemu_version"] = true, ["linux.build_kdebs"] = true, ["core.reporter"] = true,
@@ -39,7 +51,9 @@ local function missing(name)
       "Lua worklet of that name; write one in worklets/ or a package (joe resources lists " ..
       "joe's)"
   end
-  return "unknown worklet '" .. name .. "' (joe resources lists the worklets there are)"
+  local hint = require("cijoe.suggest").hint(name, workflow.worklet_names())
+  return "unknown worklet '" .. name .. "'" ..
+    (hint ~= "" and hint or " (joe resources lists the worklets there are)")
 end
 
 --- The function, description and accepted `with` keys of worklet "pkg.name", or nil and

@@ -59,7 +59,9 @@ end
 function qemu.guest(name)
   check(name, "string", 1, "guest")
   if type(cijoe.getconf("qemu.guests." .. name)) ~= "table" then
-    return nil, "no guest '" .. name .. "' in the config (qemu.guests." .. name .. ")"
+    local guests = cijoe.getconf("qemu.guests")
+    return nil, "no guest '" .. name .. "' in the config (qemu.guests." .. name .. ")" ..
+      require("cijoe.suggest").hint(name, type(guests) == "table" and guests or {})
   end
   local g = setmetatable({ name = name }, Guest)
   local default = cijoe.getconf("qemu.run_dir", "~/.cache/joe-qemu") .. "/" .. name .. "-" ..
