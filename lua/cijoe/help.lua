@@ -119,6 +119,12 @@ help.COMMANDS = {
     text = "Checks syntax, step names, worklets and the `with` keys of worklets that list " ..
       "theirs. CIJOE's --integrity-check does the same.",
     examples = { { "joe lint *.workflow", "check every workflow here" } } },
+  { name = "convert", usage = { "joe convert CONFIG.toml [OUT.yaml]" }, options = {},
+    operands = "files", summary = "a CIJOE TOML config as joe's YAML",
+    text = "Reads a CIJOE config as `joe -c CONFIG.toml` does (its templates rendered, " ..
+      "CIJOE's keys moved to joe's, a warning for each key joe ignores) and writes the " ..
+      "same config as YAML to stdout, or to OUT.yaml, which must not exist yet.",
+    examples = { { "joe convert cijoe-config.toml lab.yaml", "the lab's config as YAML" } } },
   { name = "resources", aliases = { "--resources" }, usage = { "joe resources" }, options = {},
     summary = "list packages, worklets, configs and examples",
     text = "Lists each package (built in, or where it was found) with its worklets and " ..
