@@ -157,3 +157,30 @@ step("mon", function() return cijoe.run("echo one; sleep 1; printf part; sleep 1
   local screen = self:ended()
   lu.assertStrMatches(screen, ".*\none\npartial\n  2 mon +passed +2%.%d%ds\n.*exit=0\n.*")
 end
+
+-- A closed terminal (the window killed: SIGHUP to the pane's processes) ends the run as
+-- SIGTERM would: the running command is stopped, the records say interrupted, and no
+-- joe or command of the run is left behind.
+function TestTerminal:test_a_closed_terminal_ends_the_run_with_its_records()
+  local sleep = string.format("sleep 7.%06d", math.random(0, 999999)) -- this test's own
+  h.write(self.dir .. "/hup.lua", string.format([[
+step("slow", function() return cijoe.run("%s && echo slept") end)
+step("after", function() return cijoe.run("touch after") end)
+]], sleep))
+  self.pane:run(string.format("cd %s && env TERM=xterm %s hup.lua", h.q(self.dir),
+    h.q(h.joe)), 150, 40)
+  self.pane:expect("$ " .. sleep)
+  local joe = h.sh("pgrep -P " .. self.pane:shell_pid() .. " -x joe"):gsub("\n", "")
+  lu.assertStrMatches(joe, "%d+")
+  h.sh(self.pane.cmd .. " kill-window")
+  for _ = 1, 100 do
+    if h.sh("kill -0 " .. joe .. " 2>/dev/null && echo alive") == "" then break end
+    h.sh("sleep 0.1")
+  end
+  lu.assertEquals(h.sh("kill -0 " .. joe .. " 2>/dev/null && echo alive"), "")
+  lu.assertEquals(h.sh("pgrep -f '" .. sleep:gsub("%.", "[.]") .. "'"), "")
+  local state = h.yaml(h.latest(self.dir) .. "/workflow.state")
+  lu.assertEquals({ state.status, state.steps[1].status, state.steps[2].status },
+    { "interrupted", "interrupted", "skipped" })
+  lu.assertNil(io.open(self.dir .. "/after"))
+end

@@ -162,6 +162,7 @@ static int spawn_shell(pid_t *pid, const char *cmd, const int io[3], char **envp
   sigaddset(&defaults, SIGPIPE);
   sigaddset(&defaults, SIGINT);
   sigaddset(&defaults, SIGTERM);
+  sigaddset(&defaults, SIGHUP);
   posix_spawn_file_actions_init(&fa);
   if (io[0] < 0)
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);

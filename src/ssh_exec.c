@@ -149,7 +149,7 @@ static int still_waiting(struct command *c) {
   if (c->pid > 0) {
     char *cmd = malloc(strlen(c->stop) + 64);
     if (cmd) {
-      sprintf(cmd, "p=%ld s=%s; %s", c->pid, sig == SIGINT ? "INT" : "TERM", c->stop);
+      sprintf(cmd, "p=%ld s=%s; %s", c->pid, sig == SIGINT ? "INT" : sig == SIGHUP ? "HUP" : "TERM", c->stop);
       run_detached(c->s, cmd);
       free(cmd);
     }
