@@ -74,8 +74,8 @@ end
 -- What a check looks like in analysis.yml (no display fields).
 local function check_record(c)
   return { step = c.step, job = c.job, file = c.file, direction = c.direction,
-    metric = c.metric, value = c.value, range = c.range, requirement = c.requirement,
-    status = c.status }
+    metric = c.metric, value = c.value, shown = c.shown, range = c.range,
+    requirement = c.requirement, status = c.status }
 end
 
 -- passed, failed and the status of a list of checks (and of failures besides).

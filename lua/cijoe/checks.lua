@@ -17,14 +17,17 @@ local function load(path)
   return type(doc) == "table" and doc or nil
 end
 
--- "rr read iops 14.6k outside [200; 999] k": one failed check, for messages.
+-- "rr read iops 0.0143 M outside [1; 10] M": one failed check, for messages (values as
+-- analyse and compare showed them).
 local function describe(c)
+  local shown = type(c.shown) == "table" and c.shown or {}
   if c.change then
-    return string.format("%s %s %s regressed %+.1f%% (%s -> %s)", tostring(c.job),
-      tostring(c.direction), tostring(c.metric), c.change * 100, tostring(c.base), tostring(c.new))
+    return string.format("%s %s %s regressed %+.1f%%: %s -> %s", tostring(c.job),
+      tostring(c.direction), tostring(c.metric), c.change * 100, tostring(shown[1] or c.base),
+      tostring(shown[2] or c.new))
   end
   return string.format("%s %s %s = %s outside %s", tostring(c.job), tostring(c.direction),
-    tostring(c.metric), tostring(c.value), tostring(c.range))
+    tostring(c.metric), tostring(type(c.shown) == "string" and c.shown or c.value), tostring(c.range))
 end
 
 -- Mark step s failed by its failed checks (a list), unless it failed already.

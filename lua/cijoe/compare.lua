@@ -150,7 +150,7 @@ function compare.main(base, new, opts)
   local rows = {}
   for i, r in ipairs(result.rows) do
     rows[i] = { step = r.step, job = r.job, direction = r.direction, metric = r.metric,
-      base = r.base, new = r.new, change = r.change, status = r.status }
+      base = r.base, new = r.new, shown = r.shown, change = r.change, status = r.status }
   end
   local ok, err = yaml.write(new .. "/compare.yml", { base = base, new = new,
     threshold = threshold, status = result.regressions > 0 and "fail" or "pass",

@@ -106,44 +106,67 @@ end
 local Suite = {}
 Suite.__index = Suite
 
---- A testsuite built a step at a time (the report goes through a run's steps once):
---- junit.suite(name, state) gives it, suite:add(dir, s, cmds) adds step s (its
---- commands for <system-out>, its tests.yaml and its checks), suite:text() is the XML.
-function junit.suite(name, state)
-  return setmetatable({ name = name, state = state, out = {},
+--- A testsuite built a step at a time (the report goes through a run's steps once), its
+--- testcases written to the open file `cases` as they come, so a run of any size takes
+--- no more memory: junit.suite(name, state, cases) gives it, suite:add(dir, s, cmds)
+--- adds step s (its commands for <system-out>, its tests.yaml and its checks), and
+--- junit.write puts the suites together.
+function junit.suite(name, state, cases)
+  return setmetatable({ name = name, state = state, cases = cases, from = cases:seek("cur"),
     counts = { tests = 0, failure = 0, error = 0, skipped = 0 } }, Suite)
 end
 
 --- Add step s of the run in dir (and cmds, its commands) to the suite.
 function Suite:add(dir, s, cmds)
+  local out = {}
   local function add(tag)
     self.counts.tests = self.counts.tests + 1
     if tag then self.counts[tag] = self.counts[tag] + 1 end
   end
-  add(case(self.out, self.state.name, s.name, s, junit.system_out(dir, cmds)))
+  add(case(out, self.state.name, s.name, s, junit.system_out(dir, cmds)))
   for _, list in ipairs({ require("cijoe.record").tests(dir, s), check_results(s) }) do
-    for _, r in ipairs(list) do add(case(self.out, s.name, r.name, r)) end
+    for _, r in ipairs(list) do add(case(out, s.name, r.name, r)) end
   end
+  assert(self.cases:write(table.concat(out, "\n"), "\n"))
+  self.to = self.cases:seek("cur")
 end
 
---- The suite's <testsuite> element.
-function Suite:text()
-  local state, counts = self.state, self.counts
+-- The suite's <testsuite> start tag.
+local function head(suite)
+  local state, counts = suite.state, suite.counts
   local stamp = os.date("!%Y-%m-%dT%H:%M:%S", math.floor(tonumber(state.begin) or 0))
   local f = io.open("/proc/sys/kernel/hostname")
   local hostname = f and f:read("l") or ""
   if f then f:close() end
   return ('  <testsuite name="%s" tests="%d" failures="%d" errors="%d" skipped="%d" time="%.3f" '
-    .. 'timestamp="%s" hostname="%s">\n'):format(junit.text(self.name), counts.tests,
+    .. 'timestamp="%s" hostname="%s">\n'):format(junit.text(suite.name), counts.tests,
     counts.failure, counts.error, counts.skipped, tonumber(state.elapsed) or 0, stamp,
-    junit.text(hostname)) .. table.concat(self.out, "\n") .. (#self.out > 0 and "\n" or "")
-    .. "  </testsuite>", counts
+    junit.text(hostname))
 end
 
---- The whole junit.xml of one or more suites (texts from junit.suite).
-function junit.document(suites)
-  return '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n' ..
-    table.concat(suites, "\n") .. "\n</testsuites>\n"
+--- Write junit.xml at path: each suite's start tag, its testcases (copied from the
+--- cases file, a block at a time) and its end. Returns true, or nil and a message.
+function junit.write(path, suites, cases)
+  local f, err = io.open(path, "wb")
+  if not f then return nil, err end
+  local ok, werr = pcall(function()
+    assert(f:write('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n'))
+    for _, suite in ipairs(suites) do
+      assert(f:write(head(suite)))
+      cases:seek("set", suite.from)
+      local left = (suite.to or suite.from) - suite.from
+      while left > 0 do
+        local block = assert(cases:read(math.min(left, 65536)))
+        left = left - #block
+        assert(f:write(block))
+      end
+      assert(f:write("  </testsuite>\n"))
+    end
+    assert(f:write("</testsuites>\n"))
+  end)
+  local closed, cerr = f:close()
+  if not ok then return nil, werr end
+  return closed, cerr
 end
 
 return junit

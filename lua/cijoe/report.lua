@@ -150,21 +150,39 @@ local function page_values(parts, dir, state, ctx)
 end
 
 -- Write the steps into the open report, a step at a time, adding each to its run's
--- junit testsuite; returns the suites' texts.
-local function write_steps(html, parts, dir, state, ctx)
+-- junit testsuite (whose testcases go to the file cases); returns the suites.
+local function write_steps(html, cases, parts, dir, state, ctx)
   local suites, suite, label = {}, nil, false
   for s, cmds, copies in record.each_step(dir, state) do
     assert(html:write(fill(parts.step, step(parts, ctx, dir, s, cmds, copies)), "\n"))
     if s.target ~= label or not suite then
-      if suite then suites[#suites + 1] = suite:text() end
       label = s.target
-      suite = junit.suite(label or state.name, label and merge.child(state, label) or state)
+      suite = junit.suite(label or state.name, label and merge.child(state, label) or state, cases)
+      suites[#suites + 1] = suite
     end
     suite:add(dir, s, cmds)
   end
-  if suite then suites[#suites + 1] = suite:text() end
-  if #suites == 0 then suites[1] = junit.suite(state.name, state):text() end
+  if #suites == 0 then suites[1] = junit.suite(state.name, state, cases) end
   return suites
+end
+
+-- Write report.html (and, from the suites, junit.xml) of the run in dir; true, or nil
+-- and a message.
+local function write_files(dir, parts, state, ctx, values)
+  local head, rest = fill(parts.page, values):match("^(.-)%z(.*)$")
+  local html, err = io.open(dir .. "/report.html", "wb")
+  if not html then return nil, err end
+  local cases <close> = io.tmpfile()
+  local ok, suites = pcall(function()
+    assert(html:write(head))
+    local list = write_steps(html, cases, parts, dir, state, ctx)
+    assert(html:write(rest))
+    return list
+  end)
+  local closed, cerr = html:close()
+  if not ok then return nil, suites end
+  if not closed then return nil, cerr end
+  return junit.write(dir .. "/junit.xml", suites, cases)
 end
 
 --- Write report.html and junit.xml into the output directory dir from its files, and
@@ -175,19 +193,7 @@ function report.build(dir)
   local state = record.state(dir)
   local ctx = { left = { passed = report.BUDGET, failed = report.BUDGET }, metrics = rm.prepare(dir, state) }
   local values = page_values(parts, dir, state, ctx.metrics)
-  local head, rest = fill(parts.page, values):match("^(.-)%z(.*)$")
-  local html, err = io.open(dir .. "/report.html", "wb")
-  if not html then return nil, err end
-  local ok, suites = pcall(function()
-    assert(html:write(head))
-    local list = write_steps(html, parts, dir, state, ctx)
-    assert(html:write(rest))
-    return list
-  end)
-  local closed, cerr = html:close()
-  if not ok then return nil, suites end
-  if not closed then return nil, cerr end
-  ok, err = write(dir .. "/junit.xml", junit.document(suites))
+  local ok, err = write_files(dir, parts, state, ctx, values)
   if ok and summary and summary ~= "" then ok, err = write(summary, fill(parts.markdown, values), "ab") end
   if not ok then return nil, err end
   return dir .. "/report.html", values.status

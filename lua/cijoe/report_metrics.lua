@@ -43,14 +43,12 @@ local function entries(ctx)
   return out
 end
 
--- The bar of entry e: its group's name and its series (a direction; for merged runs the
--- run), so merged runs stand side by side.
-local function bar_place(ctx, e)
-  if ctx.merged then
-    return (e.m.step.plain_name or e.m.step.name) .. " / " .. e.key .. " " .. e.group,
-      e.m.step.target or "(this run)"
-  end
-  return e.m.step.name .. " / " .. e.key, e.group
+-- The bar of entry e: its group's name (step, job and direction) and its series (the
+-- run; for merged runs each run), so merged runs stand side by side.
+local function bar_place(ctx, e, state)
+  local step = ctx.merged and (e.m.step.plain_name or e.m.step.name) or e.m.step.name
+  return (e.key == step and step or step .. " / " .. e.key) .. " " .. e.group,
+    ctx.merged and (e.m.step.target or "(this run)") or tostring(state.name or "this run")
 end
 
 -- The required range of a check drawn on bar (g, s), or nil.
@@ -82,7 +80,7 @@ local function bars(ctx, state, metric, title, axis)
   local gi, si = {}, {}
   for _, e in ipairs(entries(ctx)) do
     local v = e.values[metric]
-    local gname, sname = bar_place(ctx, e)
+    local gname, sname = bar_place(ctx, e, state)
     if type(v) == "number" and (gi[gname] or #spec.groups < rm.MAX_BARS) then
       local kind, scale = metrics.chart_kind(e.m.doc, metric)
       spec.kind = spec.kind or kind
@@ -215,13 +213,13 @@ local function series_charts(parts, dir, s)
   f:close()
   local by_metric, out = {}, {}
   for _, sr in ipairs(type(doc) == "table" and type(doc.series) == "table" and doc.series or {}) do
-    local m = ({ iops = "iops", bw = "bw", lat = "lat", clat = "lat", slat = "lat" })[sr.metric]
-    if m and type(sr.points) == "table" and (m ~= "lat" or sr.metric ~= "slat") then
+    local m = type(sr) == "table" and ({ iops = "iops", bw = "bw", lat = "lat", clat = "clat" })[sr.metric]
+    if m and type(sr.points) == "table" then
       by_metric[m] = by_metric[m] or {}
-      table.insert(by_metric[m], { name = tostring(sr.job) .. (sr.metric == "clat" and " (clat)" or ""),
-        direction = sr.direction, points = sr.points })
+      table.insert(by_metric[m], { name = tostring(sr.job), direction = sr.direction, points = sr.points })
     end
   end
+  by_metric.lat = by_metric.lat or by_metric.clat -- total latency, else completion latency
   for _, m in ipairs({ { "iops", "IOPS over time", "iops" }, { "bw", "Bandwidth over time", "bw" },
     { "lat", "Latency over time", "ns" } }) do
     if by_metric[m[1]] then

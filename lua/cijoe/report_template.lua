@@ -7,9 +7,13 @@ local template = {}
 
 --- Text that is safe in HTML and markdown tables: control characters XML forbids become
 --- "?", markup characters (and "|") numeric entities.
+local ENTITY = {}
+for c in ("&<>\"'|"):gmatch(".") do ENTITY[c] = "&#" .. c:byte() .. ";" end
+
 function template.esc(value)
-  return (tostring(value or ""):gsub("[%z\1-\8\11\12\14-\31]", "?")
-    :gsub("[&<>\"'|]", function(c) return "&#" .. c:byte() .. ";" end))
+  local s = tostring(value or "")
+  if not s:find("[%z\1-\8\11\12\14-\31&<>\"'|]") then return s end -- most values: as they are
+  return (s:gsub("[%z\1-\8\11\12\14-\31]", "?"):gsub("[&<>\"'|]", ENTITY))
 end
 
 --- A template part with {{key}} replaced by the escaped value, {{key:FORMAT}} by the
