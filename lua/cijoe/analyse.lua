@@ -122,11 +122,11 @@ end
 function analyse.print_table(rows)
   local width = {}
   for _, row in ipairs(rows) do
-    for i, cell in ipairs(row) do width[i] = math.max(width[i] or 0, #cell) end
+    for i, cell in ipairs(row) do width[i] = math.max(width[i] or 0, utf8.len(cell) or #cell) end
   end
   for _, row in ipairs(rows) do
     local cells = {}
-    for i, cell in ipairs(row) do cells[i] = cell .. string.rep(" ", width[i] - #cell) end
+    for i, cell in ipairs(row) do cells[i] = cell .. string.rep(" ", width[i] - (utf8.len(cell) or #cell)) end
     print((table.concat(cells, "  "):gsub("%s+$", "")))
   end
 end

@@ -66,6 +66,23 @@ function merge.load(dir, load)
     statuses[#statuses + 1] = child.status or "unknown"
   end
   state.status = worst(statuses)
+  return merge.span(state)
+end
+
+--- A merged record's name (its runs' one, when they share it), script (what it holds),
+--- begin (the first run's) and elapsed (to the last run's end).
+function merge.span(state)
+  local first, last, names = math.huge, -math.huge, {}
+  for _, label in ipairs(state.target_order) do
+    local child = children[state][label]
+    names[child.name or label] = true
+    local b, e = tonumber(child.begin), tonumber(child.elapsed)
+    if b then first, last = math.min(first, b), math.max(last, b + (e or 0)) end
+  end
+  local only = next(names)
+  if only and not next(names, only) then state.name = only end
+  state.script = ("%d runs: %s"):format(#state.target_order, table.concat(state.target_order, ", "))
+  if first < math.huge then state.begin, state.elapsed = first, last - first end
   return state
 end
 

@@ -30,7 +30,7 @@ metrics.PREFIX = { [""] = 1, k = 1e3, K = 1e3, M = 1e6, G = 1e9, T = 1e12, P = 1
 metrics.TIME = { nsec = 1, ns = 1, usec = 1e3, us = 1e3, ["µs"] = 1e3, msec = 1e6, ms = 1e6,
   sec = 1e9, s = 1e9, min = 60e9 }
 
-local COUNT_WORDS = { IO = true, IOs = true, io = true, ios = true, op = true, ops = true }
+local COUNT_WORDS = { IO = true, IOs = true, io = true, ios = true }
 
 --- What a unit means: {kind = "time"|"bytes"|"count", scale (to ns, bytes or 1), rate
 --- (per second), word (a count's own word: "ops"), text}. Every string is some unit.

@@ -67,16 +67,28 @@ local function job_error(job, path)
     path, tostring(job.jobname), err, job.error_str and ": " .. tostring(job.error_str) or "")
 end
 
+-- The names of a JSON's jobs as the metrics tell them apart: a name's second job (a
+-- clone of numjobs) is "name#2", as cijoe.metrics.job_keys makes them.
+local function job_keys(names)
+  local keys, seen = {}, {}
+  for i, name in ipairs(names) do
+    local key, n = name, 1
+    while seen[key] do n = n + 1 key = name .. "#" .. n end
+    keys[i], seen[key] = key, true
+  end
+  return keys
+end
+
 -- The series of a --status-interval output (more than one document), into series.
-local function status_series(text, path, file, series, problems)
+local function status_series(text, path, file, keys, acc)
   local _, count = text:gsub('"fio version"', "")
   if count < 2 then return end
   local got, err = flog.status(text, path)
-  if not got then problems[#problems + 1] = err return end
+  if not got then acc.problems[#acc.problems + 1] = err return end
   for _, metric in ipairs({ "iops", "bw" }) do
     for _, s in ipairs(got[metric]) do
-      series[#series + 1] = { metric = metric, job = s.name, direction = s.direction,
-        file = file, points = s.points }
+      acc.series[#acc.series + 1] = { metric = metric, job = keys[s.job] or s.name,
+        direction = s.direction, file = file, points = s.points }
     end
   end
 end
@@ -96,20 +108,14 @@ local function read_json(step, name, acc)
       acc.problems[#acc.problems + 1] = job_error(job, path)
     end
   end
-  acc.names[name:gsub("%.json$", "")] = names
-  status_series(text, path, name, acc.series, acc.problems)
+  local keys = job_keys(names)
+  acc.names[name:gsub("%.json$", "")] = keys
+  status_series(text, path, name, keys, acc)
 end
 
--- The job a log belongs to: the name its JSON gave job number n, with ".n" when other
--- jobs have that name too (numjobs); else the log's own prefix.
+-- The job a log belongs to: job number n of its JSON (as job_keys names it); else nil.
 local function log_job(acc, prefix, n)
-  local names = acc.names[prefix]
-  local job = names and names[tonumber(n)]
-  if not job then return nil end
-  for i, other in ipairs(names) do
-    if other == job and i ~= tonumber(n) then return job .. "." .. n end
-  end
-  return job
+  return (acc.names[prefix] or {})[tonumber(n)]
 end
 
 -- Read one fio log artifact (<prefix>_<kind>.<n>.log) into series.
