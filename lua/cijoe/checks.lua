@@ -37,9 +37,9 @@ local function fail_step(s, failed, total, what)
   s.checks_failed = (s.checks_failed or 0) + #failed
   if s.status ~= "passed" then return false end
   s.status = "failed"
-  s.failure = { kind = "check", message = string.format("%d of %d %s failed: %s", #failed,
-    total, what, lines[1]) }
-  s.error = table.concat(lines, "\n")
+  local head = string.format("%d of %d %s failed:", #failed, total, what)
+  s.failure = { kind = "check", message = head .. " " .. lines[1] }
+  s.error = head .. "\n" .. table.concat(lines, "\n")
   return true
 end
 

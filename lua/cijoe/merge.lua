@@ -125,16 +125,42 @@ local function relative(from, to)
   return up .. table.concat(b, "/", same + 1), same
 end
 
--- Labels for the runs: the given ones, else each run's name; a name that two runs share
--- gets its folder's name, then -2, -3.
-local function labels_of(dirs, given, names)
-  local out, seen = {}, {}
+-- For runs that share a name, the part of their folders' paths that tells them apart:
+-- the last component that is not the same in all (a/run, b/run: a, b).
+local function telling(dirs)
+  local parts, out = {}, {}
   for i, d in ipairs(dirs) do
-    local label = given[i] or names[i]
-    local count = 0
-    for _, n in ipairs(names) do count = count + (n == names[i] and 1 or 0) end
-    if not given[i] and count > 1 then label = realpath(d):match("([^/]+)$") end
-    label = tostring(label):gsub("[^%w._-]", "_")
+    parts[i] = {}
+    for p in realpath(d):gmatch("[^/]+") do table.insert(parts[i], 1, p) end
+  end
+  for k = 1, #parts[1] do
+    local seen, differ = parts[1][k], false
+    for i = 2, #parts do differ = differ or parts[i][k] ~= seen end
+    if differ then
+      for i = 1, #parts do out[i] = parts[i][k] or parts[i][1] end
+      return out
+    end
+  end
+  for i = 1, #parts do out[i] = parts[i][1] end
+  return out
+end
+
+-- Labels for the runs: the given ones, else each run's name; runs that share a name get
+-- the part of their paths that tells them apart; then -2, -3 for any left the same.
+local function labels_of(dirs, given, names)
+  local out, seen, groups = {}, {}, {}
+  for i, name in ipairs(names) do
+    groups[name] = groups[name] or {}
+    table.insert(groups[name], i)
+  end
+  for _, members in pairs(groups) do
+    local paths = {}
+    for j, i in ipairs(members) do paths[j] = dirs[i] end
+    local told = #members > 1 and telling(paths) or { names[members[1]] }
+    for j, i in ipairs(members) do out[i] = told[j] end
+  end
+  for i in ipairs(dirs) do
+    local label = tostring(given[i] or out[i]):gsub("[^%w._-]", "_")
     local base, n = label, 1
     while seen[label] do n = n + 1 label = base .. "-" .. n end
     out[i], seen[label] = label, true
