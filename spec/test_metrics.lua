@@ -268,3 +268,58 @@ function TestMetrics:test_step_named_by_folder_and_unmatched_job()
   lu.assertEquals(status, 1)
   lu.assertStrContains(out, "req.yml:6:17: matches no measured metric (fail)\n0 passed, 1 failed\n")
 end
+
+-- CIJOE's example.perfreq (spec/fixtures/cijoe, byte for byte): global metrics for every
+-- job, in every direction it measured, under CIJOE's names (bwps is bw, lat lat_mean).
+function TestMetrics:test_cijoe_example_perfreq()
+  lu.assertEquals(h.joe_in(self.dir, "extract"), 0)
+  local perfreq = h.root .. "/spec/fixtures/cijoe/example.perfreq"
+  local status, out = h.joe_in(self.dir, "analyse -r " .. h.q(perfreq))
+  local read = h.yaml(self:run_dir() .. "/001_reads/metrics.yml").jobs[1].read
+  local got = {}
+  for _, c in ipairs(h.yaml(self:run_dir() .. "/001_reads/analysis.yml").checks) do
+    got[c.metric] = { c.value, c.range, c.requirement:match(":(%d+:%d+)$"), c.status }
+  end
+  local function want(value, lo, hi) return value >= lo and value <= hi and "pass" or "fail" end
+  lu.assertEquals(got, {
+    iops = { read.iops, "[200; 999] k", "5:11", want(read.iops, 200e3, 999e3) },
+    bw = { read.bw, "[100; 940] MiB", "6:11", want(read.bw, 100 * 2 ^ 20, 940 * 2 ^ 20) },
+    lat_mean = { read.lat_mean, "[3000; 9000] nsec", "7:10", want(read.lat_mean, 3000, 9000) } })
+  local writes = h.yaml(self:run_dir() .. "/002_writes/analysis.yml").checks
+  lu.assertEquals(#writes, 3)
+  lu.assertEquals(writes[1].direction, "write")
+  local passed, failed = out:match("\n(%d+) passed, (%d+) failed\n$")
+  lu.assertEquals(tonumber(passed) + tonumber(failed), 6) -- 3 for each of the 2 jobs
+  lu.assertEquals(status, failed == "0" and 0 or 1)
+end
+
+-- The rest of CIJOE's format: testcases, testsuites, ] [ for open bounds, its units.
+function TestMetrics:test_cijoe_testcases_testsuites_and_bounds()
+  local run = hand_run(self.dir, { { job = "a", read = { iops = 1000, bw = 2 ^ 20, lat_mean = 2e6 } } })
+  h.write(run .. "/../req.perfreq", [[
+global:
+  metrics:
+    iops: "]1; 2] k"
+  testcases:
+    step:
+      bwps: "[1; 1] MiB"
+run:
+  step:
+    lat: "[1; 2[ msec"
+other:
+  step:
+    lat: "[0; 1] min"
+]])
+  local status, out = h.joe_in(self.dir, "analyse run -r req.perfreq")
+  lu.assertEquals(status, 1, out)
+  local got = {}
+  for _, c in ipairs(h.yaml(run .. "/001_step/analysis.yml").checks) do
+    got[#got + 1] = c.metric .. " " .. c.status
+  end
+  lu.assertEquals(got, { "bw pass", "iops fail", "lat_mean fail" })
+  lu.assertStrContains(out, "req.perfreq:12:10: matches no measured metric (fail)\n")
+  h.write(self.dir .. "/bad.perfreq", 'global:\n  metrics:\n    iopz: "[1; 2]"\nworkflow: {}\n')
+  local _, _, err = h.joe_in(self.dir, "analyse run -r bad.perfreq")
+  lu.assertEquals(err, "joe: bad.perfreq:2:3: CIJOE's `global` and joe's `workflow` or `steps` "
+    .. "in one file; keep to one format\n")
+end

@@ -196,7 +196,7 @@ function analyse.main(outdir, opts)
     local reqs, rerr = requirements.load(file, docs)
     if not reqs then return die(rerr, 2) end
     status = run_analysis(outdir, { reqs = reqs, found = found, req_path = req_path,
-      run_name = state.name })
+      run_name = state.name or outdir:match("([^/]+)/*$") })
   end
   if opts.baseline then
     status = math.max(status, require("cijoe.compare").main(opts.baseline, outdir, opts))
