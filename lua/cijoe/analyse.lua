@@ -28,9 +28,8 @@ end
 -- run named run_name.
 local function applies(r, names, s, job, run_name)
   local scope = r.scope
-  if scope.step and not names[scope.step] and not names[require("cijoe.run").safe_name(scope.step)] then
-    return false
-  end
+  local safe = scope.step and require("cijoe.run").safe_name(scope.step)
+  if scope.step and not names[scope.step] and not names[safe] then return false end
   if scope.suite and scope.suite ~= s.target and scope.suite ~= run_name then return false end
   return not scope.job or scope.job == job
 end
@@ -46,15 +45,17 @@ local function job_checks(ctx, m, job, checks)
       if (r.direction == nil or r.direction == g.name) and value
         and applies(r, names, m.step, job.job, ctx.run_name) then
         r.used = true
-        if not best[r.metric] or r.scope.level > best[r.metric].scope.level then best[r.metric] = r end
+        local other = best[r.metric]
+        if not other or r.scope.level > other.scope.level then best[r.metric] = r end
       end
     end
     for metric, r in pairs(best) do
       local value = g.values[metric]
       local own = metrics.unit_info(metrics.unit(m.doc, metric)).scale
+      local inside = requirements.contains(r.range, value * own)
       checks[#checks + 1] = { step = record.rel(m.step), job = job.job, file = job.file,
         direction = g.name, metric = metric, value = value, range = r.range.text,
-        requirement = r.at, status = requirements.contains(r.range, value * own) and "pass" or "fail",
+        requirement = r.at, status = inside and "pass" or "fail",
         shown = string.format("%.4g", value * own / r.range.scale) .. (r.range.unit == "" and ""
           or " " .. r.range.unit) }
     end
@@ -99,7 +100,8 @@ local function analyse_steps(outdir, ctx)
     for i, c in ipairs(list) do out[i] = check_record(c) end
     local passed, failed, status = summary(list)
     local ok, err = yaml.write(outdir .. "/" .. record.rel(m.step) .. "/analysis.yml", {
-      requirements = ctx.req_path, status = status, passed = passed, failed = failed, checks = out })
+      requirements = ctx.req_path, status = status, passed = passed, failed = failed,
+      checks = out })
     if not ok then return nil, err end
     records[#records + 1] = { step = record.rel(m.step), status = status, passed = passed,
       failed = failed }
@@ -112,7 +114,9 @@ end
 local function unmatched(reqs)
   local unused = {}
   for _, r in ipairs(reqs) do
-    if not r.used then unused[#unused + 1] = { at = r.at, direction = r.direction, metric = r.metric } end
+    if not r.used then
+      unused[#unused + 1] = { at = r.at, direction = r.direction, metric = r.metric }
+    end
   end
   table.sort(unused, function(a, b) return requirements.by_position(a.at, b.at) end)
   return unused
@@ -126,7 +130,9 @@ function analyse.print_table(rows)
   end
   for _, row in ipairs(rows) do
     local cells = {}
-    for i, cell in ipairs(row) do cells[i] = cell .. string.rep(" ", width[i] - (utf8.len(cell) or #cell)) end
+    for i, cell in ipairs(row) do
+      cells[i] = cell .. string.rep(" ", width[i] - (utf8.len(cell) or #cell))
+    end
     print((table.concat(cells, "  "):gsub("%s+$", "")))
   end
 end
@@ -156,7 +162,9 @@ end
 --- or nil and the exit status after saying what is wrong. Warnings (a metric with no
 --- unit) go to stderr.
 function analyse.run_metrics(outdir)
-  if (fs.stat(outdir) or {}).type ~= "directory" then return nil, die(outdir .. ": no such directory", 2) end
+  if (fs.stat(outdir) or {}).type ~= "directory" then
+    return nil, die(outdir .. ": no such directory", 2)
+  end
   local ok, state = pcall(record.state, outdir)
   if not ok then return nil, die(state, 2) end
   local found, warnings = metrics.of_run(outdir, state)

@@ -26,8 +26,9 @@ local function describe(c)
       tostring(c.direction), tostring(c.metric), c.change * 100, tostring(shown[1] or c.base),
       tostring(shown[2] or c.new))
   end
+  local value = type(c.shown) == "string" and c.shown or c.value
   return string.format("%s %s %s = %s outside %s", tostring(c.job), tostring(c.direction),
-    tostring(c.metric), tostring(type(c.shown) == "string" and c.shown or c.value), tostring(c.range))
+    tostring(c.metric), tostring(value), tostring(c.range))
 end
 
 -- Mark step s failed by its failed checks (a list), unless it failed already.
@@ -103,7 +104,9 @@ function checks.join(dir, state)
     local regressed = own[s.name] or s.target and (by_target[s.target] or {})[s.plain_name]
     if join_step(dir, s, regressed) then
       failed = true
-      if s.target and state.targets[s.target] == "passed" then state.targets[s.target] = "failed" end
+      if s.target and state.targets[s.target] == "passed" then
+        state.targets[s.target] = "failed"
+      end
     end
   end
   state.problems = #problems > 0 and problems or nil

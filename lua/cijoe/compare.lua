@@ -56,7 +56,9 @@ local function names_of(doc, values, other, wanted)
   end
   local out = {}
   for _, name in ipairs(list) do
-    if type(values[name]) == "number" and type(other[name]) == "number" then out[#out + 1] = name end
+    if type(values[name]) == "number" and type(other[name]) == "number" then
+      out[#out + 1] = name
+    end
   end
   return out
 end
@@ -67,11 +69,13 @@ local function compare_step(name, b, n, ctx)
     local bj, nj = b.jobs[key], n.jobs[key]
     if not nj then ctx.only_base[#ctx.only_base + 1] = name .. " / " .. key end
     for _, g in ipairs(nj and metrics.groups_of(b.doc, bj) or {}) do
-      local other = nj[g.name]
-      if type(other) ~= "table" then ctx.only_base[#ctx.only_base + 1] = name .. " / " .. key .. " / " .. g.name end
-      for _, metric in ipairs(type(other) == "table" and names_of(b.doc, g.values, other, ctx.wanted) or {}) do
-        local status, change = verdict(g.values[metric], other[metric], metrics.better(n.doc, metric),
-          ctx.threshold)
+      local other = type(nj[g.name]) == "table" and nj[g.name] or nil
+      if not other then
+        ctx.only_base[#ctx.only_base + 1] = name .. " / " .. key .. " / " .. g.name
+      end
+      for _, metric in ipairs(other and names_of(b.doc, g.values, other, ctx.wanted) or {}) do
+        local status, change = verdict(g.values[metric], other[metric],
+          metrics.better(n.doc, metric), ctx.threshold)
         ctx.rows[#ctx.rows + 1] = { step = name, job = key, direction = g.name, metric = metric,
           base = g.values[metric], new = other[metric], change = change, status = status,
           shown = { metrics.format(b.doc, metric, g.values[metric]), metrics.format(n.doc, metric,
@@ -94,7 +98,11 @@ function compare.runs(base_found, new_found, opts)
   local ctx = { rows = {}, only_base = {}, only_new = {}, threshold = opts.threshold,
     wanted = opts.metrics }
   for _, name in ipairs(b_order) do
-    if n[name] then compare_step(name, b[name], n[name], ctx) else ctx.only_base[#ctx.only_base + 1] = name end
+    if n[name] then
+      compare_step(name, b[name], n[name], ctx)
+    else
+      ctx.only_base[#ctx.only_base + 1] = name
+    end
   end
   for _, name in ipairs(n_order) do
     if not b[name] then ctx.only_new[#ctx.only_new + 1] = name end

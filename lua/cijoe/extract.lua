@@ -101,7 +101,8 @@ local function extract_step(dir, s, extractors, problems)
   if not artifacts then return nil end
   table.sort(artifacts)
   local step = { dir = folder, rel = record.rel(s), name = s.name, artifacts = artifacts }
-  local doc = { extractors = {}, units = {}, better = {}, groups = {}, key = {}, jobs = {}, seen = {} }
+  local doc = { extractors = {}, units = {}, better = {}, groups = {}, key = {}, jobs = {},
+    seen = {} }
   local series = {}
   for _, ex in ipairs(extractors) do
     local ok, result, found = pcall(ex.module.extract, step)
@@ -124,7 +125,9 @@ end
 --- the run holds no results any extractor reads.
 function extract.main(outdir)
   outdir = outdir or "cijoe-output/latest"
-  if (fs.stat(outdir) or {}).type ~= "directory" then return die(outdir .. ": no such directory", 2) end
+  if (fs.stat(outdir) or {}).type ~= "directory" then
+    return die(outdir .. ": no such directory", 2)
+  end
   local extractors, problems = extract.extractors()
   local ok, state = pcall(record.plain, outdir)
   if not ok then return die(state, 2) end
@@ -133,8 +136,8 @@ function extract.main(outdir)
     local jobs, series = extract_step(outdir, s, extractors, problems)
     if jobs then
       steps = steps + 1
-      print(string.format("%s/metrics.yml: %d job%s%s", record.rel(s), jobs, jobs == 1 and "" or "s",
-        series > 0 and string.format(", %d series over time", series) or ""))
+      print(string.format("%s/metrics.yml: %d job%s%s", record.rel(s), jobs,
+        jobs == 1 and "" or "s", series > 0 and (", %d series over time"):format(series) or ""))
     elseif series then
       return die(series, 1)
     end

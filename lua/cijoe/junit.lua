@@ -92,7 +92,8 @@ local function check_results(s)
     if type(c) == "table" then
       out[#out + 1] = { name = ("check %s %s %s"):format(tostring(c.job), tostring(c.direction),
         tostring(c.metric)), status = c.status == "pass" and "passed" or "failed",
-        message = ("%s in %s (%s)"):format(tostring(c.value), tostring(c.range), tostring(c.requirement)) }
+        message = ("%s in %s (%s)"):format(tostring(c.shown or c.value), tostring(c.range),
+          tostring(c.requirement)) }
     end
   end
   for _, r in ipairs(s.regressions or {}) do

@@ -129,7 +129,9 @@ function metrics.read(path)
   if type(doc) ~= "table" then
     return nil, type(marks) == "string" and marks or path .. ":1:1: not a mapping of jobs"
   end
-  if type(doc.jobs) ~= "table" then return nil, at(path, marks, doc, "jobs") .. ": no list of jobs" end
+  if type(doc.jobs) ~= "table" then
+    return nil, at(path, marks, doc, "jobs") .. ": no list of jobs"
+  end
   local old = doc.extractors == nil
   for _, key in ipairs({ "groups", "key" }) do
     if type(doc[key]) ~= "table" or old then doc[key] = metrics.FIO[key] end
@@ -173,7 +175,9 @@ end
 function metrics.groups_of(doc, job)
   local out = {}
   for _, g in ipairs(doc.groups) do
-    if type(job[g]) == "table" and next(job[g]) then out[#out + 1] = { name = g, values = job[g] } end
+    if type(job[g]) == "table" and next(job[g]) then
+      out[#out + 1] = { name = g, values = job[g] }
+    end
   end
   return out
 end

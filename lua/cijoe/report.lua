@@ -99,12 +99,15 @@ local function step(parts, ctx, dir, s, cmds, copies)
   end
   local failed = s.status ~= "passed" and s.status ~= "skipped" and s.status ~= "pending"
   v.open = (failed or failed_test) and " open" or ""
-  local artifacts = each(parts.artifact, fs.dir(dir .. "/" .. s.rel .. "/artifacts") or {}, function(name)
+  local names = fs.dir(dir .. "/" .. s.rel .. "/artifacts") or {}
+  local artifacts = each(parts.artifact, names, function(name)
     local href = name:gsub("[^%w._~-]", function(c) return ("%%%02X"):format(c:byte()) end)
     return { name = name, href = s.rel .. "/artifacts/" .. href }
   end)
   v.artifacts = artifacts ~= "" and fill(parts.artifacts, { list = artifacts }) or ""
-  v.commands = each(parts.command, unfinished(dir, s, cmds) or {}, function(c) return command(dir, c, ctx) end)
+  v.commands = each(parts.command, unfinished(dir, s, cmds) or {}, function(c)
+    return command(dir, c, ctx)
+  end)
   v.copies = each(parts.copy, copies or {}, copy_line)
   v.tests = #tests > 0 and fill(parts.tests, { rows = each(parts.test, tests) }) or ""
   v.metrics = rm.step(parts, ctx.metrics, dir, s)
@@ -122,8 +125,9 @@ local function matrix(parts, state)
   return fill(parts.matrix, {
     head = each(parts.cell, columns, function(c) return { text = c, status = "" } end),
     rows = each(parts.targetrow, state.target_order, function(target)
-      return { target = target, cells = each(parts.cell,
-        columns, function(c) return { text = seen[c][target] or "-", status = seen[c][target] or "" } end) }
+      return { target = target, cells = each(parts.cell, columns, function(c)
+        return { text = seen[c][target] or "-", status = seen[c][target] or "" }
+      end) }
     end) })
 end
 
@@ -143,7 +147,8 @@ local function page_values(parts, dir, state, ctx)
   v.metrics, v.compare = rm.summary(parts, ctx, state), rm.compare(parts, ctx, state)
   v.config, v.dir = tail(dir .. "/config.orig", math.huge), dir
   v.version = require("cijoe.cli").VERSION
-  v.started = type(state.begin) == "number" and os.date("%Y-%m-%d %H:%M:%S", math.floor(state.begin))
+  v.started = type(state.begin) == "number"
+    and os.date("%Y-%m-%d %H:%M:%S", math.floor(state.begin))
   v.md_rows, v.md_metrics = each(parts.row, state.steps), rm.markdown(parts, ctx)
   v.step_parts = "\0"
   return v
@@ -191,10 +196,13 @@ end
 function report.build(dir)
   local parts, summary = t.parts(), os.getenv("GITHUB_STEP_SUMMARY")
   local state = record.state(dir)
-  local ctx = { left = { passed = report.BUDGET, failed = report.BUDGET }, metrics = rm.prepare(dir, state) }
+  local ctx = { left = { passed = report.BUDGET, failed = report.BUDGET },
+    metrics = rm.prepare(dir, state) }
   local values = page_values(parts, dir, state, ctx.metrics)
   local ok, err = write_files(dir, parts, state, ctx, values)
-  if ok and summary and summary ~= "" then ok, err = write(summary, fill(parts.markdown, values), "ab") end
+  if ok and summary and summary ~= "" then
+    ok, err = write(summary, fill(parts.markdown, values), "ab")
+  end
   if not ok then return nil, err end
   return dir .. "/report.html", values.status
 end
@@ -204,7 +212,9 @@ end
 --- status (its checks included), or false.
 function report.run(dir, quiet)
   local ok, path, status = pcall(report.build, dir)
-  if not (ok and path) then io.stderr:write("joe: report: ", tostring(ok and status or path), "\n") end
+  if not (ok and path) then
+    io.stderr:write("joe: report: ", tostring(ok and status or path), "\n")
+  end
   if ok and path and not quiet then print("report: " .. path) end
   return ok and path ~= nil, status
 end

@@ -30,7 +30,8 @@ local function unit_scale(unit, kind, own)
   if kind == "bytes" then prefix = unit:gsub("/s$", ""):gsub("B$", "") end
   if metrics.PREFIX[prefix] and prefix ~= "" then return metrics.PREFIX[prefix] end
   return nil, "unit '" .. unit .. "' does not fit " .. (kind == "bytes"
-    and "a bandwidth (B, kB, MB, GB, KiB, MiB, GiB, optionally /s)" or "a count (k, M, G, Ki, Mi, Gi)")
+    and "a bandwidth (B, kB, MB, GB, KiB, MiB, GiB, optionally /s)"
+    or "a count (k, M, G, Ki, Mi, Gi)")
 end
 
 --- Parse a range such as "[200; 999] k", "(3; 9] usec", "]3; 9] usec" or "[1; inf) MiB/s"
@@ -143,7 +144,8 @@ local function cijoe_reqs(doc, ctx)
             cijoe_metrics(t, { step = tostring(tc), level = 3 }, ctx, location(ctx, gvalue, tc))
           end
         else
-          problem(ctx, at, "'" .. tostring(gkey) .. "' is not metrics or testcases (each a mapping)")
+          problem(ctx, at, "'" .. tostring(gkey)
+            .. "' is not metrics or testcases (each a mapping)")
         end
       end
     else
@@ -202,7 +204,9 @@ function requirements.read(path)
   end
   local doc, marks = yaml.load(text, path)
   if type(marks) == "string" then return nil, marks end
-  if type(doc) ~= "table" then return nil, path .. ":1:1: a mapping of workflow and steps is expected" end
+  if type(doc) ~= "table" then
+    return nil, path .. ":1:1: a mapping of workflow and steps is expected"
+  end
   return { doc = doc, marks = marks, file = path }
 end
 

@@ -118,13 +118,14 @@ end
 -- Fetch fio's logs (<base>-<n>_<kind>.<job>.log) into the artifacts as <file>_<kind>.<job>.log,
 -- file being the JSON artifact's name without .json. Returns true, or nil and a message.
 local function fetch_logs(base, file, transport)
-  local err, state = cijoe.run("ls -d -- " .. cijoe.quote(base) .. "-[0-9]_*.log 2>/dev/null || true",
-    { transport = transport })
+  local err, state = cijoe.run("ls -d -- " .. cijoe.quote(base)
+    .. "-[0-9]_*.log 2>/dev/null || true", { transport = transport })
   if err ~= 0 then return nil, err == nil and state or "could not list fio's logs" end
   for remote in state:output():gmatch("[^\n]+") do
     local suffix = remote:sub(#base + 1):match("^%-%d(_%a+%.?%d*%.log)$")
     if suffix then
-      local ok, msg = cijoe.get(remote, file:gsub("%.json$", "") .. suffix, { transport = transport })
+      local name = file:gsub("%.json$", "") .. suffix
+      local ok, msg = cijoe.get(remote, name, { transport = transport })
       if not ok then return nil, msg end
     end
   end

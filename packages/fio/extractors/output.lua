@@ -13,6 +13,7 @@ local output = {
 }
 
 local DIRECTIONS = output.groups
+local LOG_KINDS = { iops = true, bw = true, lat = true, clat = true, slat = true }
 
 -- The whole content of a file, or nil and a message.
 local function read_file(path)
@@ -54,7 +55,9 @@ local function job_metrics(job, file)
   local rec = { job = tostring(job.jobname), file = file }
   for _, dir in ipairs(DIRECTIONS) do
     local d = job[dir]
-    if type(d) == "table" and (tonumber(d.total_ios) or 0) > 0 then rec[dir] = direction_metrics(d) end
+    if type(d) == "table" and (tonumber(d.total_ios) or 0) > 0 then
+      rec[dir] = direction_metrics(d)
+    end
   end
   return rec
 end
@@ -121,7 +124,7 @@ end
 -- Read one fio log artifact (<prefix>_<kind>.<n>.log) into series.
 local function read_log(step, name, acc)
   local prefix, kind, n = name:match("^(.*)_(%a+)%.(%d+)%.log$")
-  if not ({ iops = true, bw = true, lat = true, clat = true, slat = true })[kind or ""] then return end
+  if not LOG_KINDS[kind or ""] then return end
   local got, err = flog.read(step.dir .. "/artifacts/" .. name)
   if not got then acc.problems[#acc.problems + 1] = err return end
   for _, s in ipairs(got.series) do
