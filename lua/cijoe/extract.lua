@@ -108,7 +108,12 @@ local function extract_step(dir, s, extractors, problems)
     local ok, result, found = pcall(ex.module.extract, step)
     if not ok then result, found = nil, { "extractor " .. ex.name .. ": " .. tostring(result) } end
     for _, p in ipairs(type(found) == "table" and found or {}) do problems[#problems + 1] = p end
-    if type(result) == "table" then add_result(doc, series, ex, result, problems) end
+    if type(result) == "table" then
+      add_result(doc, series, ex, result, problems)
+    elseif result ~= nil then
+      problems[#problems + 1] = "extractor " .. ex.name .. ": returned a " .. type(result)
+        .. ", not a table of jobs and series"
+    end
   end
   if #doc.extractors == 0 then return nil end
   doc.seen = nil
