@@ -92,28 +92,44 @@ local function at(path, marks, t, key)
   return path .. ":" .. (((marks or {})[t] or {})[key] or "1:1")
 end
 
--- The problems of a metrics.yml: jobs that are not mappings, values that are not
--- numbers, metrics with no unit; each "file:line:column: problem".
+-- The strings of a list (a metrics.yml written by hand may hold anything).
+local function strings(list)
+  local out = {}
+  for _, v in ipairs(type(list) == "table" and list or {}) do
+    if type(v) == "string" then out[#out + 1] = v end
+  end
+  return out
+end
+
+-- A name as messages show it: on one line.
+local function shown(name)
+  return (tostring(name):gsub("%c", "?"))
+end
+
+-- The problems of a metrics.yml: jobs that are not mappings (left out), values that are
+-- not numbers (left out), metrics with no unit; each "file:line:column: problem".
 local function check(doc, path, marks)
-  local problems = {}
+  local problems, kept = {}, {}
   for i, job in ipairs(doc.jobs) do
     if type(job) ~= "table" then
       problems[#problems + 1] = at(path, marks, doc.jobs, i) .. ": a job must be a mapping"
     else
+      kept[#kept + 1] = job
       for _, group in ipairs(doc.groups) do
         for name, v in pairs(type(job[group]) == "table" and job[group] or {}) do
           local where = at(path, marks, job[group], name)
           if type(v) ~= "number" then
-            problems[#problems + 1] = where .. ": metric '" .. tostring(name) .. "' is not a number"
+            problems[#problems + 1] = where .. ": metric '" .. shown(name) .. "' is not a number"
             job[group][name] = nil
           elseif not metrics.unit(doc, name) then
-            problems[#problems + 1] = where .. ": metric '" .. tostring(name)
+            problems[#problems + 1] = where .. ": metric '" .. shown(name)
               .. "' has no unit (add it to `units`); shown as a plain number"
           end
         end
       end
     end
   end
+  doc.jobs = kept
   return problems
 end
 
@@ -125,6 +141,11 @@ function metrics.read(path)
   if not f then return nil, err end
   local text = f:read("a")
   f:close()
+  return metrics.parse(text, path)
+end
+
+--- A metrics.yml's text (named path in messages) read as metrics.read does.
+function metrics.parse(text, path)
   local doc, marks = yaml.load(text, path)
   if type(doc) ~= "table" then
     return nil, type(marks) == "string" and marks or path .. ":1:1: not a mapping of jobs"
@@ -134,12 +155,16 @@ function metrics.read(path)
   end
   local old = doc.extractors == nil
   for _, key in ipairs({ "groups", "key" }) do
-    if type(doc[key]) ~= "table" or old then doc[key] = metrics.FIO[key] end
+    doc[key] = old and metrics.FIO[key] or strings(doc[key])
   end
-  local given = type(doc.units) == "table" and doc.units or {}
-  doc.units = {}
-  for k, v in pairs(old and metrics.FIO.units or {}) do doc.units[k] = v end
-  for k, v in pairs(given) do doc.units[k] = tostring(v) end
+  for _, key in ipairs({ "units", "better" }) do
+    local given = type(doc[key]) == "table" and doc[key] or {}
+    doc[key] = {}
+    for k, v in pairs(old and key == "units" and metrics.FIO.units or {}) do doc[key][k] = v end
+    for k, v in pairs(given) do
+      if type(k) == "string" then doc[key][k] = tostring(v) end
+    end
+  end
   return doc, check(doc, path, marks)
 end
 

@@ -59,6 +59,11 @@ function requirements.contains(r, value)
   return above and below
 end
 
+-- A key as messages show it: on one line.
+local function shown(key)
+  return (tostring(key):gsub("%c", "?"))
+end
+
 -- "file:line:column" of t[key] in the requirements file.
 local function location(ctx, t, key)
   return ctx.file .. ":" .. ((ctx.marks[t] or {})[key] or "1:1")
@@ -76,7 +81,7 @@ local function metric_req(ctx, t, name, scope, group)
   if ctx.cijoe then metric = CIJOE_NAMES[metric] or metric end
   local known = ctx.known[metric] or ctx.known[metric:match("^([^_]+)_") or false]
   if not known then
-    return problem(ctx, where, "unknown metric '" .. tostring(name) .. "' (no step's metrics "
+    return problem(ctx, where, "unknown metric '" .. shown(name) .. "' (no step's metrics "
       .. "have it or a unit for it; units: " .. ctx.known_list .. ")")
   end
   local r, err = requirements.parse_range(t[name], known.kind, known.scale)
@@ -99,7 +104,7 @@ local function scope_reqs(t, scope, ctx, where)
           location(ctx, value, name))
       end
     else
-      problem(ctx, location(ctx, t, key), "'" .. tostring(key) .. "' is not " .. ctx.group_list
+      problem(ctx, location(ctx, t, key), "'" .. shown(key) .. "' is not " .. ctx.group_list
         .. (scope.job and "" or " or jobs") .. " (each a mapping)")
     end
   end
@@ -116,7 +121,7 @@ local function joe_reqs(doc, ctx)
         scope_reqs(st, { step = tostring(step), level = 3 }, ctx, location(ctx, value, step))
       end
     else
-      problem(ctx, where, "'" .. tostring(key) .. "' is not workflow or steps (each a mapping)")
+      problem(ctx, where, "'" .. shown(key) .. "' is not workflow or steps (each a mapping)")
     end
   end
 end
@@ -144,7 +149,7 @@ local function cijoe_reqs(doc, ctx)
             cijoe_metrics(t, { step = tostring(tc), level = 3 }, ctx, location(ctx, gvalue, tc))
           end
         else
-          problem(ctx, at, "'" .. tostring(gkey)
+          problem(ctx, at, "'" .. shown(gkey)
             .. "' is not metrics or testcases (each a mapping)")
         end
       end
@@ -199,6 +204,11 @@ function requirements.read(path)
   if not f then return nil, err end
   local text = f:read("a")
   f:close()
+  return requirements.parse(text, path)
+end
+
+--- The YAML of requirements in text (named path in messages), as requirements.read.
+function requirements.parse(text, path)
   if not text:gsub("#[^\n]*", ""):find("%S") then -- yaml.load fails on an empty text
     return nil, path .. ":1:1: no requirements in the file"
   end
