@@ -132,3 +132,24 @@ function TestExtract:test_extract_of_a_merged_report_reaches_every_run()
   lu.assertStrContains(out, "b/003_mixed/metrics.yml: 2 jobs, 8 series over time\n")
   lu.assertNotNil(h.read(b .. "/003_mixed/metrics.yml"), "written in the run itself")
 end
+
+-- A metrics.yml written by hand (or torn) with what the fuzzer found: a job that is not a
+-- mapping, a value that is not a number, units and groups that are not strings.
+function TestExtract:test_a_metrics_yml_with_odd_entries_is_read_with_warnings()
+  local run = h.tmpdir() .. "/run"
+  h.write(run .. "/001_step/metrics.yml", [[
+extractors: [mine]
+units: {ops: ops/s, 1: x}
+groups: [all, {a: 1}]
+key: [ops]
+jobs:
+  - 3
+  - {job: a, all: {ops: 5, lat: fast}}
+]])
+  h.write(run .. "/req.yml", 'workflow:\n  all:\n    ops: "[1; 9]"\n')
+  local status, out, err = h.joe_in(run .. "/..", "analyse run -r run/req.yml")
+  lu.assertEquals(status, 0, out .. err)
+  lu.assertStrContains(out, "001_step  a    all  ops     5      [1; 9]  pass\n")
+  lu.assertStrContains(err, "run/001_step/metrics.yml:6:5: a job must be a mapping\n")
+  lu.assertStrContains(err, "run/001_step/metrics.yml:7:33: metric 'lat' is not a number\n")
+end
