@@ -44,8 +44,10 @@ function TestCompare:test_a_regression_is_marked_by_direction_and_fails()
   self:slower()
   local status, out = h.joe_in(self.dir, "compare base new")
   lu.assertEquals(status, 1, out)
-  lu.assertStrMatches(out, ".*\nwrites +rw +write +iops +[%d.]+k IO/s +[%d.]+k IO/s +%-50%.0%% +regression\n.*")
-  lu.assertStrMatches(out, ".*\nreads +rr +read +clat_p99 +[%d.]+ µs +[%d.]+ µs +%-50%.0%% +improvement\n.*")
+  lu.assertStrMatches(out, ".*\nwrites +rw +write +iops +[%d.]+k IO/s +[%d.]+k IO/s "
+    .. "+%-50%.0%% +regression\n.*")
+  lu.assertStrMatches(out, ".*\nreads +rr +read +clat_p99 +[%d.]+ µs +[%d.]+ µs "
+    .. "+%-50%.0%% +improvement\n.*")
   lu.assertStrMatches(out, ".*\nreads +rr +read +lat_mean +[%d.]+ µs +[%d.]+ µs +%+2%.0%%\n.*")
   lu.assertStrContains(out, "\n24 compared, 1 regressions, 1 improvements (threshold 5%)\n")
   local c = h.yaml(self.new .. "/compare.yml")
@@ -71,7 +73,8 @@ function TestCompare:test_steps_and_jobs_only_one_run_has_are_listed()
   fixture.change_metrics(self.new, "002_writes", function(doc) doc.jobs[1].job = "rw2" end)
   local status, out = h.joe_in(self.dir, "compare base new --metrics iops,clat_p99.9")
   lu.assertEquals(status, 0, out)
-  lu.assertStrContains(out, "only in base: writes / rw\nonly in base: mixed\nonly in new: writes / rw2\n")
+  lu.assertStrContains(out,
+    "only in base: writes / rw\nonly in base: mixed\nonly in new: writes / rw2\n")
   lu.assertStrContains(out, "\n2 compared, 0 regressions")
   lu.assertStrMatches(out, ".*\nreads +rr +read +clat_p99%.9 .*")
   local c = h.yaml(self.new .. "/compare.yml")
@@ -97,12 +100,15 @@ end
 
 function TestCompare:test_bad_input()
   local status, _, err = h.joe_in(self.dir, "compare base")
-  lu.assertEquals({ status, err }, { 2, "joe: compare: give two output directories, BASE and NEW\n" })
+  lu.assertEquals({ status, err },
+    { 2, "joe: compare: give two output directories, BASE and NEW\n" })
   status, _, err = h.joe_in(self.dir, "compare base nowhere")
   lu.assertEquals({ status, err }, { 2, "joe: nowhere: no such directory\n" })
   status, _, err = h.joe_in(self.dir, "compare base new -t lots")
-  lu.assertEquals({ status, err }, { 2, "joe: -t: a threshold such as 5% is expected, not 'lots'\n" })
+  lu.assertEquals({ status, err },
+    { 2, "joe: -t: a threshold such as 5% is expected, not 'lots'\n" })
   h.sh("rm " .. h.q(self.new) .. "/*/metrics.yml")
   status, _, err = h.joe_in(self.dir, "compare base new")
-  lu.assertEquals({ status, err }, { 2, "joe: new: no metrics.yml in its steps (run `joe extract` first)\n" })
+  lu.assertEquals({ status, err },
+    { 2, "joe: new: no metrics.yml in its steps (run `joe extract` first)\n" })
 end

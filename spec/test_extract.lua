@@ -12,13 +12,16 @@ function TestExtract:test_logs_and_status_interval_become_series()
   local art = h.sh("ls " .. h.q(run .. "/001_reads/artifacts"))
   lu.assertEquals(art, "fio-rr.json\nfio-rr_bw.1.log\nfio-rr_clat.1.log\nfio-rr_iops.1.log\n"
     .. "fio-rr_lat.1.log\nfio-rr_slat.1.log\n") -- fetched by fio.run, whatever prefix was named
-  lu.assertEquals(h.sh("ls /tmp | grep -c '^joe-fio-rr-' || true"), "0\n") -- removed there
+  local cmd = h.yaml(run .. "/001_reads/cmd_01.state").cmd -- fio's, naming its files there
+  local base = assert(cmd:match("%-%-output='(/tmp/joe%-fio%-rr%-%x+)%.json'"), cmd)
+  lu.assertEquals(h.sh("ls -d " .. base .. "* 2>/dev/null | wc -l"), "0\n") -- removed there
   local series = h.yaml(run .. "/001_reads/series.yml").series
   local by = {}
   for _, s in ipairs(series) do by[s.metric] = s end
   for _, metric in ipairs({ "iops", "bw", "lat", "clat" }) do
     local s = assert(by[metric], "no " .. metric .. " series")
-    lu.assertEquals({ s.job, s.direction, s.averaged, s.extractor }, { "rr", "read", true, "fio.output" })
+    lu.assertEquals({ s.job, s.direction, s.averaged, s.extractor },
+      { "rr", "read", true, "fio.output" })
     lu.assertTrue(#s.points >= 4, metric .. ": " .. #s.points .. " points")
     lu.assertAlmostEquals(s.points[2][1] - s.points[1][1], 0.2, 0.01) -- log_avg_msec
   end
@@ -30,7 +33,8 @@ function TestExtract:test_logs_and_status_interval_become_series()
   lu.assertNil(h.read(run .. "/002_writes/series.yml"), "no logs, no status: no series")
   local mixed = h.yaml(run .. "/003_mixed/series.yml").series
   lu.assertEquals(#mixed, 8) -- 2 clones x read, write x iops, bw
-  lu.assertEquals({ mixed[1].metric, mixed[1].job, mixed[1].file }, { "iops", "mix", "fio-mix.json" })
+  lu.assertEquals({ mixed[1].metric, mixed[1].job, mixed[1].file },
+    { "iops", "mix", "fio-mix.json" })
 end
 
 function TestExtract:test_clones_and_the_totals_of_status_output()
@@ -97,17 +101,20 @@ end)
   lu.assertEquals(m.extractors, { "kv.bench" })
   lu.assertEquals(m.jobs[2], { job = "get", file = "bench.txt", extractor = "kv.bench",
     all = { ops = 250000, latency = 3.25, extra = 1 } })
-  h.write(dir .. "/req.yml", 'workflow:\n  all:\n    ops: "[100; 300] k"\n    latency: "[1; 5] usec"\n')
+  h.write(dir .. "/req.yml",
+    'workflow:\n  all:\n    ops: "[100; 300] k"\n    latency: "[1; 5] usec"\n')
   local err
   status, out, err = h.joe_in(dir, "analyse -r req.yml")
   lu.assertEquals(status, 1, out .. err)
   lu.assertStrMatches(out, ".*001_kv +get +all +latency +3%.25 usec +%[1; 5%] usec +pass\n.*")
   lu.assertStrMatches(out, ".*001_kv +put +all +latency +8%.5 usec +%[1; 5%] usec +fail\n.*")
   lu.assertStrContains(err, "/001_kv/metrics.yml:") -- the metric with no unit, by line
-  lu.assertStrContains(err, ": metric 'extra' has no unit (add it to `units`); shown as a plain number\n")
+  lu.assertStrContains(err,
+    ": metric 'extra' has no unit (add it to `units`); shown as a plain number\n")
   lu.assertEquals(h.joe_in(dir, "-q report"), 1)
   local html = h.read(h.latest(dir) .. "/report.html")
-  lu.assertStrContains(html, "<td>all</td><td class=\"\">120k ops/s</td>\n<td class=\"\">8.50 µs</td>")
+  lu.assertStrContains(html,
+    "<td>all</td><td class=\"\">120k ops/s</td>\n<td class=\"\">8.50 µs</td>")
 end
 
 function TestExtract:test_an_older_joes_metrics_yml_is_read_as_fios()
@@ -125,7 +132,8 @@ end
 function TestExtract:test_extract_of_a_merged_report_reaches_every_run()
   local a, b = fixture.copy(true, "a"), fixture.copy(true, "b")
   local dir = a:match("^(.*)/")
-  lu.assertEquals(h.joe_in(dir, "-q report " .. h.q(a) .. " " .. h.q(b) .. " -o out --label a,b"), 0)
+  lu.assertEquals(h.joe_in(dir, "-q report " .. h.q(a) .. " " .. h.q(b)
+    .. " -o out --label a,b"), 0)
   local status, out = h.joe_in(dir, "extract out")
   lu.assertEquals(status, 0)
   lu.assertStrContains(out, "a/001_reads/metrics.yml: 1 job, 4 series over time\n")

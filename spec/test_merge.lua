@@ -40,19 +40,22 @@ local function suites(path)
   return h.sh("python3 -c " .. h.q([[
 import sys, xml.dom.minidom
 for s in xml.dom.minidom.parse(sys.argv[1]).getElementsByTagName("testsuite"):
-    print(*(s.getAttribute(k) for k in ("name", "tests", "failures", "errors")))]]) .. " " .. h.q(path))
+    print(*(s.getAttribute(k) for k in ("name", "tests", "failures", "errors")))]])
+    .. " " .. h.q(path))
 end
 
 function TestMerge:test_three_runs_one_failed()
   local status, out = h.joe_in(self.dir, "report a/run b/run c/run -o out")
   lu.assertEquals(status, 1) -- c failed
   lu.assertEquals(out, "report: out/report.html\n")
-  lu.assertEquals(h.sh("readlink " .. h.q(self.dir .. "/out/a")), "../a/run\n") -- a link: nothing copied, nothing lost
+  -- a link: nothing copied, nothing lost
+  lu.assertEquals(h.sh("readlink " .. h.q(self.dir .. "/out/a")), "../a/run\n")
   lu.assertEquals(suites(self.dir .. "/out/junit.xml"), "a 2 0 0\nb 2 0 0\nc 2 1 0\n")
   local html = h.read(self.dir .. "/out/report.html")
   lu.assertStrContains(html, '<h1>wf <span class="badge failed">failed</span></h1>')
   lu.assertStrContains(html, "3 runs: a, b, c · started")
-  lu.assertStrContains(html, '<tr><th>c</th><td class="passed">passed</td>\n<td class="failed">failed</td></tr>')
+  lu.assertStrContains(html, '<tr><th>c</th><td class="passed">passed</td>\n'
+    .. '<td class="failed">failed</td></tr>')
   for _, label in ipairs({ "a", "b", "c" }) do
     lu.assertStrContains(html, '<span class="name">' .. label .. ": randread</span>")
     lu.assertStrContains(html, '<a href="' .. label .. '/002_check/cmd_01.output">')
@@ -60,7 +63,8 @@ function TestMerge:test_three_runs_one_failed()
   lu.assertEquals(h.read(self.dir .. "/out/c/002_check/cmd_01.output"), "broke\n")
   lu.assertStrMatches(html, '.*<h4>Side by side</h4>.*<th>a</th>\n<th>b</th>\n<th>c</th>.*')
   lu.assertStrMatches(html, '.*<tr><td>randread</td><td>rr</td><td>read</td><td>IOPS</td>'
-    .. '<td class="">[%d.]+k IO/s</td>\n<td class="">[%d.]+k IO/s</td>\n<td class="">[%d.]+k IO/s</td></tr>.*')
+    .. '<td class="">[%d.]+k IO/s</td>\n<td class="">[%d.]+k IO/s</td>\n'
+    .. '<td class="">[%d.]+k IO/s</td></tr>.*')
   lu.assertStrContains(html, 'aria-label="IOPS per step and job"')
   lu.assertEquals(h.joe_in(self.dir, "-q report out"), 1) -- rebuilt from out/runs.yml
 end
@@ -89,7 +93,8 @@ function TestMerge:test_an_older_joes_run_and_a_crashed_one_keep_their_steps()
   lu.assertEquals(status, 1)
   local html = h.read(self.dir .. "/out/report.html")
   lu.assertStrContains(html, '<span class="name">old: check</span><span class="status passed">')
-  lu.assertStrContains(html, '<span class="name">crashed: check</span><span class="status running">')
+  lu.assertStrContains(html,
+    '<span class="name">crashed: check</span><span class="status running">')
   lu.assertStrMatches(html, '.*did not finish.*broke\n</pre>.*')
   lu.assertEquals(suites(self.dir .. "/out/junit.xml"), "old 2 0 0\ncrashed 2 0 1\n")
 end
@@ -98,7 +103,8 @@ function TestMerge:test_bad_input()
   local status, _, err = h.joe_in(self.dir, "report a/run nowhere -o out")
   lu.assertEquals({ status, err }, { 2, "joe: nowhere: no such directory\n" })
   status, _, err = h.joe_in(self.dir, "report a/run b/run -o c/run")
-  lu.assertEquals({ status, err }, { 2, "joe: c/run is a run's output directory; give -o a new folder\n" })
+  lu.assertEquals({ status, err },
+    { 2, "joe: c/run is a run's output directory; give -o a new folder\n" })
   h.write(self.dir .. "/out/a", "mine\n")
   status, _, err = h.joe_in(self.dir, "report a/run b/run -o out --label a,b")
   lu.assertEquals({ status, err }, { 2, "joe: out/a exists and is not a link joe made\n" })
@@ -117,4 +123,23 @@ function TestMerge:test_each_gives_the_same_combined_report()
   lu.assertStrContains(html, '<span class="name">local: randread</span>')
   lu.assertStrMatches(html, '.*<h4>Side by side</h4>.*<th>local</th>.*')
   lu.assertEquals(suites(dir .. "/out/junit.xml"), "local 2 0 0\n")
+end
+
+function TestMerge:test_chromium_shows_the_runs_side_by_side()
+  local fixture = require("metrics_fixture")
+  if not h.read(fixture.CHROMIUM) then
+    lu.skip("chromium is not installed (Debian package chromium)")
+  end
+  lu.assertEquals(h.joe_in(self.dir, "-q report a/run b/run c/run -o out"), 1)
+  local shots = h.root .. "/build/report-shots"
+  h.sh("mkdir -p " .. h.q(shots))
+  local shot = shots .. "/merged.png"
+  os.remove(shot)
+  fixture.chromium("--screenshot=" .. h.q(shot) .. " --window-size=1280,1800",
+    self.dir .. "/out/report.html")
+  local palette = require("cijoe.svg").PALETTE -- a colour per run, in the bars and lines
+  local counts = fixture.colour_counts(shot, { palette[1], palette[2], palette[3] })
+  for i, n in ipairs(counts) do
+    lu.assertTrue(n > 2000, "run " .. i .. "'s colour: " .. n .. " pixels")
+  end
 end

@@ -95,9 +95,11 @@ function TestMetricsGuest:test_logs_and_status_from_the_guest_become_series()
   local series = h.yaml(run .. "/002_logged/series.yml").series
   local kinds = {}
   for _, s in ipairs(series) do
-    kinds[s.metric .. " " .. s.direction .. " " .. (s.file:match("log$") and "log" or "status")] = #s.points
+    local from = s.file:match("log$") and "log" or "status"
+    kinds[s.metric .. " " .. s.direction .. " " .. from] = #s.points
   end
-  for _, key in ipairs({ "iops read log", "bw write log", "iops read status", "bw write status" }) do
+  for _, key in ipairs({ "iops read log", "bw write log", "iops read status",
+    "bw write status" }) do
     lu.assertTrue((kinds[key] or 0) >= 2, key .. ": " .. tostring(kinds[key]) .. " points")
   end
   lu.assertEquals(h.joe_in(self.dir, "-q report"), 0)

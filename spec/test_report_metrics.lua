@@ -10,7 +10,6 @@ local svg = require("cijoe.svg")
 
 TestReportMetrics = {}
 
-local CHROMIUM = "/usr/bin/chromium"
 local SHOTS = h.root .. "/build/report-shots"
 
 -- Requirements that 3 jobs miss (the read IOPS of reads and of both mixed clones) and 1
@@ -50,14 +49,18 @@ function TestReportMetrics:test_failed_checks_fail_the_steps_and_the_run()
   has(html, "1 of 1 checks failed:\nrr read iops = ")
   has(html, "2 of 2 checks failed:\nmix read iops = ")
   has(html, '<table class="tests metrics"><caption>job rr <span class="size">fio-rr.json</span>')
-  has(html, "<th>io</th><th>IOPS</th>\n<th>bandwidth</th>\n<th>mean latency</th>\n<th>p99 completion latency</th>")
-  lu.assertStrMatches(html, '.*<tr><td>read</td><td class="">[%d.]+k IO/s</td>\n<td class="">[%d.]+ MiB/s</td>\n'
+  has(html, "<th>io</th><th>IOPS</th>\n<th>bandwidth</th>\n<th>mean latency</th>\n"
+    .. "<th>p99 completion latency</th>")
+  lu.assertStrMatches(html, '.*<tr><td>read</td><td class="">[%d.]+k IO/s</td>\n'
+    .. '<td class="">[%d.]+ MiB/s</td>\n'
     .. '<td class="">[%d.]+ µs</td>\n<td class="">[%d.]+ µs</td></tr>.*')
-  lu.assertStrMatches(html, '.*<tr class="fail"><td>rr</td><td>read</td><td>iops</td><td>[%d.]+k IO/s</td>'
+  lu.assertStrMatches(html, '.*<tr class="fail"><td>rr</td><td>read</td><td>iops</td>'
+    .. '<td>[%d.]+k IO/s</td>'
     .. '<td>%[1; 2%] M</td><td class="status fail">✗ fail</td></tr>.*')
   lu.assertStrMatches(html, '.*<tr class="pass"><td>rw</td><td>write</td><td>iops</td>.*✓ pass.*')
   for _, title in ipairs({ "IOPS per step and job", "Bandwidth per step and job",
-    "Latency percentiles per job", "IOPS over time", "Bandwidth over time", "Latency over time" }) do
+    "Latency percentiles per job", "IOPS over time", "Bandwidth over time",
+    "Latency over time" }) do
     has(html, 'aria-label="' .. title .. '"')
   end
   has(html, 'class="bar fail"') -- the bars that missed their range
@@ -66,69 +69,38 @@ function TestReportMetrics:test_failed_checks_fail_the_steps_and_the_run()
   local junit = h.read(self.run .. "/junit.xml")
   has(junit, '<testcase classname="reads" name="check rr read iops"')
   has(junit, '<failure message="1 of 1 checks failed: rr read iops = ')
-  has(junit, 'tests="8" failures="5" errors="0"') -- 4 steps and 4 checks; 2 steps and 3 checks failed
+  -- 4 steps and 4 checks; 2 steps and 3 checks failed
+  has(junit, 'tests="8" failures="5" errors="0"')
   local md = h.read(summary)
   has(md, "### joe: bench failed\n\n2 passed, 2 failed, 0 skipped")
   lu.assertStrMatches(md, ".*\n| reads | rr | read | IOPS [%d.]+k IO/s, bandwidth [%d.]+ MiB/s, .*")
 end
 
--- Run headless Chromium on a file with a fresh profile (as spec/test_report.lua does);
--- returns its stdout. Requests to the network cannot resolve; net_log records them.
-local function chromium(args, file, net_log)
-  local profile = h.tmpdir()
-  local out = h.sh(string.format("timeout 120 %s --headless --no-sandbox --disable-gpu "
-    .. "--disable-quic --no-first-run --disable-background-networking --disable-component-update "
-    .. "--disable-sync --user-data-dir=%s --host-resolver-rules='MAP * ~NOTFOUND' %s %s %s "
-    .. "2>/dev/null", CHROMIUM, h.q(profile), net_log and "--log-net-log=" .. h.q(net_log) or "",
-    args, h.q("file://" .. file)))
-  h.sh("rm -rf " .. h.q(profile))
-  return out
-end
-
--- How many pixels of a screenshot are within 48 of each colour (#rrggbb), by
--- spec/chart_probe.py's PNG reader.
-local function colour_counts(png, colours)
-  local out = h.sh("python3 -c " .. h.q([==[
-import sys
-sys.path.insert(0, sys.argv[1])
-import chart_probe
-w, h, bpp, rows = chart_probe.decode(sys.argv[2])
-wants = [tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in sys.argv[3:]]
-counts = [0] * len(wants)
-for row in rows:
-    for x in range(0, w * bpp, bpp * 2):
-        px = row[x:x + 3]
-        for i, want in enumerate(wants):
-            if max(abs(px[j] - want[j]) for j in range(3)) <= 48:
-                counts[i] += 1
-print(*counts)]==]) .. " " .. h.q(h.root .. "/spec") .. " " .. h.q(png) .. " '" .. table.concat(colours, "' '") .. "'")
-  local counts = {}
-  for n in out:gmatch("%d+") do counts[#counts + 1] = tonumber(n) end
-  lu.assertEquals(#counts, #colours, out)
-  return counts
-end
-
 function TestReportMetrics:test_chromium_shows_the_tables_and_charts()
-  if not h.read(CHROMIUM) then lu.skip("chromium is not installed (Debian package chromium)") end
+  if not h.read(fixture.CHROMIUM) then
+    lu.skip("chromium is not installed (Debian package chromium)")
+  end
   lu.assertEquals(h.joe_in(self.run, "-q report ."), 1)
   h.sh("mkdir -p " .. h.q(SHOTS))
   local file = self.run .. "/report.html"
   local shot = SHOTS .. "/metrics.png"
   os.remove(shot)
-  chromium("--screenshot=" .. h.q(shot) .. " --window-size=1280,2200", file)
+  fixture.chromium("--screenshot=" .. h.q(shot) .. " --window-size=1280,2200", file)
   local png = h.read(shot) or ""
   lu.assertEquals(png:sub(1, 8), "\137PNG\r\n\26\n")
   lu.assertEquals({ string.unpack(">I4I4", png, 17) }, { 1280, 2200, 25 }) -- IHDR width, height
   -- the bars' blue (every other pixel counted), the failure red, the percentiles' orange
-  local counts = colour_counts(shot, { svg.PALETTE[1], svg.FAIL, svg.PALETTE[2] })
+  local counts = fixture.colour_counts(shot, { svg.PALETTE[1], svg.FAIL, svg.PALETTE[2] })
   lu.assertTrue(counts[1] > 4000, "bars: " .. counts[1] .. " blue pixels")
   lu.assertTrue(counts[2] > 300, "failure marks and text: " .. counts[2] .. " red pixels")
   lu.assertTrue(counts[3] > 100, "percentile lines: " .. counts[3] .. " orange pixels")
-  local dom = chromium("--dump-dom", file, self.run .. "/net.json")
-  for _, title in ipairs({ "IOPS per step and job", "Latency percentiles per job", "IOPS over time" }) do
+  local dom = fixture.chromium("--dump-dom", file, self.run .. "/net.json")
+  for _, title in ipairs({ "IOPS per step and job", "Latency percentiles per job",
+    "IOPS over time" }) do
     has(dom, 'aria-label="' .. title .. '"')
   end
   has(dom, '<caption>job rr <span class="size">fio-rr.json</span></caption>')
   has(dom, "✗ fail")
-  lu.assertEquals(select(2, (h.read(self.run .. "/net.json") or ""):gsub('"initiator":"null"', "")), 0)
+  local net = h.read(self.run .. "/net.json") or ""
+  lu.assertEquals(select(2, net:gsub('"initiator":"null"', "")), 0) -- the page's requests
 end
