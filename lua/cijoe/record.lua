@@ -17,7 +17,12 @@
 -- interrupted), steps (a list of {number, name, status, begin, elapsed, description,
 -- uses, reason, error, failure, commands, failed_commands, tests}), targets (--each:
 -- target -> status), counts ({passed, failed, skipped} of steps, and tests_* of the
--- tests the steps ran).
+-- tests the steps ran). A step of a target of --each also has target, target_number (its
+-- number in the target's own run), plain_name (its name there) and rel (its folder).
+--
+-- The reports read record.state: the same record (or a merged report's, cijoe.merge)
+-- with the checks of analysis.yml and compare.yml joined (cijoe.checks), and go through
+-- the commands a step at a time with record.each_step.
 local yaml = require("cijoe.yaml")
 
 local record = {}
