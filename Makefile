@@ -94,7 +94,7 @@ check-asan: build-asan/joe
 # as it is; what the fuzzer adds goes to build-fuzz/corpus-T, so later runs go on from
 # there) and fails on any finding: a crash, a broken property, a leak, 10 s on one input
 # or 2 GB of memory. FUZZ_TIME=600 make check-fuzz for a deeper search.
-FUZZ_TARGETS := yaml config fio ssh_config known_hosts toml fiolog
+FUZZ_TARGETS := yaml config fio ssh_config known_hosts toml fiolog metrics
 FUZZ_SRCS    := src/yaml.c src/proc.c src/fs.c src/sink.c
 FUZZ_TIME    ?= 20
 FUZZ_FLAGS    = -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \

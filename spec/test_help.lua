@@ -113,7 +113,8 @@ function TestHelp:test_bash_completion()
   lu.assertEquals(self:bash_complete("selftest", "li"), "complete -F _joe joe\nlinux\n")
   lu.assertEquals(self:bash_complete("-c", "w"), "complete -F _joe joe\nwf.lua\n")
   lu.assertEquals(self:bash_complete("analyse", "-"),
-    "complete -F _joe joe\n--color\n--help\n--requirements\n--version\n-h\n-r\n")
+    "complete -F _joe joe\n--baseline\n--color\n--help\n--metrics\n--requirements\n" ..
+    "--threshold\n--version\n-h\n-r\n-t\n")
 end
 
 function TestHelp:test_zsh_completion_through_tab()

@@ -211,18 +211,30 @@ function commands.selftest(opts, args)
   return require("cijoe.test").selftest(opts, args)
 end
 
--- joe extract | analyse [outdir]: fio metrics, in the fio package (fio.metrics).
-function commands.extract(_, args) return require("fio.metrics").extract(args[1]) end
-function commands.analyse(opts, args) return require("fio.metrics").analyse(args[1], opts.requirements) end
+-- joe extract | analyse [outdir]: metrics by the packages' extractors, checked against
+-- requirements (and a baseline).
+function commands.extract(_, args) return require("cijoe.extract").main(args[1]) end
+function commands.analyse(opts, args) return require("cijoe.analyse").main(args[1], opts) end
 
--- joe report [outdir]: rebuild the reports from what a run left on disk, even a crashed one.
+-- joe compare BASE NEW [-t 5%] [--metrics a,b|all]: two runs' metrics side by side.
+function commands.compare(opts, args)
+  if #args ~= 2 then return cli.die("compare: give two output directories, BASE and NEW", 2) end
+  return require("cijoe.compare").main(args[1], args[2], opts)
+end
+
+-- joe report [outdir]: rebuild the reports from what a run left on disk, even a crashed one;
+-- joe report DIR1 DIR2 ... -o OUT [--label a,b]: one report of several runs.
 function commands.report(opts, args)
+  if #args > 1 or opts.output then
+    return require("cijoe.merge").main(#args > 0 and args or { "cijoe-output/latest" },
+      opts.output, opts.label, opts.quiet)
+  end
   local dir = args[1] or "cijoe-output/latest"
   if (fs.stat(dir) or {}).type ~= "directory" then return cli.die(dir .. ": no such directory", 2) end
   local _, err = require("cijoe.record").write_state(dir) -- after a crash, from the journal
   if err then cli.die(err, 1) end
-  local ok = require("cijoe.report").run(dir, opts.quiet)
-  return (ok and not err) and 0 or 1
+  local ok, status = require("cijoe.report").run(dir, opts.quiet)
+  return (ok and not err and status == "passed") and 0 or 1
 end
 
 function commands.repl(opts, args)

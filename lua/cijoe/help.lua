@@ -29,6 +29,14 @@ help.OPTIONS = {
   pattern = { "-k", arg = "PATTERN", text = "only the tests whose names match PATTERN (Lua)" },
   requirements = { "-r", "--requirements", arg = "FILE",
     text = "the ranges to check (default: ./requirements.yml)" },
+  threshold = { "-t", "--threshold", arg = "N%",
+    text = "with compare and --baseline: a change worse than N% is a regression (default 5%)" },
+  baseline = { "--baseline", arg = "DIR",
+    text = "compare the run's metrics with those of the run in DIR too" },
+  label = { "--label", arg = "A,B,...",
+    text = "with report DIR1 DIR2 -o OUT: the runs' names, one per DIR, in order" },
+  metrics = { "--metrics", arg = "A,B|all",
+    text = "the metrics compared (default: each extractor's key metrics)" },
   man = { "--man", text = "print the man page, joe(1), as roff" },
   color = { "--color", arg = "WHEN", values = { "auto", "always", "never" },
     text = "colour: auto (a terminal, without NO_COLOR; CLICOLOR_FORCE forces), always, never" },
@@ -96,24 +104,44 @@ help.COMMANDS = {
     text = "Copies a package's default.config and example.workflow into this folder, never " ..
       "over existing files. CIJOE's --example does the same.",
     examples = { { "joe -s qemu && joe run", "the qemu package's example, run" } } },
-  { name = "report", aliases = { "--produce-report" }, usage = { "joe report [options] [OUTDIR]" },
-    options = { "quiet" }, operands = "dirs",
-    summary = "rebuild report.html and junit.xml of a run (default: the latest)",
-    text = "Builds the reports from the files of an output directory only, so it works on " ..
-      "a run that crashed. CIJOE's --produce-report does the same.",
-    examples = { { "joe report cijoe-output/latest", "the newest run's report again" } } },
+  { name = "report", aliases = { "--produce-report" },
+    usage = { "joe report [options] [OUTDIR]", "joe report DIR1 DIR2 ... -o OUT [--label A,B]" },
+    options = { "output", "label", "quiet" }, operands = "dirs",
+    summary = "rebuild report.html and junit.xml of a run, or one report of several runs",
+    text = "Builds the reports from the files of an output directory only (default: the " ..
+      "latest), so it works on a run that crashed; with several DIRs and -o OUT, one " ..
+      "report and one junit.xml of them all, side by side, in OUT (which links to the " ..
+      "runs). Exits 1 when a run did not pass, its checks included. CIJOE's " ..
+      "--produce-report does the same for one run.",
+    examples = { { "joe report cijoe-output/latest", "the newest run's report again" },
+      { "joe report runs/* -o merged", "the runs of a CI matrix in one report" } } },
   { name = "extract", usage = { "joe extract [OUTDIR]" }, options = {}, operands = "dirs",
-    summary = "fio metrics of a run into metrics.yml per step",
-    text = "Reads every fio JSON result in the steps' artifacts/ and writes NNN_<step>/" ..
-      "metrics.yml: iops, bw (B/s) and latencies (nsec) per job and direction.",
+    summary = "the metrics of a run's steps into metrics.yml per step",
+    text = "Runs the packages' extractors (fio's reads its JSON results, logs and " ..
+      "--status-interval output) over the steps' artifacts and writes NNN_<step>/" ..
+      "metrics.yml (iops, bw in B/s, latencies in nsec per job and direction) and, for " ..
+      "values over time, series.yml.",
     examples = { { "joe extract", "the metrics of cijoe-output/latest" } } },
-  { name = "analyse", usage = { "joe analyse [options] [OUTDIR]" }, options = { "requirements" },
-    operands = "dirs", summary = "check a run's fio metrics against ranges (-r FILE)",
-    text = "Checks the metrics of joe extract against the ranges of a requirements file: " ..
-      "`workflow:` (every job) or `steps: <step>:`, then `jobs: <job>:`, then read, write " ..
-      "or trim, then a metric and a range such as \"[200; 999] k\" or \"(0; 2] msec\" " ..
-      "([ ] inclusive, ( ) exclusive, inf allowed). The most specific range wins.",
-    examples = { { "joe analyse -r ranges.yml", "check cijoe-output/latest" } } },
+  { name = "analyse", usage = { "joe analyse [options] [OUTDIR]" },
+    options = { "requirements", "baseline", "threshold", "metrics" },
+    operands = "dirs", summary = "check a run's metrics against ranges, or a baseline run",
+    text = "Checks the metrics of joe extract against the ranges of a requirements file " ..
+      "(joe's YAML or CIJOE's .perfreq): `workflow:` (every job) or `steps: <step>:`, " ..
+      "then `jobs: <job>:`, then read, write or trim, then a metric and a range such as " ..
+      "\"[200; 999] k\" or \"(0; 2] msec\" ([ ] inclusive, ( ) exclusive, inf allowed). " ..
+      "The most specific range wins. With --baseline DIR, compares with that run too. " ..
+      "A failed check fails the step and the run in the reports; exits 1 then.",
+    examples = { { "joe analyse -r ranges.yml", "check cijoe-output/latest" },
+      { "joe analyse --baseline runs/main", "regressions against main's run" } } },
+  { name = "compare", usage = { "joe compare [options] BASE NEW" },
+    options = { "threshold", "metrics" }, operands = "dirs",
+    summary = "two runs' metrics side by side, regressions marked",
+    text = "Prints BASE's and NEW's metrics and the change per step, job and metric; a " ..
+      "change worse than the threshold in the metric's better direction (IOPS up, " ..
+      "latency down) is a regression, written to NEW/compare.yml, so NEW's report says " ..
+      "failed. Exits 1 on a regression.",
+    examples = { { "joe compare runs/main runs/mine", "did my change slow anything down?" },
+      { "joe compare -t 2% --metrics all a b", "every metric, 2% threshold" } } },
   { name = "lint", aliases = { "--integrity-check" }, usage = { "joe lint FILE ..." },
     options = {}, operands = "files", summary = "check workflows without running them",
     text = "Checks syntax, step names, worklets and the `with` keys of worklets that list " ..

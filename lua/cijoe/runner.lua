@@ -93,11 +93,12 @@ local selection = runner.selection
 --- count (how many steps are to run again, the top level included), or nil and a message.
 function runner.failed_steps(dir)
   local record = require("cijoe.record")
-  local unwanted = {}
-  local state = record.derive(dir, function(e)
-    if e.ev == "end" and e.why == "not selected" then unwanted[e.n] = true end
-  end)
+  local state = record.derive(dir)
   if not state then return nil, dir .. ": no run there (it has no journal.yml)" end
+  local unwanted = {}
+  for e in record.each_event(dir .. "/journal.yml") do
+    if e.ev == "end" and e.why == "not selected" then unwanted[e.n] = true end
+  end
   if state.kind ~= "workflow" then
     return nil, dir .. ": a run of " .. tostring(state.kind) .. (state.kind == "each" and
       "; give one target's folder (" .. dir .. "/TARGET) to run its failed steps again" or
