@@ -230,7 +230,9 @@ function commands.report(opts, args)
       opts.output, opts.label, opts.quiet)
   end
   local dir = args[1] or "cijoe-output/latest"
-  if (fs.stat(dir) or {}).type ~= "directory" then return cli.die(dir .. ": no such directory", 2) end
+  if (fs.stat(dir) or {}).type ~= "directory" then
+    return cli.die(dir .. ": no such directory", 2)
+  end
   local _, err = require("cijoe.record").write_state(dir) -- after a crash, from the journal
   if err then cli.die(err, 1) end
   local ok, status = require("cijoe.report").run(dir, opts.quiet)

@@ -24,54 +24,12 @@ local TRANSPORT_KEYS = {
   known_hosts = "string",
 }
 
--- Words users write for booleans, quoted or not (YAML 1.1's, as PyYAML reads them).
-local BOOLEANS = { ["true"] = true, yes = true, on = true, ["false"] = false, no = false,
-  off = false }
-
--- The boolean a value stands for, or nil when it stands for none.
-local function as_boolean(v)
-  if type(v) == "boolean" then return v end
-  if type(v) ~= "string" then return nil end
-  return BOOLEANS[v:lower()]
-end
+local values = require("cijoe.config_values")
+local CHECKS = values.CHECKS
 
 --- The boolean a config value (or an environment override of one) stands for: true,
 --- false, or nil for a value that is no boolean.
-config.boolean = as_boolean
-
--- A whole number from a number or a string of digits (what ${VAR} gives), or nil.
-local function as_integer(v)
-  return math.tointeger(type(v) == "string" and tonumber(v) or v)
-end
-
--- A number from a number or a numeric string, or nil.
-local function as_number(v)
-  local n = type(v) == "string" and tonumber(v) or v
-  return type(n) == "number" and n == n and n or nil
-end
-
--- Each kind of value: a function giving the value as joe takes it (nil when it is not
--- one), and what it must be, for the message. Numbers are bounded here, before they
--- reach C, where an out-of-range one would be undefined.
-local CHECKS = {
-  string = { function(v) return (type(v) == "string" or type(v) == "number") and v or nil end,
-    "a string" },
-  seconds = { function(v) v = as_number(v) return v and v > 0 and v <= 86400 and v or nil end,
-    "a number of seconds above 0 and at most 86400" },
-  keepalive = { function(v) v = as_integer(v) return v and v >= 0 and v <= 86400 and v or nil end,
-    "a whole number of seconds from 0 (none) to 86400" },
-  count = { function(v) v = as_integer(v) return v and v >= 1 and v <= 1000 and v or nil end,
-    "a whole number from 1 to 1000" },
-  boolean = { as_boolean, "true or false (yes/no)" },
-  map = { function(v) return type(v) == "table" and #v == 0 and v or nil end, "a mapping" },
-  port = { function(v) v = as_integer(v) return v and v > 0 and v < 65536 and v or nil end,
-           "a port number (1-65535)" },
-  host_key_check = { function(v)
-    local b = as_boolean(v)
-    if b ~= nil then return b and "yes" or "no" end
-    return v == "accept-new" and v or nil
-  end, "yes, no or accept-new" },
-}
+config.boolean = values.boolean
 
 -- The "file:line:column" where t[key] was written, for messages.
 local function where(doc, t, key)
@@ -142,9 +100,12 @@ end
 local function check_transports(doc, transports)
   for _, name in ipairs(ordered_keys(doc, transports)) do
     local t = transports[name]
-    if name == "local" then complain(doc, transports, name, "the transport name 'local' is reserved") end
+    if name == "local" then
+      complain(doc, transports, name, "the transport name 'local' is reserved")
+    end
     if type(name) ~= "string" then
-      complain(doc, transports, name, "the transport name " .. tostring(name) .. " is not a string (quote it)")
+      complain(doc, transports, name, "the transport name " .. tostring(name) ..
+        " is not a string (quote it)")
     end
     if t == nil or (type(t) == "table" and next(t) == nil) then
       complain(doc, transports, name, "transport " .. name .. " has no settings (give at least " ..
@@ -172,7 +133,9 @@ local function check_document(doc)
   if root.cijoe == nil then return end
   check(doc, root, "cijoe", "map")
   local c = root.cijoe
-  for _, key in ipairs({ "transport", "run", "workflow" }) do check(doc, c, key, "map", "cijoe." .. key) end
+  for _, key in ipairs({ "transport", "run", "workflow" }) do
+    check(doc, c, key, "map", "cijoe." .. key)
+  end
   if c.run then check(doc, c.run, "env", "map", "cijoe.run.env") end
   if c.workflow then check(doc, c.workflow, "fail_fast", "boolean", "cijoe.workflow.fail_fast") end
   if c.transport then check_transports(doc, c.transport) end
@@ -290,7 +253,8 @@ function config.transport_names(conf)
   local order = (getmetatable(conf) or {}).transport_order
   if order then return order end
   local names = {} -- a config made in Lua: no order was written, so sorted
-  for name in pairs(type(conf.cijoe) == "table" and type(conf.cijoe.transport) == "table" and conf.cijoe.transport or {}) do
+  local c = type(conf.cijoe) == "table" and conf.cijoe or {}
+  for name in pairs(type(c.transport) == "table" and c.transport or {}) do
     names[#names + 1] = name
   end
   table.sort(names)

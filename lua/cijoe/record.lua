@@ -200,7 +200,9 @@ local function without_journal(dir)
     table.sort(names)
     for _, entry in ipairs(names) do
       local n, name = entry:match("^(%d+)_(.+)$")
-      if n then state.steps[#state.steps + 1] = { number = tonumber(n), name = name, status = "unknown" } end
+      if n then
+        state.steps[#state.steps + 1] = { number = tonumber(n), name = name, status = "unknown" }
+      end
     end
   end
   return state

@@ -31,13 +31,16 @@ local function show(v, depth)
   if type(v) ~= "table" or (getmetatable(v) or {}).__tostring then return tostring(v) end
   if depth >= MAX_DEPTH then return "{...}" end
   local keys, parts, n = {}, {}, #v
-  for k in pairs(v) do if math.type(k) ~= "integer" or k < 1 or k > n then keys[#keys + 1] = k end end
+  for k in pairs(v) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then keys[#keys + 1] = k end
+  end
   table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
   for i = 1, n + #keys do
     if i > MAX_ITEMS then parts[i] = "... (" .. n + #keys .. " entries)" break end
     local k = i <= n and i or keys[i - n]
     local name = type(k) == "string" and k:match("^[%a_][%w_]*$")
-    parts[i] = (i <= n and "" or name and k .. " = " or "[" .. show(k, MAX_DEPTH) .. "] = ") .. show(v[k], depth + 1)
+    local label = i <= n and "" or name and k .. " = " or "[" .. show(k, MAX_DEPTH) .. "] = "
+    parts[i] = label .. show(v[k], depth + 1)
   end
   local line, pad = "{" .. table.concat(parts, ", ") .. "}", string.rep("  ", depth + 1)
   if #line <= 72 and not line:find("\n") then return line end
@@ -108,7 +111,11 @@ end
 -- line: the read gives nil, "interrupted".
 local function step()
   local prompt, line, err = pending and ">> " or "joe[" .. cijoe.default_transport() .. "]> "
-  if history then line, err = lineedit.read(prompt, repl.complete, history) else line = io.read("l") end
+  if history then
+    line, err = lineedit.read(prompt, repl.complete, history)
+  else
+    line = io.read("l")
+  end
   if err or (history and not line) then io.write("\n") end
   if line then failed = not feed(line) or failed end
   return line ~= nil or err ~= nil
@@ -192,7 +199,8 @@ function repl.main(opts, args)
   io.stdout:setvbuf("line")
   if lineedit.isatty() then
     history = history_file()
-    print("joe repl, Lua " .. _VERSION:sub(5) .. " with cijoe: logs in " .. dir .. ", :help for help")
+    print("joe repl, Lua " .. _VERSION:sub(5) .. " with cijoe: logs in " .. dir ..
+      ", :help for help")
   end
   status = loop()
   session:end_step({ status = status == 0 and "passed" or "failed" })

@@ -82,7 +82,8 @@ local function hook_fixtures(lu_runner, r, results, count)
     lu_runner[phase] = function(_, class_name, instance)
       if type(instance) ~= "table" or type(instance[phase]) ~= "function" then return end
       local name = class_name .. "." .. phase
-      local res = runner.step(r, { number = count() + 1, name = name, optional = function() return true end,
+      local res = runner.step(r, { number = count() + 1, name = name,
+        optional = function() return true end,
         fn = function() return instance[phase](instance) end })
       if res.dropped then return end
       count(1)

@@ -73,7 +73,8 @@ function workflow.worklet(name)
   if not chunk then return nil, err end
   local ok, fn = pcall(chunk)
   if not ok or type(fn) ~= "function" then
-    return nil, origin .. ": a worklet must return a function" .. (ok and "" or ": " .. tostring(fn))
+    return nil, origin .. ": a worklet must return a function" ..
+      (ok and "" or ": " .. tostring(fn))
   end
   local doc, keys = {}, nil
   for line in text:gmatch("[^\n]*") do
@@ -133,13 +134,17 @@ function workflow.load(path)
   local env = setmetatable({ cijoe = cijoe }, { __index = _G })
   function env.step(...)
     local s, err = workflow.make_step(...)
-    if not (s and add_step(wf, s)) then error(err or "step '" .. s.name .. "' is declared twice", 2) end
+    if not (s and add_step(wf, s)) then
+      error(err or "step '" .. s.name .. "' is declared twice", 2)
+    end
     local caller = debug.getinfo(2, "Sl")
     s.where = caller.short_src .. ":" .. caller.currentline
   end
   local chunk, err
   if not path:match("%.ya?ml$") then chunk, err = loadfile(path, "t", env) end
-  if is_task(path, not chunk) then return require("cijoe.task").load(wf, workflow.make_step, add_step) end
+  if is_task(path, not chunk) then
+    return require("cijoe.task").load(wf, workflow.make_step, add_step)
+  end
   if not chunk then return nil, err end
   package.path = (path:match("^(.*)/") or ".") .. "/?.lua;" .. package.path
   wf.chunk, wf.env = chunk, env
