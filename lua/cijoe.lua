@@ -3,8 +3,10 @@
 -- exit status and a state table, one that could not be run returns nil and a message
 -- (and then nothing of it ran). cijoe.config, cijoe.monitor and cijoe.verbose are the
 -- current run's config and output settings, read and set through this table.
+-- @module cijoe
 local proc = require("cijoe.proc")
 local config = require("cijoe.config")
+local console = require("cijoe.console")
 local run = require("cijoe.run")
 local secrets = require("cijoe.secrets")
 local yaml = require("cijoe.yaml")
@@ -30,7 +32,8 @@ setmetatable(cijoe, {
 local State = {}
 State.__index = State
 
---- The text the command printed, as it was logged.
+--- The text the command printed, as it was logged (State:output()).
+-- @treturn string
 function State:output()
   local f = io.open(self.output_fpath, "rb")
   if not f then return "" end
@@ -40,6 +43,10 @@ function State:output()
 end
 
 --- Quote a string for sh, so that no value can inject a command.
+-- @function quote
+-- @param s a string (or anything tostring takes)
+-- @treturn string s in single quotes
+-- @usage cijoe.run("ls -l " .. cijoe.quote(path))
 cijoe.quote = require("cijoe.transport").quote
 
 -- Raise the error luaL_check* would, at the caller of the cijoe function.
@@ -152,8 +159,10 @@ local function execute(name, cmd, opts)
     local monitor = opts.monitor
     if monitor == nil then monitor = r.monitor end
     if r.verbose then io.stderr:write("[", name, "] $ ", st.cmd, "\n") end
+    if console.live then console.command(name, st.cmd) end -- for the live display
     result, why = t:run(cmd, { cwd = opts.cwd, env = env, log = log, timeout = opts.timeout,
       monitor = monitor })
+    if console.live then console.command() end
     if not result then log:write("joe: could not run the command: ", why, "\n") end
     log:close()
   end
@@ -166,18 +175,31 @@ local function execute(name, cmd, opts)
 end
 
 --- Run a shell command on the default transport, or on opts.transport.
--- opts: transport, cwd, env = {K = V}, timeout (seconds), monitor (stream the output),
--- probe (true: the transport may be down, as when waiting for a guest to come up; a
--- command that cannot run then does not fail the step, and the report shows it as a
--- probe). Returns err (the exit status, 128+N when killed by signal N; never 0 for a
--- command that timed out) and the state table, or nil and a message when the command
--- could not be run, and then nothing of it ran.
+-- The command is logged in the current step's folder (`cmd_NN.output`, `cmd_NN.state`)
+-- and journaled. A command that could not run fails its step, whatever the step
+-- returns, unless opts.probe says the transport may be down.
+-- @tparam string cmd a shell command (run by `sh -c`, or the target's login shell)
+-- @tparam[opt] table opts `transport` (a name of `cijoe.transport`, or "local"), `cwd`,
+--   `env` ({NAME = value}), `timeout` (seconds), `monitor` (stream the output),
+--   `probe` (true: a transport that is down is an answer, not a failure)
+-- @treturn[1] int err: the exit status, 128+N when signal N killed it (never 0 when it
+--   timed out)
+-- @treturn[1] State state: `cmd`, `cwd`, `transport`, `err`, `begin`, `end`, `elapsed`,
+--   `timed_out`, `interrupted`, `output_fpath`, `state_fpath`, and `state:output()`
+-- @treturn[2] nil when the command could not run (and then nothing of it ran)
+-- @treturn[2] string why
+-- @usage local err, st = cijoe.run("make -j4", { cwd = "/src", timeout = 600 })
+-- if err ~= 0 then return err end
 function cijoe.run(cmd, opts)
   opts = check_args("run", 2, cmd, opts)
   return execute(opts.transport or the_run():default_transport(), cmd, opts)
 end
 
 --- Run a shell command on this machine, whatever the default transport is.
+-- @tparam string cmd
+-- @tparam[opt] table opts as for cijoe.run (but transport)
+-- @return as cijoe.run
+-- @usage cijoe.run_local("tar -C build -cf app.tar .")
 function cijoe.run_local(cmd, opts)
   opts = check_args("run_local", 2, cmd, opts)
   return execute("local", cmd, opts)
@@ -189,7 +211,9 @@ local function transfer(op, src, dst, opts)
   local name, t0 = opts.transport or r:default_transport(), proc.now()
   local t, err = r:transport(name)
   local stats, unreachable
+  if console.live then console.command(name, op .. " " .. src .. " " .. dst) end
   if t then stats, err, unreachable = t[op](t, src, dst, opts) else unreachable = true end
+  if console.live then console.command() end
   r:copy_done({ op = op, src = src, dst = dst, transport = name, error = err, stats = stats,
     elapsed = proc.now() - t0,
     unreachable = unreachable and not (opts.probe or r.probing > 0) or nil })
@@ -197,18 +221,30 @@ local function transfer(op, src, dst, opts)
   return true
 end
 
---- Copy a file or folder from this machine to dst on the target (dst is the new name,
---- or the folder to copy into when it is one); links inside folders stay links, modes
---- are kept without setuid/setgid (opts.keep_setuid keeps them). Returns true, or nil
---- and a message.
+--- Copy a file or folder from this machine to the target.
+-- dst is the new name, or the folder to copy into when it is one (as cp -R and scp).
+-- Links inside folders stay links (never followed), modes are kept without the setuid
+-- and setgid bits, each file is written under a temporary name and renamed into place.
+-- @tparam string src a local path
+-- @tparam string dst a path on the target
+-- @tparam[opt] table opts `transport`, `keep_setuid`, `probe`
+-- @treturn[1] boolean true
+-- @treturn[2] nil
+-- @treturn[2] string why
+-- @usage assert(cijoe.put("build/app", "/tmp/app"))
 function cijoe.put(src, dst, opts)
   opts = check_args("put", 3, src, dst, opts)
   return transfer("put", src, dst, opts)
 end
 
---- Copy a file or folder from the target to this machine, as cijoe.put does. A relative
---- destination lands in the step's artifacts folder, so what was fetched stays with the
---- run. Returns true, or nil and a message.
+--- Copy a file or folder from the target to this machine, as cijoe.put does.
+-- A relative destination lands in the current step's artifacts folder, so what was
+-- fetched stays with the run (and the report links it).
+-- @tparam string src a path on the target
+-- @tparam string dst a local path (relative: in the step's artifacts/)
+-- @tparam[opt] table opts as for cijoe.put
+-- @return as cijoe.put
+-- @usage assert(cijoe.get("/var/log/app.log", "app.log"))
 function cijoe.get(src, dst, opts)
   opts = check_args("get", 3, src, dst, opts)
   if dst:sub(1, 1) ~= "/" then
@@ -219,10 +255,13 @@ function cijoe.get(src, dst, opts)
   return transfer("get", src, dst, opts)
 end
 
---- Call fn(...) with every command and copy it makes counted as a probe, as opts.probe
---- does for one command: for code that expects a transport to be down and calls what
---- cannot take that option (a package's functions). Returns what fn returns; an error
---- in fn is raised again.
+--- Call fn with every command and copy it makes counted as a probe.
+-- As opts.probe does for one command: for code that expects a transport to be down and
+-- calls what cannot take that option (a package's functions).
+-- @tparam function fn
+-- @param ... its arguments
+-- @return what fn returns (an error in fn is raised again)
+-- @usage local up = cijoe.probe(guest.is_running, guest)
 function cijoe.probe(fn, ...)
   if type(fn) ~= "function" then bad_arg(1, "probe", "function", fn) end
   local r = the_run()
@@ -234,53 +273,66 @@ function cijoe.probe(fn, ...)
 end
 
 --- The name of the transport commands use when opts.transport is not given.
+-- @treturn string the one set for the run (the REPL's :transport, a target of --each),
+--   else the config's first, else "local"
 function cijoe.default_transport()
   return the_run():default_transport()
 end
 
---- Call fn(name, entry) each time a transport of the config is opened, before it
---- connects: entry is its table under cijoe.transport, which fn may complete (the qemu
---- package sets the SSH port its guest was given at start); fn returning nil and a
---- message refuses the opening with that message. A package's <pkg>/transport.lua is
---- loaded before the first transport opens when the config has a <pkg> section, so its
---- hooks apply in runs that never require the package.
+--- Call fn each time a transport of the config is opened, before it connects.
+-- fn(name, entry) gets the transport's table under cijoe.transport, which it may
+-- complete (the qemu package sets the SSH port its guest was given at start); fn
+-- returning nil and a message refuses the opening with that message. A package's
+-- <pkg>/transport.lua is loaded before the first transport opens when the config has
+-- a <pkg> section, so its hooks apply in runs that never require the package.
+-- @tparam function fn
 function cijoe.on_transport_open(fn)
   if type(fn) ~= "function" then bad_arg(1, "on_transport_open", "function", fn) end
   require("cijoe.transport").on_open(fn)
 end
 
---- Close the transport called name if it is open; its next command opens it again from
---- the config (after a guest it reaches was started again on another port).
+--- Close the transport called name if it is open; its next use opens it again.
+-- @tparam string name
 function cijoe.close_transport(name)
   check_args("close_transport", 2, name)
   the_run():close_transport(name)
 end
 
---- Close every transport the run opened (the next use connects again), as when a guest
---- was restarted on another port.
+--- Close every transport the run opened (the next use connects again).
 function cijoe.close_transports()
   the_run():close_transports()
 end
 
---- The current step's folder in the output directory (made on first use); with sub, a
---- folder inside it, such as "artifacts". Returns the path, or nil and a message.
+--- The current step's folder in the output directory, made on first use.
+-- @tparam[opt] string sub a folder inside it, such as "artifacts"
+-- @treturn[1] string the path
+-- @treturn[2] nil
+-- @treturn[2] string why
 function cijoe.step_path(sub)
   return the_run():step_path(sub)
 end
 
---- Run fn(t) for every transport name in targets at once (at most opts.jobs at a time),
---- each in a process of its own, where t.run, t.put and t.get are bound to that target
---- (t.name is its name). Returns {target = {err =, message =, elapsed =}}; a target that
---- fails or cannot be reached never raises. Commands are logged in <step>/<target>/.
+--- Run fn(t) for every transport name in targets at once, each in a process of its own.
+-- t.run, t.put and t.get are bound to that target and t.name is its name. A target
+-- that fails or cannot be reached never raises. Commands are logged in <step>/<target>/.
+-- @tparam {string,...} targets transport names
+-- @tparam function fn fn(t) returning err [, message]
+-- @tparam[opt] table opts `jobs` (at most that many at a time; a whole number >= 1)
+-- @treturn table {target = {err =, message =, elapsed =, could_not_run =}}
+-- @usage local r = cijoe.each({"lab1", "lab2"}, function(t) return t.run("uname -r") end)
 function cijoe.each(targets, fn, opts)
   if type(targets) ~= "table" then bad_arg(1, "each", "table", targets) end
   if type(fn) ~= "function" then bad_arg(2, "each", "function", fn) end
   return require("cijoe.each").each(targets, fn, opts)
 end
 
---- A value of the config by dotted key ("qemu.guests.x.path"); the environment variable
---- named like the key (QEMU_GUESTS_X_PATH) wins over the config; default when neither
---- has it.
+--- A value of the config by dotted key.
+-- The environment variable named like the key (qemu.guests.x.path: QEMU_GUESTS_X_PATH)
+-- wins over the config, as a string.
+-- @tparam string key such as "qemu.guests.default.memory"
+-- @param[opt] default when neither has it
+-- @return the value
+-- @usage local env = cijoe.getconf("cijoe.run.env", {})
 function cijoe.getconf(key, default)
   check_args("getconf", 2, key)
   return config.get(the_run().config, key, default)

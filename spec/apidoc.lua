@@ -1,11 +1,13 @@
--- The API reference: every function that lua/cijoe.lua and the built-in packages' modules
--- export (`function M.name(` or `function M:name(`), with the `---` comment above it.
--- `joe spec/apidoc.lua` writes build/doc/index.html; with JOE_APIDOC_CHECK=1 it only
--- lists exported functions without a doc comment and fails when there is one.
--- JOE_APIDOC_FILES (space-separated) replaces the list of files to read.
+-- The API reference. `make doc` runs this with joe: it writes the worklets' page (every
+-- worklet of every package with its description and `with` keys and defaults, from the
+-- worklets' own `---` comments) and runs LDoc (Debian's lua-ldoc) with docs/config.ld
+-- over the doc comments of cijoe and the packages, into build/doc/. With
+-- JOE_APIDOC_CHECK=1 it only lists the exported functions of those files that have no
+-- doc comment, and fails when there is one (JOE_APIDOC_FILES, space-separated, replaces
+-- the files to read).
 local root = os.getenv("JOE_ROOT") or "."
 
--- The module files to document.
+-- The module files whose exports must be documented.
 local function sources()
   local given = os.getenv("JOE_APIDOC_FILES")
   local files = {}
@@ -20,58 +22,67 @@ local function sources()
   return files
 end
 
--- The exported functions of a file: those of the table it returns, and methods (of the
--- objects it hands out); each as {name, signature, doc, line}.
-local function exports(path)
-  local found, doc, module = {}, {}, nil
+-- The exported functions of a file that have no doc comment: those of the table it
+-- returns, and methods (of the objects it hands out), as "file:line: name".
+local function undocumented(path)
+  local missing, doc, module = {}, false, nil
   for line in io.lines(path) do module = line:match("^return ([%w_]+)%s*$") or module end
   local n = 0
   for line in io.lines(path) do
     n = n + 1
-    local comment = line:match("^%-%-%-?%s?(.*)")
-    local owner, sep, fname, params = line:match("^function ([%w_]+)([.:])([%w_]+)(%b())")
-    if owner and (owner == module or sep == ":") then
-      local name = owner .. sep .. fname
-      found[#found + 1] = { name = name, signature = name .. params, doc = table.concat(doc, "\n"), line = n }
+    local owner, sep, fname = line:match("^function ([%w_]+)([.:])([%w_]+)%(")
+    if owner and (owner == module or sep == ":") and not doc then
+      missing[#missing + 1] = path .. ":" .. n .. ": " .. owner .. sep .. fname .. " has no doc comment"
     end
-    if comment and (line:match("^%-%-%-") or #doc > 0) then doc[#doc + 1] = comment else doc = {} end
+    local comment = line:match("^%-%-")
+    doc = (line:match("^%-%-%-") or (doc and comment)) and true or false
   end
-  return found
+  return missing
 end
 
--- HTML-escape.
-local function esc(s)
-  return (s:gsub("[&<>]", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;" }))
-end
-
--- The reference page.
-local function page(modules)
-  local out = { "<!doctype html><meta charset=utf-8><title>joe API</title><style>",
-    "body{font:15px/1.5 sans-serif;max-width:60em;margin:2em auto}code,pre{background:#f4f4f4}",
-    "h2{border-bottom:1px solid #ccc}pre{padding:.5em;white-space:pre-wrap}</style><h1>joe API reference</h1>" }
-  for _, m in ipairs(modules) do
-    out[#out + 1] = "<h2>" .. esc(m.path) .. "</h2>"
-    for _, f in ipairs(m.functions) do
-      out[#out + 1] = "<h3 id='" .. esc(f.name) .. "'><code>" .. esc(f.signature) .. "</code></h3><pre>" .. esc(f.doc) .. "</pre>"
+-- The worklets' page, in markdown: a section per package, a row per worklet.
+local function worklets_page()
+  local packages, workflow = require("cijoe.packages"), require("cijoe.workflow")
+  local all, names = packages.list(), {}
+  for name in pairs(all) do names[#names + 1] = name end
+  table.sort(names)
+  local out = { "# Worklets", "", "Every built-in worklet: `step{uses = NAME, with = {...}}`.", "" }
+  for _, pkg in ipairs(names) do
+    local files = {}
+    for file in pairs(all[pkg].files) do
+      local w = file:match("^worklets/(.-)%.lua$")
+      if w then files[#files + 1] = w end
     end
+    table.sort(files)
+    if #files > 0 then out[#out + 1] = "## " .. pkg .. "\n\n| worklet | what | with |\n|---|---|---|" end
+    for _, w in ipairs(files) do
+      local _, doc, keys = workflow.worklet(pkg .. "." .. w)
+      local with = {}
+      for key, default in pairs(keys or {}) do
+        with[#with + 1] = "`" .. key .. "`" .. (default ~= true and " (" .. default .. ")" or "")
+      end
+      table.sort(with)
+      out[#out + 1] = string.format("| `%s.%s` | %s | %s |", pkg, w, (doc or ""):gsub("|", "\\|"),
+        table.concat(with, ", "))
+    end
+    out[#out + 1] = ""
   end
   return table.concat(out, "\n")
 end
 
-local modules, missing = {}, {}
+local missing = {}
 for _, path in ipairs(sources()) do
-  local functions = exports(path)
-  for _, f in ipairs(functions) do
-    if f.doc:match("^%s*$") then missing[#missing + 1] = path .. ":" .. f.line .. ": " .. f.name .. " has no doc comment" end
-  end
-  modules[#modules + 1] = { path = path:gsub("^" .. root .. "/", ""), functions = functions }
+  for _, line in ipairs(undocumented(path)) do missing[#missing + 1] = line end
 end
 for _, line in ipairs(missing) do print(line) end
 local lacking = #missing > 0 and #missing .. " exported functions have no doc comment" or nil
 if os.getenv("JOE_APIDOC_CHECK") then return lacking == nil, lacking end
-os.execute("mkdir -p " .. root .. "/build/doc")
-local f = assert(io.open(root .. "/build/doc/index.html", "wb"))
-f:write(page(modules))
+
+os.execute("mkdir -p " .. root .. "/build/doc-src")
+local f = assert(io.open(root .. "/build/doc-src/worklets.md", "wb"))
+f:write(worklets_page())
 f:close()
+local err = cijoe.run_local("ldoc -c docs/config.ld .", { cwd = root })
+if err ~= 0 then return false, "ldoc failed (see its log in this step)" end
 print("wrote " .. root .. "/build/doc/index.html")
 return lacking == nil, lacking

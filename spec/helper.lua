@@ -20,9 +20,15 @@ function h.q(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
--- The folders tmpdir made; they go when the test run's Lua state closes (its __gc).
+-- The folders tmpdir made; they go when the test run's Lua state closes (its __gc). A
+-- process still running from one of them (an sshd fixture or a guest a failed test left
+-- behind) is killed first: it would outlive the run and hold its port. The pattern's
+-- brackets keep pkill off the shell that runs it.
 local made = setmetatable({}, { __gc = function(dirs)
   if #dirs > 0 and not os.getenv("JOE_SPEC_KEEP") then
+    for _, dir in ipairs(dirs) do
+      os.execute("pkill -KILL -f '[" .. dir:sub(1, 1) .. "]" .. dir:sub(2) .. "/' 2>/dev/null")
+    end
     os.execute("rm -rf " .. table.concat(dirs, " ") .. " 2>/dev/null")
   end
 end })

@@ -288,14 +288,19 @@ function TestFioLog:test_real_fio_logs_become_charts()
   local iops = assert(flog.read(dir .. "/j_iops.1.log"))
   lu.assertEquals({ iops.kind, iops.averaged, #iops.series }, { "iops", true, 2 })
   lu.assertEquals({ iops.series[1].direction, iops.series[2].direction }, { "read", "write" })
-  for _, s in ipairs(iops.series) do
-    lu.assertTrue(#s.points >= 5 and #s.points <= 12, #s.points .. " points")
-    lu.assertTrue(s.points[1][1] > 0 and s.points[1][1] < 0.3, "first at " .. s.points[1][1])
-    lu.assertAlmostEquals(s.points[3][1] - s.points[2][1], 0.1, 0.03)
+  -- How many windows fio logs in its 1 s depends on the machine's load: each point is
+  -- checked against the line fio wrote (msec, value, direction), not counted.
+  local lines = { [0] = {}, [1] = {} }
+  for t, v, d in h.read(dir .. "/j_iops.1.log"):gmatch("(%d+), (%d+), (%d)[^\n]*\n") do
+    table.insert(lines[tonumber(d)], { tonumber(t) / 1000, tonumber(v) })
+  end
+  for i, s in ipairs(iops.series) do
+    lu.assertTrue(#s.points >= 1, "no points")
+    lu.assertEquals(s.points, lines[i - 1])
     for _, p in ipairs(s.points) do lu.assertTrue(p[2] > 0) end
   end
   local bw = assert(flog.read(dir .. "/j_bw.1.log"))
-  lu.assertAlmostEquals(bw.series[1].points[2][2] / iops.series[1].points[2][2], 4096, 4096 * 0.02)
+  lu.assertAlmostEquals(bw.series[1].points[1][2] / iops.series[1].points[1][2], 4096, 4096 * 0.02)
   local parts = parse_svg(chart.timeseries{ title = "IOPS", kind = "iops", series = iops.series })
   assert_shows(parts, { "IOPS", "j.1", "read", "write", "time (s)" })
   lu.assertEquals(#shapes(parts, "tag", "polyline"), 2)

@@ -119,3 +119,13 @@ function TestFuzzed:test_fio_output_with_nothing_between_the_braces()
   lu.assertNil(doc)
   lu.assertEquals(err, "e.json: not a JSON object")
 end
+
+-- A mapping under the key "-" stands for the environment variable "_", which every shell
+-- sets (the last command): config.load refused the config, with no file:line:column.
+function TestFuzzed:test_the_shells_underscore_is_no_override()
+  local config = require("cijoe.config")
+  local status, _, err = self:run_with("-: {a: 1}\nx: {y: 2}\n")
+  lu.assertEquals(status, 0, err)
+  local conf = assert(config.load({ { file = "u.yaml", text = "_>-: {}\n-: {a: 1}\n" } }))
+  lu.assertEquals(config.get(conf, "-.a"), 1)
+end

@@ -2,7 +2,7 @@
 -- requirement ranges that pass and that fail; bad requirement files named by line.
 local lu = require("luaunit")
 local h = require("helper")
-local metrics = require("fio.metrics")
+local requirements = require("cijoe.requirements")
 
 TestMetrics = {}
 
@@ -54,7 +54,9 @@ function TestMetrics:test_extract_writes_metrics_per_step()
   lu.assertEquals(status, 0)
   lu.assertEquals(out, "001_reads/metrics.yml: 1 job\n002_writes/metrics.yml: 1 job\n")
   local m = h.yaml(self:run_dir() .. "/001_reads/metrics.yml")
-  lu.assertEquals(m.units, { iops = "IO/s", bw = "B/s", lat = "nsec" })
+  lu.assertEquals(m.units, { iops = "IO/s", bw = "B/s", lat = "nsec", clat = "nsec", slat = "nsec" })
+  lu.assertEquals(m.extractors, { "fio.output" })
+  lu.assertEquals(m.key, { "iops", "bw", "lat_mean", "clat_p99" })
   local job = m.jobs[1]
   lu.assertEquals({ job.job, job.file }, { "rr", "fio-rr.json" })
   lu.assertNil(job.write, "randread did no writes")
@@ -196,7 +198,7 @@ extra: 1
   lu.assertEquals(out, "")
   lu.assertEquals(err, [[
 joe: bad.yml:3:11: bad range "[200; 999 k": expected "[low; high] unit"
-bad.yml:4:11: unknown metric 'ipos' (iops, bw, lat_mean, lat_min, lat_max, lat_stddev, clat_mean, clat_pNN, lat_pNN)
+bad.yml:4:11: unknown metric 'ipos' (no step's metrics have it or a unit for it; units: bw, clat, iops, lat, slat)
 bad.yml:5:15: bad range "[3; 9] k": unit 'k' is not a time (nsec, usec, msec, sec)
 bad.yml:9:11: bad range "[9; 1] MiB": the low bound is above the high one
 bad.yml:10:17: a range such as "[200; 999] k" is expected
@@ -211,18 +213,18 @@ bad.yml:14:8: 'extra' is not workflow or steps (each a mapping)
 end
 
 function TestMetrics:test_parse_range()
-  local r = metrics.parse_range("[200; 999] k", "count")
+  local r = requirements.parse_range("[200; 999] k", "count")
   lu.assertEquals({ r.lo, r.hi, r.lo_open, r.hi_open }, { 200000, 999000, false, false })
-  r = metrics.parse_range(" ( 3 ; 9.5 ] usec ", "time")
+  r = requirements.parse_range(" ( 3 ; 9.5 ] usec ", "time")
   lu.assertEquals({ r.lo, r.hi, r.lo_open, r.hi_open }, { 3000, 9500, true, false })
-  lu.assertEquals(metrics.parse_range("[1; 2] GiB/s", "bytes").hi, 2 ^ 31)
-  lu.assertEquals(metrics.parse_range("[1; 2] kB", "bytes").hi, 2000)
-  lu.assertEquals(metrics.parse_range("[1; 2] Mi", "count").lo, 2 ^ 20)
-  lu.assertEquals(metrics.parse_range("[-inf; inf)", "time").hi, math.huge)
-  lu.assertEquals(metrics.parse_range("[1; 2] msec", "time").hi, 2e6)
-  lu.assertEquals(select(2, metrics.parse_range("[1; 2] sec", "bytes")),
+  lu.assertEquals(requirements.parse_range("[1; 2] GiB/s", "bytes").hi, 2 ^ 31)
+  lu.assertEquals(requirements.parse_range("[1; 2] kB", "bytes").hi, 2000)
+  lu.assertEquals(requirements.parse_range("[1; 2] Mi", "count").lo, 2 ^ 20)
+  lu.assertEquals(requirements.parse_range("[-inf; inf)", "time").hi, math.huge)
+  lu.assertEquals(requirements.parse_range("[1; 2] msec", "time").hi, 2e6)
+  lu.assertEquals(select(2, requirements.parse_range("[1; 2] sec", "bytes")),
     'bad range "[1; 2] sec": unit \'sec\' does not fit a bandwidth (B, kB, MB, GB, KiB, MiB, GiB, optionally /s)')
-  lu.assertNil(metrics.parse_range("[1, 2]", "count"))
+  lu.assertNil(requirements.parse_range("[1, 2]", "count"))
 end
 
 function TestMetrics:test_extract_and_analyse_refuse_what_is_not_there()
@@ -232,7 +234,7 @@ function TestMetrics:test_extract_and_analyse_refuse_what_is_not_there()
   h.sh("mkdir -p " .. h.q(self.dir .. "/empty/001_x"))
   status, _, err = h.joe_in(self.dir, "extract empty")
   lu.assertEquals(status, 2)
-  lu.assertEquals(err, "joe: empty: no fio results in its steps' artifacts\n")
+  lu.assertEquals(err, "joe: empty: nothing in its steps' artifacts that an extractor reads (fio.output)\n")
   status, _, err = h.joe_in(self.dir, "analyse")
   lu.assertEquals(status, 2)
   lu.assertStrContains(err, "joe: no requirements: give a file with -r, or put requirements.yml in this folder")
@@ -265,4 +267,59 @@ function TestMetrics:test_step_named_by_folder_and_unmatched_job()
   status, out = h.joe_in(self.dir, "analyse run -r req.yml")
   lu.assertEquals(status, 1)
   lu.assertStrContains(out, "req.yml:6:17: matches no measured metric (fail)\n0 passed, 1 failed\n")
+end
+
+-- CIJOE's example.perfreq (spec/fixtures/cijoe, byte for byte): global metrics for every
+-- job, in every direction it measured, under CIJOE's names (bwps is bw, lat lat_mean).
+function TestMetrics:test_cijoe_example_perfreq()
+  lu.assertEquals(h.joe_in(self.dir, "extract"), 0)
+  local perfreq = h.root .. "/spec/fixtures/cijoe/example.perfreq"
+  local status, out = h.joe_in(self.dir, "analyse -r " .. h.q(perfreq))
+  local read = h.yaml(self:run_dir() .. "/001_reads/metrics.yml").jobs[1].read
+  local got = {}
+  for _, c in ipairs(h.yaml(self:run_dir() .. "/001_reads/analysis.yml").checks) do
+    got[c.metric] = { c.value, c.range, c.requirement:match(":(%d+:%d+)$"), c.status }
+  end
+  local function want(value, lo, hi) return value >= lo and value <= hi and "pass" or "fail" end
+  lu.assertEquals(got, {
+    iops = { read.iops, "[200; 999] k", "5:11", want(read.iops, 200e3, 999e3) },
+    bw = { read.bw, "[100; 940] MiB", "6:11", want(read.bw, 100 * 2 ^ 20, 940 * 2 ^ 20) },
+    lat_mean = { read.lat_mean, "[3000; 9000] nsec", "7:10", want(read.lat_mean, 3000, 9000) } })
+  local writes = h.yaml(self:run_dir() .. "/002_writes/analysis.yml").checks
+  lu.assertEquals(#writes, 3)
+  lu.assertEquals(writes[1].direction, "write")
+  local passed, failed = out:match("\n(%d+) passed, (%d+) failed\n$")
+  lu.assertEquals(tonumber(passed) + tonumber(failed), 6) -- 3 for each of the 2 jobs
+  lu.assertEquals(status, failed == "0" and 0 or 1)
+end
+
+-- The rest of CIJOE's format: testcases, testsuites, ] [ for open bounds, its units.
+function TestMetrics:test_cijoe_testcases_testsuites_and_bounds()
+  local run = hand_run(self.dir, { { job = "a", read = { iops = 1000, bw = 2 ^ 20, lat_mean = 2e6 } } })
+  h.write(run .. "/../req.perfreq", [[
+global:
+  metrics:
+    iops: "]1; 2] k"
+  testcases:
+    step:
+      bwps: "[1; 1] MiB"
+run:
+  step:
+    lat: "[1; 2[ msec"
+other:
+  step:
+    lat: "[0; 1] min"
+]])
+  local status, out = h.joe_in(self.dir, "analyse run -r req.perfreq")
+  lu.assertEquals(status, 1, out)
+  local got = {}
+  for _, c in ipairs(h.yaml(run .. "/001_step/analysis.yml").checks) do
+    got[#got + 1] = c.metric .. " " .. c.status
+  end
+  lu.assertEquals(got, { "bw pass", "iops fail", "lat_mean fail" })
+  lu.assertStrContains(out, "req.perfreq:12:10: matches no measured metric (fail)\n")
+  h.write(self.dir .. "/bad.perfreq", 'global:\n  metrics:\n    iopz: "[1; 2]"\nworkflow: {}\n')
+  local _, _, err = h.joe_in(self.dir, "analyse run -r bad.perfreq")
+  lu.assertEquals(err, "joe: bad.perfreq:2:3: CIJOE's `global` and joe's `workflow` or `steps` "
+    .. "in one file; keep to one format\n")
 end

@@ -3,19 +3,17 @@
 local lu = require("luaunit")
 local h = require("helper")
 local now = require("cijoe.proc").now
+local tmux = require("tmux")
 
 TestRepl = {}
 
 function TestRepl:setUp()
   self.dir = h.tmpdir()
-  self.socket = "joe-spec-" .. self.dir:match("[^.]+$")
-  self.tmux = "tmux -L " .. self.socket
-  self.started = false
+  self.pane = tmux.new()
 end
 
--- The server goes, and its socket file, which tmux leaves behind.
 function TestRepl:tearDown()
-  h.sh(self.tmux .. ' kill-server; rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/' .. self.socket .. '"')
+  self.pane:kill()
 end
 
 -- Start joe repl in a 200x50 pane (a new window when the session exists). The shell around
@@ -24,34 +22,13 @@ end
 function TestRepl:start(args)
   local script = string.format("trap '' INT; cd %s && JOE_HISTORY=%s %s repl %s; echo exit=$?",
     h.q(self.dir), h.q(self.dir .. "/history"), h.q(h.joe), args or "")
-  local new = self.started and " new-window " or " new-session -d -x 200 -y 50 "
-  h.sh(self.tmux .. new .. "sh -c " .. h.q(script) .. " \\; set-option remain-on-exit on")
-  self.started = true
+  self.pane:run(script)
   return self:expect("]>")
 end
 
--- What the pane has shown (its scrollback too), without trailing blank lines.
-function TestRepl:screen()
-  return (h.sh(self.tmux .. " capture-pane -p -S -"):gsub("\n+$", "\n"))
-end
-
--- Wait until the pane shows text (plain, may span lines); fail showing the pane if it
--- does not within a few seconds.
-function TestRepl:expect(text, seconds)
-  local deadline, screen = now() + (seconds or 5), nil
-  repeat
-    screen = self:screen()
-    if screen:find(text, 1, true) then return screen end
-    h.sh("sleep 0.05")
-  until now() > deadline
-  lu.fail("the screen does not show " .. string.format("%q", text) .. ":\n" .. screen)
-end
-
--- Type text literally, then press the named keys (tmux key names: Enter, Tab, C-c).
-function TestRepl:type(text, ...)
-  if text ~= "" then h.sh(self.tmux .. " send-keys -l " .. h.q(text)) end
-  if select("#", ...) > 0 then h.sh(self.tmux .. " send-keys " .. table.concat({ ... }, " ")) end
-end
+function TestRepl:screen() return self.pane:screen() end
+function TestRepl:expect(text, seconds) return self.pane:expect(text, seconds) end
+function TestRepl:type(text, ...) return self.pane:type(text, ...) end
 
 function TestRepl:test_expressions_print_values()
   self:start()
@@ -136,7 +113,7 @@ end
 
 function TestRepl:test_sigterm_at_the_prompt_exits_143_and_spares_the_shell()
   self:start()
-  local shell = h.sh(self.tmux .. " display -p '#{pane_pid}'"):gsub("\n", "")
+  local shell = self.pane:shell_pid()
   local joe = h.sh("pgrep -P " .. shell):gsub("\n", "")
   lu.assertStrMatches(joe, "%d+")
   h.sh("kill -TERM " .. joe)
@@ -195,4 +172,24 @@ function TestRepl:test_ctrl_c_stops_a_remote_command()
   local left = h.sh("pgrep -u joetest -f '[s]leep " .. marker .. "' || true")
   server:kill_all()
   lu.assertEquals(left, "")
+end
+
+-- --repl-on-failure through a pipe: the session reads the lines, then the run goes on or
+-- stops as they say; what they ran is in the failed step's folder.
+function TestRepl:test_repl_on_failure_through_a_pipe()
+  h.write(self.dir .. "/wf.lua", 'step("bad", function() return cijoe.run("exit 3") end)\n' ..
+    'step("next", function() return cijoe.run("echo ran") end)\n')
+  h.write(self.dir .. "/in.lua", 'failed.err\nfailed.cmd\nrun "echo fixing"\n:abort\n')
+  local out, status = h.sh("cd " .. h.q(self.dir) .. " && " .. h.q(h.joe) ..
+    " --repl-on-failure wf.lua <in.lua 2>/dev/null")
+  lu.assertEquals(status, 1)
+  lu.assertStrMatches(out, ".*\n3\nexit 3\nfixing\n0\n  1 bad +failed.*  2 next +skipped.*")
+  lu.assertEquals(h.read(h.latest(self.dir) .. "/001_bad/cmd_02.output"), "fixing\n")
+  h.write(self.dir .. "/in.lua", 'x = 1\n') -- the end of input goes on with the run
+  out, status = h.sh("cd " .. h.q(self.dir) .. " && " .. h.q(h.joe) ..
+    " --repl-on-failure wf.lua <in.lua 2>/dev/null")
+  lu.assertEquals(status, 1)
+  lu.assertStrMatches(out, ".*  1 bad +failed.*  2 next +passed.*")
+  local _, _, err = h.joe_in(self.dir, "--repl-on-failure --each local wf.lua")
+  lu.assertStrContains(err, "joe: --repl-on-failure cannot go with --each")
 end

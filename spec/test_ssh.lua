@@ -123,7 +123,10 @@ function TestSsh:test_host_key_policies()
     local _, out = self:script([[print(cijoe.run("true"))]], "hk.yaml")
     lu.assertNotNil(out:find(case[3], 1, true), case[2] .. " " .. case[1] .. ": " .. out)
   end
-  lu.assertStrContains(h.read(empty), "[127.0.0.1]:" .. self.server.port .. " ssh-ed25519 ")
+  -- written as OpenSSH would (hashed: Debian's ssh_config says HashKnownHosts yes), and
+  -- OpenSSH finds it
+  local found = h.sh("ssh-keygen -F '[127.0.0.1]:" .. self.server.port .. "' -f " .. h.q(empty))
+  lu.assertStrContains(found, " ssh-ed25519 ")
 end
 
 function TestSsh:test_server_dies_mid_command_then_reconnect()
@@ -283,4 +286,42 @@ function test_fails() lu.assertEquals(1, 2) end]])
   lu.assertEquals(results, { test_where = "passed", test_fails = "failed" })
   lu.assertNotNil(h.read(step .. "/tests/report.html"))
   lu.assertEquals(h.sh("ls -d /tmp/joe-testrunner-* 2>/dev/null | wc -l"), "0\n")
+end
+
+-- What a key file that cannot be used says: its path and why.
+function TestSsh:test_key_file_messages()
+  h.sh("cd " .. h.q(self.dir) .. " && cp " .. self.server.dir .. "/id_ed25519 locked && " ..
+    "ssh-keygen -q -p -P '' -N 'sesame' -f locked && ssh-keygen -q -t rsa -b 2048 -N '' -f rsa && " ..
+    "cat rsa.pub >> " .. self.server.dir .. "/authorized_keys")
+  local cases = {
+    { self.dir .. "/nosuch", false, "key file " .. self.dir .. "/nosuch: No such file or directory" },
+    { self.dir .. "/locked", false, "key file " .. self.dir .. "/locked needs a passphrase" },
+    { self.dir .. "/locked", "wrong", "key file " .. self.dir .. "/locked: wrong passphrase" },
+    { self.dir .. "/rsa", false, "key file " .. self.dir .. "/rsa refused: it is an RSA key, which " ..
+      "libssh2 1.10 can sign only with SHA-1 (ssh-rsa)" },
+    { self.server.dir .. "/id_ed25519.pub", false, "id_ed25519.pub: not a private key file (give the key, not its .pub)" },
+  }
+  for _, case in ipairs(cases) do
+    h.write(self.dir .. "/k.yaml", self.server:config(nil, { key_filename = case[1], passphrase = case[2],
+      ssh_config = "none" }))
+    local status, out = self:script([[print(cijoe.run("true"))]], "k.yaml")
+    lu.assertEquals(status, 1, out)
+    lu.assertStrContains(out, "authentication failed (" , false, out)
+    lu.assertStrContains(out, case[3], false, out)
+  end
+end
+
+-- With no key_filename, OpenSSH's default key files are tried (after the agent), and the
+-- failure lists what was tried.
+function TestSsh:test_default_identities()
+  local home = h.tmpdir()
+  h.sh("mkdir -p " .. home .. "/.ssh && cp " .. self.server.dir .. "/id_ed25519 " .. home .. "/.ssh/")
+  h.write(self.dir .. "/d.yaml", self.server:config(nil, { key_filename = false, ssh_config = "none" }))
+  h.write(self.dir .. "/s.lua", [[local e, m = cijoe.run("true") print(e, e == nil and m or "")]])
+  local status, out = h.joe_in(self.dir, "-q -c d.yaml s.lua", "SSH_AUTH_SOCK= HOME=" .. h.q(home))
+  lu.assertEquals({ status, out }, { 0, "0\t\n" })
+  h.sh("rm " .. home .. "/.ssh/id_ed25519")
+  status, out = h.joe_in(self.dir, "-q -c d.yaml s.lua", "SSH_AUTH_SOCK= HOME=" .. h.q(home))
+  lu.assertEquals(status, 1)
+  lu.assertStrContains(out, "authentication failed (no key file, no ssh-agent, no password)")
 end

@@ -19,6 +19,7 @@ static int fanout_fork(lua_State *L) {
   sigemptyset(&block);
   sigaddset(&block, SIGINT);
   sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGHUP);
   fflush(NULL);
   if (pipe2(fds, O_CLOEXEC) != 0)
     return luaL_fileresult(L, 0, "pipe");

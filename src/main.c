@@ -1,6 +1,6 @@
-/* joe's host: it builds the Lua state, makes the C modules requirable, turns SIGINT and
-   SIGTERM into something Lua and the poll loops can see, and hands the embedded files
-   and the command line to lua/cijoe/boot.lua. Everything else is Lua. */
+/* joe's host: it builds the Lua state, makes the C modules requirable, turns SIGINT,
+   SIGTERM and SIGHUP into something Lua and the poll loops can see, and hands the
+   embedded files and the command line to lua/cijoe/boot.lua. Everything else is Lua. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -74,7 +74,7 @@ static void on_signal(int sig) {
 }
 
 /* A forked child needs a signal pipe of its own: the shared one would wake the parent
-   too. Called with SIGINT and SIGTERM blocked. */
+   too. Called with SIGINT, SIGTERM and SIGHUP blocked. */
 void joe_new_signal_pipe(void) {
   close(signal_pipe[0]);
   close(signal_pipe[1]);
@@ -95,6 +95,7 @@ static void install_signals(void) {
   }
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL); /* a closed terminal ends the run as SIGTERM does, recorded */
   signal(SIGPIPE, SIG_IGN);
 }
 
@@ -136,7 +137,7 @@ static int run_boot(lua_State *L, int argc, char **argv) {
   lua_getfield(L, -1, "lua/cijoe/boot.lua");
   size_t len;
   const char *boot = lua_tolstring(L, -1, &len);
-  if (luaL_loadbufferx(L, boot ? boot : "", len, "@lua/cijoe/boot.lua", "t") == LUA_OK) {
+  if (luaL_loadbufferx(L, boot ? boot : "", len, "@lua/cijoe/boot.lua", "bt") == LUA_OK) {
     lua_pushvalue(L, -3);
     lua_createtable(L, argc, 1);
     for (int i = 0; i < argc; i++) {

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -148,9 +149,10 @@ static char **command_env(lua_State *L, int opts) {
   return envp;
 }
 
-/* posix_spawn `sh -c cmd` with output on `wr`, stdin from /dev/null, in a new process
-   group, with default signal dispositions; returns 0 or an errno. */
-static int spawn_shell(pid_t *pid, const char *cmd, int wr, char **envp) {
+/* posix_spawn `sh -c cmd` with stdin from `in` (-1: /dev/null), stdout on `out` and
+   stderr on `err`, in a new process group, with default signal dispositions; returns 0
+   or an errno. */
+static int spawn_shell(pid_t *pid, const char *cmd, const int io[3], char **envp) {
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t at;
   sigset_t none, defaults;
@@ -160,10 +162,15 @@ static int spawn_shell(pid_t *pid, const char *cmd, int wr, char **envp) {
   sigaddset(&defaults, SIGPIPE);
   sigaddset(&defaults, SIGINT);
   sigaddset(&defaults, SIGTERM);
+  sigaddset(&defaults, SIGHUP);
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, wr, 1);
-  posix_spawn_file_actions_adddup2(&fa, wr, 2);
+  if (io[0] < 0)
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  else
+    posix_spawn_file_actions_adddup2(&fa, io[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, io[1], 1);
+  if (io[2] != 2)
+    posix_spawn_file_actions_adddup2(&fa, io[2], 2);
   posix_spawnattr_init(&at);
   posix_spawnattr_setsigmask(&at, &none);
   posix_spawnattr_setsigdefault(&at, &defaults);
@@ -196,7 +203,8 @@ static int start(lua_State *L, struct child *c, const char *cmd, char **envp) {
   int reserved = fcntl(fds[0], F_DUPFD_CLOEXEC, 0);
   if (reserved < 0)
     return not_run(L, "cannot watch the command", errno);
-  int rc = spawn_shell(&c->pid, cmd, fds[1], envp);
+  int io[3] = {-1, fds[1], fds[1]};
+  int rc = spawn_shell(&c->pid, cmd, io, envp);
   close(reserved);
   if (rc == 0 && (c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0)) < 0) {
     rc = errno; /* cannot happen but without memory: stop it, and reap it */
@@ -239,6 +247,35 @@ static int proc_run(lua_State *L) {
   if (failed)
     return failed;
   return joe_push_result(L, status, NULL, c.why, &c.sink);
+}
+
+/* proc.connect(cmd) -> fd, pid | nil, message: `sh -c cmd` with its stdin and stdout on
+   one end of a socket pair, the other end for the caller (an SSH ProxyCommand), its
+   stderr joe's; in a process group of its own, so a Ctrl-C to joe does not cut it. */
+static int proc_connect(lua_State *L) {
+  const char *cmd = luaL_checkstring(L, 1);
+  int sv[2];
+  pid_t pid;
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    return not_run(L, "cannot make a socket pair", errno);
+  int io[3] = {sv[1], sv[1], 2};
+  int rc = spawn_shell(&pid, cmd, io, environ);
+  close(sv[1]);
+  if (rc != 0) {
+    close(sv[0]);
+    return not_run(L, "cannot run /bin/sh", rc);
+  }
+  lua_pushinteger(L, sv[0]);
+  lua_pushinteger(L, pid);
+  return 2;
+}
+
+/* proc.reap(pid): end a process proc.connect started (SIGTERM) and reap it. */
+static int proc_reap(lua_State *L) {
+  pid_t pid = (pid_t)luaL_checkinteger(L, 1);
+  kill(pid, SIGTERM);
+  waitpid(pid, NULL, 0);
+  return 0;
 }
 
 /* proc.now(): wall-clock seconds with sub-second precision. */
@@ -296,6 +333,8 @@ int luaopen_cijoe_proc(lua_State *L) {
                                    {"exe", proc_exe},
                                    {"signal", proc_signal},
                                    {"pid", proc_pid},
+                                   {"connect", proc_connect},
+                                   {"reap", proc_reap},
                                    {"clear_signal", proc_clear_signal},
                                    {NULL, NULL}};
   luaL_newlib(L, funcs);

@@ -57,10 +57,15 @@ int joe_ssh_dead(const struct session *s) { return s->dead; }
 static LIBSSH2_RECV_FUNC(recv_cb) {
   struct session *s = *abstract;
   ssize_t n;
-  if (s->via)
+  if (s->via) {
     n = libssh2_channel_read(s->tunnel, buffer, length);
-  else
+  } else {
+    /* ACK at once: a server that keeps Nagle on (OpenSSH on a connection with no session,
+       a jump host) would otherwise hold its next small packet for our delayed ACK */
+    int one = 1;
+    setsockopt(socket, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
     n = recv(socket, buffer, length, flags);
+  }
   if (n > 0)
     s->last_input = joe_now();
   if (s->via && n < 0)
@@ -100,7 +105,10 @@ static int open_socket(const char *host, int port, double timeout, const char **
   int sock = -1, one = 1, err;
   snprintf(service, sizeof service, "%d", port);
   if ((err = getaddrinfo(host, service, &hints, &list)) != 0) {
-    *why = err == EAI_SYSTEM ? strerror(errno) : gai_strerror(err);
+    static char text[300];
+    snprintf(text, sizeof text, "cannot resolve %s: %s", host,
+             err == EAI_SYSTEM ? strerror(errno) : gai_strerror(err));
+    *why = text;
     return -1;
   }
   for (struct addrinfo *a = list; a && sock < 0; a = a->ai_next) {
@@ -170,17 +178,19 @@ struct session *joe_ssh_check(lua_State *L, int i) {
   return s;
 }
 
-/* Open a direct-tcpip channel to host:port through the session at index via. */
+/* Open a direct-tcpip channel to host:port (at via - 2 and via - 1) through the session
+   at index via. */
 static const char *tunnel_through(lua_State *L, struct session *s, int via, double ms) {
   struct session *v = joe_ssh_check(L, via);
-  const char *host = luaL_checkstring(L, -2);
+  const char *host = luaL_checkstring(L, via - 2);
+  int port = (int)luaL_checkinteger(L, via - 1);
   joe_ssh_allow(v, ms);
-  s->tunnel = libssh2_channel_direct_tcpip(v->ssh, host, (int)luaL_checkinteger(L, -1));
+  s->tunnel = libssh2_channel_direct_tcpip(v->ssh, host, port);
   if (!s->tunnel) {
     char *detail = NULL;
     libssh2_session_last_error(v->ssh, &detail, NULL, 0);
-    return lua_pushfstring(L, "cannot open a channel to %s:%d through %s (%s)", host,
-                           (int)lua_tointeger(L, -1), v->name, detail ? detail : "");
+    return lua_pushfstring(L, "cannot open a channel to %s:%d through %s (%s)", host, port,
+                           v->name, detail ? detail : "");
   }
   libssh2_session_set_blocking(v->ssh, 0); /* it carries our bytes from now on */
   s->via = v, s->sock = v->sock;

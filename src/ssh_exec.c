@@ -149,7 +149,7 @@ static int still_waiting(struct command *c) {
   if (c->pid > 0) {
     char *cmd = malloc(strlen(c->stop) + 64);
     if (cmd) {
-      sprintf(cmd, "p=%ld s=%s; %s", c->pid, sig == SIGINT ? "INT" : "TERM", c->stop);
+      sprintf(cmd, "p=%ld s=%s; %s", c->pid, sig == SIGINT ? "INT" : sig == SIGHUP ? "HUP" : "TERM", c->stop);
       run_detached(c->s, cmd);
       free(cmd);
     }
@@ -208,7 +208,8 @@ static int finish(lua_State *L, struct command *c, int gave_up) {
   joe_ssh_allow(c->s, c->complete ? TICK_MS : GRACE_MS);
   joe_sink_write(&c->sink, c->held, c->held_len); /* a marker's start that was not one */
   libssh2_channel_close(c->ch);
-  libssh2_channel_wait_closed(c->ch);
+  if (!c->complete) /* with both markers in, the server's close says nothing new */
+    libssh2_channel_wait_closed(c->ch);
   if (!c->complete)
     libssh2_channel_get_exit_signal(c->ch, &sig, NULL, NULL, NULL, NULL, NULL);
   int status = c->complete ? c->status : libssh2_channel_get_exit_status(c->ch);

@@ -184,17 +184,20 @@ static char *transfer_buffer(lua_State *L, lua_Integer size, size_t *len) {
 }
 
 /* Remote to local: 0, 1 when the local write failed (errno), or a libssh2 error. */
-static long download(LIBSSH2_SFTP_HANDLE *h, int fd, char *buf, size_t len) {
-  for (;;) {
+static long download(LIBSSH2_SFTP_HANDLE *h, int fd, char *buf, size_t len, lua_Integer size) {
+  for (lua_Integer total = 0; size < 0 || total < size;) { /* the size listed is enough: no
+                                                             round trip to hear of the end */
     ssize_t n = libssh2_sftp_read(h, buf, len);
     if (joe_pending_signal())
       return LIBSSH2_ERROR_TIMEOUT;
     if (n <= 0)
       return (long)n;
+    total += n;
     for (ssize_t done = 0, w; done < n; done += w)
       if ((w = write(fd, buf + done, (size_t)(n - done))) < 0)
         return 1;
   }
+  return 0;
 }
 
 /* Local to remote: 0, 1 when the local read failed (errno), or a libssh2 error. */
@@ -224,19 +227,20 @@ static int transferred(lua_State *L, struct session *s, long rc, const char *pat
   return 1;
 }
 
-/* session:get(remote, file, size) -> true | nil, why, code: the remote file's bytes
-   written to the open Lua file. */
+/* session:get(remote, file [, size]) -> true | nil, why, code: the remote file's bytes
+   written to the open Lua file; with size (as its listing gave it), that many. */
 static int sftp_get(lua_State *L) {
   struct session *s = sftp_session(L);
   const char *remote = luaL_checkstring(L, 2);
   int fd = fileno(((luaL_Stream *)luaL_checkudata(L, 3, LUA_FILEHANDLE))->f);
   size_t len;
-  char *buf = transfer_buffer(L, luaL_optinteger(L, 4, -1), &len);
+  lua_Integer size = luaL_optinteger(L, 4, -1);
+  char *buf = transfer_buffer(L, size, &len);
   LIBSSH2_SFTP_HANDLE *h = s->sftp ? libssh2_sftp_open(s->sftp, remote, LIBSSH2_FXF_READ, 0) : NULL;
   if (!h)
     return sftp_fail(L, s, remote);
   joe_in_command = 1;
-  long rc = download(h, fd, buf, len);
+  long rc = download(h, fd, buf, len, size);
   int saved = errno;
   joe_in_command = 0;
   if (libssh2_sftp_close_handle(h) != 0 && rc == 0)
@@ -244,8 +248,9 @@ static int sftp_get(lua_State *L) {
   return transferred(L, s, rc, remote, saved);
 }
 
-/* session:put(file, remote, mode) -> true | nil, why, code: a new remote file (never
-   one that exists) with the open Lua file's bytes, and then the mode (so no umask). */
+/* session:put(file, remote, mode [, exact]) -> true | nil, why, code: a new remote file
+   (never one that exists) with the open Lua file's bytes, made with mode, which the
+   server's umask may take bits of; with exact, the mode is set again once it is written. */
 static int sftp_put(lua_State *L) {
   struct session *s = sftp_session(L);
   int fd = fileno(((luaL_Stream *)luaL_checkudata(L, 2, LUA_FILEHANDLE))->f);
@@ -256,14 +261,16 @@ static int sftp_put(lua_State *L) {
   size_t len;
   char *buf = transfer_buffer(L, fstat(fd, &st) == 0 ? st.st_size : -1, &len);
   unsigned long flags = LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_EXCL;
-  LIBSSH2_SFTP_HANDLE *h = s->sftp ? libssh2_sftp_open(s->sftp, remote, flags, 0600) : NULL;
+  int exact = lua_toboolean(L, 5);
+  long mode = exact ? 0600 : (long)a.permissions;
+  LIBSSH2_SFTP_HANDLE *h = s->sftp ? libssh2_sftp_open(s->sftp, remote, flags, mode) : NULL;
   if (!h)
     return sftp_fail(L, s, remote);
   joe_in_command = 1;
   long rc = upload(h, fd, buf, len);
   int saved = errno;
   joe_in_command = 0;
-  if (rc == 0 && libssh2_sftp_fsetstat(h, &a) != 0)
+  if (rc == 0 && exact && libssh2_sftp_fsetstat(h, &a) != 0)
     rc = LIBSSH2_ERROR_SFTP_PROTOCOL;
   if (libssh2_sftp_close_handle(h) != 0 && rc == 0)
     rc = LIBSSH2_ERROR_SFTP_PROTOCOL;

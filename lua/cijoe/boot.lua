@@ -20,11 +20,13 @@ if tree then
   package.path = ("%s/lua/?.lua;%s/lua/?/init.lua;%s/packages/?.lua;%s/packages/?/init.lua;")
     :format(tree, tree, tree, tree) .. package.path
 else
-  for path, text in pairs(files) do -- "lua/cijoe/cli.lua" is cijoe.cli, "packages/qemu/init.lua" qemu
+  -- "lua/cijoe/cli.lua" is cijoe.cli, "packages/qemu/init.lua" qemu
+  for path, text in pairs(files) do
     local name = path:match("^[^/]+/(.+)%.lua$")
     name = name and name:gsub("/", "."):gsub("%.init$", "")
     if name then
-      package.preload[name] = function(...) return assert(load(text, "@" .. path, "t"))(...) end
+      -- the core's modules are bytecode (with their names), the packages' Lua source
+      package.preload[name] = function(...) return assert(load(text, "@" .. path, "bt"))(...) end
     end
   end
 end

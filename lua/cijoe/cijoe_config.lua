@@ -2,8 +2,8 @@
 -- and each key joe does not know or cannot honour gets a warning naming file:line:column.
 -- What moves (the rest of a config stays as it is):
 -- * a transport's paramiko options: timeout -> connect_timeout; a list key_filename ->
---   its first file; host_key_check = false unless set, since CIJOE connects with
---   paramiko's AutoAddPolicy and no known_hosts, taking any host key;
+--   its first file (host_key_check is left to the loader, cijoe.cijoe_toml, which picks
+--   one for CIJOE's transports, whose paramiko took any host key);
 -- * cijoe.task.fail_fast -> cijoe.workflow.fail_fast (task wins, as in CIJOE);
 -- * qemu.img_bin -> qemu.img; a guest's system_label -> system (qemu.systems.<label>.bin);
 --   system_args.kwa cpu, smp, m, accel, machine/M -> cpu, smp, memory, accel, machine,
@@ -32,11 +32,14 @@ local KWA = { cpu = "cpu", smp = "smp", m = "memory", accel = "accel", machine =
 local GUEST_KEYS = { path = true, transport = true, system = true, machine = true, cpu = true,
   smp = true, memory = true, accel = true, kernel = true, initrd = true, append = true,
   boot_img = true, boot_img_format = true, ssh_port = true, disks = true, nvme = true,
-  extra_args = true }
+  extra_args = true, image = true, image_url = true, image_sha256 = true, image_format = true,
+  disk_size = true, cloud_init = true, system_image_name = true }
 local REPOSITORY_KEYS = { remote = true, path = true, branch = true, tag = true, run_local = true }
 local NO_WORKLET = "used by CIJOE's %s, which joe does not have"
 local SECTIONS = { cijoe = { run = true, workflow = true, transport = true, task = true },
-  qemu = { host_transport = true, img = true, guests = true, systems = true, repository = true },
+  qemu = { host_transport = true, img = true, guests = true, systems = true, repository = true,
+    run_dir = true, image_cache = true, seed_tool = true, start_timeout = true,
+    fixture_guest = true, fixture_timeout = true },
   linux = { null_blk = true, repository = true }, fio = { bin = true, remote_dir = true } }
 
 -- Where t[k] was written.
@@ -121,7 +124,6 @@ local function map_transport(m, transports, name)
       t[k] = nil
     end
   end
-  if t.host_key_check == nil then put(m, t, "host_key_check", false, transports, name) end
 end
 
 -- The cijoe section: transports, run, and task (CIJOE's name for joe's workflow).
@@ -247,8 +249,7 @@ local function map_guest(m, q, guests, name, transports)
   if g.boot_driver == "virtio-blk-pci" then g.boot_driver = nil end
   warn_unknown(m, g, path, GUEST_KEYS, { "joe's qemu package has no such guest key",
     boot_driver = "joe boots the disk with if=virtio",
-    initialize = NO_WORKLET:format("qemu.guest_initialize"),
-    system_image_name = NO_WORKLET:format("qemu.guest_initialize") })
+    initialize = "joe's qemu.guest_initialize takes with.system_image_name instead" })
 end
 
 -- The qemu section: img_bin, the guests, and the keys of CIJOE's build worklets.
@@ -272,9 +273,9 @@ local function map_null_blk(m, root)
   root.null_blk = nil
 end
 
--- The keys joe ignores in the sections of its packages, in every section's repository
--- (joe's core.repository_prep clones them all, as CIJOE's does) and CIJOE's
--- system-imaging section.
+-- The keys joe ignores in the sections of its packages and in every section's repository
+-- (joe's core.repository_prep clones them all, as CIJOE's does); the system-imaging
+-- section is checked by cijoe.cijoe_toml, beside joe's system_imaging package.
 local function check_sections(m, root)
   for name, s in pairs(root) do
     if type(s) == "table" and type(s.repository) == "table" then
@@ -284,9 +285,6 @@ local function check_sections(m, root)
     if SECTIONS[name] and name ~= "cijoe" and name ~= "qemu" and type(s) == "table" then
       warn_unknown(m, s, name, SECTIONS[name], "joe's " .. name .. " package has no such setting")
     end
-  end
-  if type(root["system-imaging"]) == "table" then
-    warn(m, root, "system-imaging", "system-imaging", NO_WORKLET:format("system_imaging package"))
   end
 end
 

@@ -8,76 +8,24 @@ local run = require("cijoe.run")
 
 local cli = { VERSION = "0.1.0" }
 
-local USAGE = [[
-usage: joe [options] script.lua [step ...]  run a Lua workflow (or a CIJOE task, *.yaml)
-       joe run [file_or_dir ...]            the same; default: the *.workflow files here
-       joe repl                             a Lua shell with cijoe and the config
-       joe test [-k pat] [file_or_dir ...]  LuaUnit tests (test_*.lua)
-       joe selftest [pkg ...]               the built-in packages' own tests
-       joe -s [pkg]                         write pkg's default.config and example.workflow
-       joe report [outdir]                  rebuild report.html and junit.xml of a run
-       joe extract | analyse [outdir]       fio metrics of a run; check them (-r FILE)
-       joe lint FILE ...                    check workflows without running them
-       joe resources                        packages, worklets, configs, examples
-options:
-  -c, --config PATH   a YAML config; repeat to merge several in order
-  -o, --output DIR    write the run into DIR (default: cijoe-output/<time>-<name>)
-  -m, --monitor       stream command output to the terminal
-  -v, --verbose       print each command as it starts
-  -q, --quiet         no per-step lines
-  --each T1,T2|all    run the workflow once per transport, concurrently (-j N at most)
-  --version, -h/--help]]
+local argv_ = require("cijoe.argv")
+local help = require("cijoe.help")
 
-local FLAGS = { ["-m"] = "monitor", ["--monitor"] = "monitor", ["-v"] = "verbose",
-  ["--verbose"] = "verbose", ["-q"] = "quiet", ["--quiet"] = "quiet", ["--version"] = "version",
-  ["-h"] = "help", ["--help"] = "help" }
-local VALUED = { ["-c"] = "config", ["--config"] = "config", ["-o"] = "output",
-  ["--output"] = "output", ["--each"] = "each", ["-j"] = "jobs", ["-k"] = "pattern",
-  ["-r"] = "requirements" }
+-- " (did you mean 'x'?)" (cijoe.suggest, loaded only when something is wrong).
+local function hint(word, names) return require("cijoe.suggest").hint(word, names) end
 
---- Print "joe: msg" on stderr and return the exit status for it.
+--- Print "joe: msg" on stderr (red on a terminal with colour) and return the exit status
+--- for it.
 function cli.die(msg, status)
-  io.stderr:write("joe: ", tostring(msg), "\n")
+  local console = require("cijoe.console")
+  io.stdout:flush()
+  io.stderr:write(console.paint_err("joe: " .. tostring(msg), "error"), "\n")
   return status
 end
 
--- -s takes an optional package name.
-local function setup_arg(argv, i)
-  local next_arg = argv[i + 1]
-  if next_arg and not next_arg:find("^%-") then return next_arg, i + 1 end
-  return "core", i
-end
-
--- Options may come anywhere; returns opts, positional args or nil, message.
-local function parse(argv)
-  local opts, args, i = { config = {} }, {}, 1
-  while argv[i] do
-    local a = argv[i]
-    local name, value = a:match("^(%-%-[%w-]+)=(.*)$")
-    name = name or a
-    if a == "--" then
-      table.move(argv, i + 1, #argv, #args + 1, args)
-      break
-    elseif FLAGS[name] and not value then
-      opts[FLAGS[name]] = true
-    elseif VALUED[name] then
-      if not value then i, value = i + 1, argv[i + 1] end
-      if value == nil then return nil, a .. " needs a value" end
-      if VALUED[name] == "config" then table.insert(opts.config, value) else opts[VALUED[name]] = value end
-    elseif a == "-s" or a == "--setup" then
-      opts.setup, i = setup_arg(argv, i)
-    elseif a:find("^%-.") then
-      return nil, "unknown option " .. a
-    else
-      args[#args + 1] = a
-    end
-    i = i + 1
-  end
-  return opts, args
-end
-
--- The config sources: every -c, else ./default.config, else the built-in core default.
-local function config_sources(opts)
+--- The config sources of opts: every -c, else ./default.config, else the core default;
+--- a list of {file = path} or {file = name, text = yaml}, as config.load takes.
+function cli.config_sources(opts)
   local sources = {}
   for _, path in ipairs(opts.config) do sources[#sources + 1] = { file = path } end
   if #sources > 0 then return sources end
@@ -90,7 +38,7 @@ end
 --- script: the file it runs) in dir, or opts.output, or a fresh default directory.
 --- Returns the run, or nil and the exit status after saying what is wrong.
 function cli.start(opts, name, dir, kind, script)
-  local conf, err = config.load(config_sources(opts))
+  local conf, err = config.load(cli.config_sources(opts))
   if not conf then return nil, cli.die(err, 2) end
   local r, msg = run.open({ dir = dir or opts.output, name = name, kind = kind, script = script,
     config = conf, quiet = opts.quiet, monitor = opts.monitor, verbose = opts.verbose })
@@ -98,9 +46,23 @@ function cli.start(opts, name, dir, kind, script)
   return r
 end
 
--- Run one workflow file as a run of its own.
+-- "no such file" for a script that is not there; for a bare word, which may be a
+-- mistyped command, the nearest command too.
+local function no_such(path)
+  if path:find("[./]") then return path .. ": no such file" end
+  local names = {}
+  for _, c in ipairs(help.COMMANDS) do names[#names + 1] = c.name end
+  return path .. ": no such file or command" .. hint(path, names)
+end
+
+-- Run one workflow file as a run of its own; with --list or --dry-run, show it instead.
 local function run_file(opts, path, steps, dir)
-  if not fs.stat(path) then return cli.die(path .. ": no such file", 2) end
+  if not fs.stat(path) then return cli.die(no_such(path), 2) end
+  if opts.list or opts.dry_run then return require("cijoe.plan").show(opts, path, steps) end
+  if opts.repl_on_failure then
+    if opts.each then return cli.die("--repl-on-failure cannot go with --each", 2) end
+    require("cijoe.runner").on_failure = require("cijoe.repl").on_failure
+  end
   local wf, err = require("cijoe.workflow").load(path)
   if not wf then return cli.die(err, 1) end
   local r, status = cli.start(opts, wf.name, dir, "workflow", path)
@@ -109,6 +71,13 @@ local function run_file(opts, path, steps, dir)
   local code, msg = require("cijoe.runner").workflow(r, wf, steps)
   if not code then return cli.die(msg, 2) end
   return code
+end
+
+-- Run fn() with the live display when stdout is a terminal (see cijoe.live): the
+-- display's process returns the run's exit status, the run's process runs fn.
+local function live(opts, fn)
+  if not require("cijoe.console").terminal then return fn() end -- nothing more to load
+  return require("cijoe.live").run(opts, fn)
 end
 
 -- The workflow files a `joe run` argument stands for.
@@ -122,22 +91,78 @@ local function workflow_files(arg)
   return files
 end
 
+-- joe run --rerun-failed [OUTDIR]: the steps of that run that failed or did not run.
+local function rerun(opts, args)
+  if #args > 1 then return cli.die("--rerun-failed takes one output directory", 2) end
+  local dir = args[1] or "cijoe-output/latest"
+  local script, steps, count = require("cijoe.runner").failed_steps(dir)
+  if not script then return cli.die(steps, 2) end
+  if not fs.stat(script) then
+    return cli.die(dir .. " ran " .. script .. ", which is not here (run joe where it ran)", 2)
+  end
+  if count == 0 then
+    print("nothing failed in " .. dir .. "; nothing to run again")
+    return 0
+  end
+  return live(opts, function() return run_file(opts, script, steps) end)
+end
+
 local commands = {}
 
 -- joe run [file_or_dir ...]: each workflow is a run of its own; the worst status wins.
 function commands.run(opts, args)
+  if opts.rerun_failed then return rerun(opts, args) end
   local files = {}
   for _, arg in ipairs(#args > 0 and args or { "." }) do
     for _, f in ipairs(workflow_files(arg)) do files[#files + 1] = f:gsub("^%./", "") end
   end
   if #files == 0 then return cli.die("no *.workflow files to run", 2) end
-  local worst = 0
-  for _, f in ipairs(files) do
-    local dir = opts.output and #files > 1 and opts.output .. "/" .. run.safe_name(f) or nil
-    worst = math.max(worst, run_file(opts, f, {}, dir))
-  end
-  return worst
+  return live(opts, function()
+    local worst = 0
+    for _, f in ipairs(files) do
+      local dir = opts.output and #files > 1 and opts.output .. "/" .. run.safe_name(f) or nil
+      worst = math.max(worst, run_file(opts, f, {}, dir))
+    end
+    return worst
+  end)
 end
+
+-- joe SCRIPT [STEP ...]
+function commands.script(opts, args)
+  if opts.rerun_failed then return rerun(opts, args) end
+  if #args == 0 then return cli.die("no script given (see joe --help)", 2) end
+  return live(opts, function() return run_file(opts, args[1], { table.unpack(args, 2) }) end)
+end
+
+-- joe list WORKFLOW: its steps, nothing run.
+function commands.list(opts, args)
+  if #args ~= 1 then return cli.die("list: give one workflow file", 2) end
+  opts.list = true
+  return run_file(opts, args[1], {})
+end
+
+-- joe help [COMMAND] | --man
+function commands.help(opts, args)
+  if opts.man then
+    io.write(require("cijoe.manpage").render(cli.VERSION))
+    return 0
+  end
+  local cmd = args[1] and help.by_name[args[1]]
+  if args[1] and not cmd then
+    local names = {}
+    for _, c in ipairs(help.COMMANDS) do names[#names + 1] = c.name end
+    return cli.die("no command '" .. args[1] .. "'" .. hint(args[1], names) ..
+      " (see joe --help)", 2)
+  end
+  print(cmd and help.command(cmd) or help.global())
+  return 0
+end
+
+-- joe completion SHELL: the script; joe __complete WORDS...: the words for the last one.
+function commands.completion(_, args)
+  return require("cijoe.completion").script(args[1])
+end
+commands.__complete = function(_, args) return require("cijoe.completion").complete(args) end
 
 -- joe lint FILE...: check workflows without running them.
 function commands.lint(_, args)
@@ -186,28 +211,50 @@ function commands.selftest(opts, args)
   return require("cijoe.test").selftest(opts, args)
 end
 
--- joe extract | analyse [outdir]: fio metrics, in the fio package (fio.metrics).
-function commands.extract(_, args) return require("fio.metrics").extract(args[1]) end
-function commands.analyse(opts, args) return require("fio.metrics").analyse(args[1], opts.requirements) end
+-- joe extract | analyse [outdir]: metrics by the packages' extractors, checked against
+-- requirements (and a baseline).
+function commands.extract(_, args) return require("cijoe.extract").main(args[1]) end
+function commands.analyse(opts, args) return require("cijoe.analyse").main(args[1], opts) end
 
--- joe report [outdir]: rebuild the reports from what a run left on disk, even a crashed one.
+-- joe compare BASE NEW [-t 5%] [--metrics a,b|all]: two runs' metrics side by side.
+function commands.compare(opts, args)
+  if #args ~= 2 then return cli.die("compare: give two output directories, BASE and NEW", 2) end
+  return require("cijoe.compare").main(args[1], args[2], opts)
+end
+
+-- joe report [outdir]: rebuild the reports from what a run left on disk, even a crashed one;
+-- joe report DIR1 DIR2 ... -o OUT [--label a,b]: one report of several runs.
 function commands.report(opts, args)
+  if #args > 1 or opts.output then
+    return require("cijoe.merge").main(#args > 0 and args or { "cijoe-output/latest" },
+      opts.output, opts.label, opts.quiet)
+  end
   local dir = args[1] or "cijoe-output/latest"
-  if (fs.stat(dir) or {}).type ~= "directory" then return cli.die(dir .. ": no such directory", 2) end
+  if (fs.stat(dir) or {}).type ~= "directory" then
+    return cli.die(dir .. ": no such directory", 2)
+  end
   local _, err = require("cijoe.record").write_state(dir) -- after a crash, from the journal
   if err then cli.die(err, 1) end
-  local ok = require("cijoe.report").run(dir, opts.quiet)
-  return (ok and not err) and 0 or 1
+  local ok, status = require("cijoe.report").run(dir, opts.quiet)
+  return (ok and not err and status == "passed") and 0 or 1
 end
 
 function commands.repl(opts, args)
   return require("cijoe.repl").main(opts, args)
 end
 
+-- joe convert CONFIG.toml [OUT.yaml]: a CIJOE config as joe's YAML (cijoe.convert).
+function commands.convert(opts, args)
+  return require("cijoe.convert").main(opts, args)
+end
+
 -- joe -s [pkg]: copy a package's default.config and example.workflow into cwd.
-local function setup(pkg)
-  local files = { "default.config", "example.workflow" }
-  local texts = {}
+function commands.setup(_, args)
+  local pkg, files, texts = args[1] or "core", { "default.config", "example.workflow" }, {}
+  if not packages.list()[pkg] then
+    return cli.die("no package '" .. pkg .. "'" .. hint(pkg, packages.list()) ..
+      " (joe resources lists them)", 2)
+  end
   for i, file in ipairs(files) do
     texts[i] = packages.read(pkg .. "/" .. file)
     if not texts[i] then return cli.die("package '" .. pkg .. "' has no " .. file, 2) end
@@ -225,23 +272,25 @@ end
 
 --- The entry point: run the command line argv and return the exit status.
 function cli.main(argv)
-  local opts, args = parse(argv)
-  if not opts then return cli.die(args .. " (see joe --help)", 2) end
+  local cmd, at = argv_.command(argv)
+  if not cmd and at and argv[at] == "__complete" then -- the words typed, as they are
+    packages.extend_path()
+    return commands.__complete(nil, { table.unpack(argv, at + 1) })
+  end
+  local opts, args, topic = argv_.parse(argv, cmd, cmd and at)
+  require("cijoe.console").setup(opts)
+  if not opts then
+    topic = topic or cmd and cmd.name
+    return cli.die(args .. " (see joe " .. (topic and "help " .. topic or "--help") .. ")", 2)
+  end
   if opts.version then
     print("joe " .. cli.VERSION .. " (" .. _VERSION .. ")")
     return 0
   end
-  if opts.help then
-    print(USAGE)
-    return 0
-  end
+  if opts.help then return commands.help(opts, { cmd and cmd.name }) end
   packages.extend_path()
   _G.cijoe = cijoe
-  if opts.setup then return setup(opts.setup) end
-  if #args == 0 then return cli.die("no script given (see joe --help)", 2) end
-  local command = commands[args[1]]
-  if command then return command(opts, { table.unpack(args, 2) }) end
-  return run_file(opts, args[1], { table.unpack(args, 2) })
+  return commands[cmd and cmd.name or "script"](opts, args)
 end
 
 return cli

@@ -1,8 +1,17 @@
--- Configs: YAML files checked one by one (so errors name file:line:column), ${VAR}
--- expanded, merged in order, and looked up by dotted keys with environment overrides.
+-- Configs: YAML files, and CIJOE's TOML ones (*.toml, read by cijoe.cijoe_toml), checked
+-- one by one (so errors name file:line:column), ${VAR} expanded, merged in order, and
+-- looked up by dotted keys with environment overrides. CIJOE keys joe ignores are warned
+-- about (config.warn), each naming its file:line:column.
 local yaml = require("cijoe.yaml")
+local cijoe_toml = require("cijoe.cijoe_toml")
 
 local config = { MAX_SIZE = 64 << 20 } -- the largest config file joe reads
+
+--- Say one warning about a config ("file:line:column: key: why"); a program embedding the
+--- loader (the fuzzer, a test) may replace it.
+function config.warn(text)
+  io.stderr:write("joe: warning: ", text, "\n")
+end
 local refuse_overrides_of_maps
 
 -- What a transport entry may hold, and what each value must be.
@@ -10,58 +19,17 @@ local TRANSPORT_KEYS = {
   hostname = "string", port = "port", username = "string", password = "string",
   key_filename = "string", passphrase = "string", host_key_check = "host_key_check",
   connect_timeout = "seconds", keepalive = "keepalive", keepalive_count_max = "count",
-  transfer_timeout = "seconds",
+  transfer_timeout = "seconds", ssh_config = "string", proxy_jump = "string",
+  proxy_command = "string",
   known_hosts = "string",
 }
 
--- Words users write for booleans, quoted or not (YAML 1.1's, as PyYAML reads them).
-local BOOLEANS = { ["true"] = true, yes = true, on = true, ["false"] = false, no = false,
-  off = false }
-
--- The boolean a value stands for, or nil when it stands for none.
-local function as_boolean(v)
-  if type(v) == "boolean" then return v end
-  if type(v) ~= "string" then return nil end
-  return BOOLEANS[v:lower()]
-end
+local values = require("cijoe.config_values")
+local CHECKS = values.CHECKS
 
 --- The boolean a config value (or an environment override of one) stands for: true,
 --- false, or nil for a value that is no boolean.
-config.boolean = as_boolean
-
--- A whole number from a number or a string of digits (what ${VAR} gives), or nil.
-local function as_integer(v)
-  return math.tointeger(type(v) == "string" and tonumber(v) or v)
-end
-
--- A number from a number or a numeric string, or nil.
-local function as_number(v)
-  local n = type(v) == "string" and tonumber(v) or v
-  return type(n) == "number" and n == n and n or nil
-end
-
--- Each kind of value: a function giving the value as joe takes it (nil when it is not
--- one), and what it must be, for the message. Numbers are bounded here, before they
--- reach C, where an out-of-range one would be undefined.
-local CHECKS = {
-  string = { function(v) return (type(v) == "string" or type(v) == "number") and v or nil end,
-    "a string" },
-  seconds = { function(v) v = as_number(v) return v and v > 0 and v <= 86400 and v or nil end,
-    "a number of seconds above 0 and at most 86400" },
-  keepalive = { function(v) v = as_integer(v) return v and v >= 0 and v <= 86400 and v or nil end,
-    "a whole number of seconds from 0 (none) to 86400" },
-  count = { function(v) v = as_integer(v) return v and v >= 1 and v <= 1000 and v or nil end,
-    "a whole number from 1 to 1000" },
-  boolean = { as_boolean, "true or false (yes/no)" },
-  map = { function(v) return type(v) == "table" and #v == 0 and v or nil end, "a mapping" },
-  port = { function(v) v = as_integer(v) return v and v > 0 and v < 65536 and v or nil end,
-           "a port number (1-65535)" },
-  host_key_check = { function(v)
-    local b = as_boolean(v)
-    if b ~= nil then return b and "yes" or "no" end
-    return v == "accept-new" and v or nil
-  end, "yes, no or accept-new" },
-}
+config.boolean = values.boolean
 
 -- The "file:line:column" where t[key] was written, for messages.
 local function where(doc, t, key)
@@ -132,9 +100,12 @@ end
 local function check_transports(doc, transports)
   for _, name in ipairs(ordered_keys(doc, transports)) do
     local t = transports[name]
-    if name == "local" then complain(doc, transports, name, "the transport name 'local' is reserved") end
+    if name == "local" then
+      complain(doc, transports, name, "the transport name 'local' is reserved")
+    end
     if type(name) ~= "string" then
-      complain(doc, transports, name, "the transport name " .. tostring(name) .. " is not a string (quote it)")
+      complain(doc, transports, name, "the transport name " .. tostring(name) ..
+        " is not a string (quote it)")
     end
     if t == nil or (type(t) == "table" and next(t) == nil) then
       complain(doc, transports, name, "transport " .. name .. " has no settings (give at least " ..
@@ -142,7 +113,10 @@ local function check_transports(doc, transports)
     end
     check(doc, transports, name, "map", "transport " .. name)
     for key in pairs(t) do
-      if not TRANSPORT_KEYS[key] then complain(doc, t, key, "unknown key '" .. tostring(key) .. "' in transport " .. name) end
+      if not TRANSPORT_KEYS[key] then
+        complain(doc, t, key, "unknown key '" .. tostring(key) .. "' in transport " .. name ..
+          require("cijoe.suggest").hint(tostring(key), TRANSPORT_KEYS))
+      end
       check(doc, t, key, TRANSPORT_KEYS[key], "transport " .. name .. ": " .. key)
     end
     doc.transport_order[#doc.transport_order + 1] = name
@@ -159,7 +133,9 @@ local function check_document(doc)
   if root.cijoe == nil then return end
   check(doc, root, "cijoe", "map")
   local c = root.cijoe
-  for _, key in ipairs({ "transport", "run", "workflow" }) do check(doc, c, key, "map", "cijoe." .. key) end
+  for _, key in ipairs({ "transport", "run", "workflow" }) do
+    check(doc, c, key, "map", "cijoe." .. key)
+  end
   if c.run then check(doc, c.run, "env", "map", "cijoe.run.env") end
   if c.workflow then check(doc, c.workflow, "fail_fast", "boolean", "cijoe.workflow.fail_fast") end
   if c.transport then check_transports(doc, c.transport) end
@@ -187,13 +163,32 @@ function config.merge(dst, src)
   return dst
 end
 
--- Parse and check one file's text; returns a doc or raises a config error.
+-- A YAML error, with a word on TOML when the text reads as TOML.
+local function yaml_error(text, file, err)
+  if require("cijoe.toml").load(text, file) then
+    err = err .. " (the file is TOML, not YAML: name it *.toml, as CIJOE's configs are, " ..
+      "and joe reads it as CIJOE does)"
+  end
+  error({ config_error = err }, 0)
+end
+
+-- Parse and check one file's text (TOML for *.toml, else YAML); returns a doc or raises
+-- a config error.
 local function parse(text, file)
-  local root, marks = yaml.load(text, file)
-  if root == nil and type(marks) == "string" then error({ config_error = marks }, 0) end
+  local root, marks, warnings
+  if file:match("%.toml$") then
+    root, marks, warnings = cijoe_toml.load(text, file)
+  else
+    root, marks = yaml.load(text, file)
+    if root == nil and type(marks) == "string" then yaml_error(text, file, marks) end
+  end
   local doc = { root = root, marks = marks or {}, file = file, transport_order = {} }
+  if not warnings and CHECKS.map[1](root) then
+    warnings = cijoe_toml.map_yaml(root, doc.marks, file)
+  end
+  doc.warnings = warnings or {}
+  if type(root) == "table" then expand_all(doc, root, {}) end -- first: a port may be ${VAR}
   check_document(doc)
-  expand_all(doc, doc.root, {})
   return doc
 end
 
@@ -218,7 +213,7 @@ function refuse_overrides_of_maps(t, prefix)
     if type(key) == "string" and type(value) == "table" and #value == 0 then
       local path = prefix .. key
       local name = config.env_name(path)
-      if os.getenv(name) then
+      if name:find("^%a") and os.getenv(name) then
         error({ config_error = "the environment variable " .. name .. " would replace the " ..
           "mapping " .. path .. " of the config with a string; unset it, or set a key below " ..
           "it (" .. name .. "_<KEY>)" }, 0)
@@ -229,21 +224,26 @@ function refuse_overrides_of_maps(t, prefix)
 end
 
 --- Load and merge config sources in order; each is {file = path} or {file = name,
---- text = yaml}. Returns the config table, or nil and "file:line:column: problem".
+--- text = yaml_or_toml}. Returns the config table, or nil and "file:line:column:
+--- problem". The warnings go to config.warn, after the whole config loaded.
 function config.load(sources)
   local ok, result = pcall(function()
-    local merged, order, seen = {}, {}, {}
+    local merged, order, seen, warnings = {}, {}, {}, {}
     for _, src in ipairs(sources) do
       local doc = parse(src.text or read_file(src.file), src.file)
       config.merge(merged, doc.root)
       for _, name in ipairs(doc.transport_order) do
         if not seen[name] then seen[name], order[#order + 1] = true, name end
       end
+      table.move(doc.warnings, 1, #doc.warnings, #warnings + 1, warnings)
     end
     refuse_overrides_of_maps(merged, "")
-    return setmetatable(merged, { transport_order = order })
+    return setmetatable(merged, { transport_order = order, warnings = warnings })
   end)
-  if ok then return result end
+  if ok then
+    for _, w in ipairs(getmetatable(result).warnings) do config.warn(w) end
+    return result
+  end
   if type(result) == "table" and result.config_error then return nil, result.config_error end
   error(result, 0)
 end
@@ -253,7 +253,8 @@ function config.transport_names(conf)
   local order = (getmetatable(conf) or {}).transport_order
   if order then return order end
   local names = {} -- a config made in Lua: no order was written, so sorted
-  for name in pairs(type(conf.cijoe) == "table" and type(conf.cijoe.transport) == "table" and conf.cijoe.transport or {}) do
+  local c = type(conf.cijoe) == "table" and conf.cijoe or {}
+  for name in pairs(type(c.transport) == "table" and c.transport or {}) do
     names[#names + 1] = name
   end
   table.sort(names)
@@ -265,10 +266,12 @@ function config.env_name(key)
   return (key:upper():gsub("[.-]", "_"))
 end
 
---- Look up a dotted key: the environment first, then the config, then default.
+--- Look up a dotted key: the environment first (a name that starts with a letter: the
+--- shell's own `_` is no override), then the config, then default.
 function config.get(conf, key, default)
-  local value = os.getenv(config.env_name(key))
-  if value ~= nil then return value end
+  local name = config.env_name(key)
+  local value = name:find("^%a") and os.getenv(name)
+  if value then return value end
   value = conf
   for part in key:gmatch("[^.]+") do
     if type(value) ~= "table" then return default end

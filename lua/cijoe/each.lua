@@ -40,7 +40,8 @@ local function start(target, fn)
     if not ok then io.stderr:write("joe: ", tostring(status), "\n") end
     fanout.exit(ok and math.tointeger(status) or 1)
   end
-  return { pid = pid, fd = fd, target = target, prefix = "[" .. target .. "] ", rest = {}, size = 0 }
+  return { pid = pid, fd = fd, target = target, prefix = "[" .. target .. "] ", rest = {},
+    size = 0 }
 end
 
 --- A number of jobs as -j or opts.jobs give it: a whole number from 1 up, or nil and
@@ -139,13 +140,16 @@ function each.each(targets, fn, opts)
   local jobs, jerr = each.jobs(opts and opts.jobs, #targets)
   if not jobs then error("cijoe.each: " .. jerr, 3) end
   for _, t in ipairs(targets) do
-    if not safe_target(t) then error("cijoe.each: bad target name " .. string.format("%q", tostring(t)), 3) end
+    if not safe_target(t) then
+      error("cijoe.each: bad target name " .. string.format("%q", tostring(t)), 3)
+    end
   end
   local results = {}
   if #targets == 0 then return results end
   local dir, err = run.current():step_path()
   if not dir then error("cijoe.each: " .. err, 3) end
-  local statuses = each.fan_out(targets, function(target) return each_child(fn, dir, target) end, jobs)
+  local function child(target) return each_child(fn, dir, target) end
+  local statuses = each.fan_out(targets, child, jobs)
   for _, target in ipairs(targets) do
     local f = io.open(dir .. "/" .. run.safe_name(target) .. "/each.result", "rb")
     results[target] = f and yaml.load(f:read("a")) or
@@ -164,7 +168,10 @@ local function target_names(spec, conf)
     names[#names + 1] = name
     local found = name == "local"
     for _, k in ipairs(known) do found = found or k == name end
-    if not found then return nil, "--each: unknown transport '" .. name .. "'" end
+    if not found then
+      return nil, "--each: unknown transport '" .. name .. "'" ..
+        require("cijoe.suggest").hint(name, { "all", "local", table.unpack(known) })
+    end
   end
   for _, name in ipairs(names) do
     if not safe_target(name) then return nil, "--each: bad transport name '" .. name .. "'" end

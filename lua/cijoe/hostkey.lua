@@ -36,10 +36,23 @@ local function append(file, entry)
   return nil, tostring(werr or cerr)
 end
 
+-- " (host certificates, which joe does not take, are known for it at file:line)" when a
+-- @cert-authority entry names the host, else "".
+local function certificates(files, host, port)
+  for _, e in ipairs(known_hosts.find(files, known_hosts.name(host, port), ssh.hmac_sha1)) do
+    if e.marker == "cert-authority" then
+      return " (a @cert-authority entry at " .. e.where .. " is for host certificates, " ..
+        "which joe does not take)"
+    end
+  end
+  return ""
+end
+
 --- Check the host key of a session that has done its handshake: policy is "yes",
---- "accept-new" or "no"; files the known_hosts files, the first of them written to.
---- Returns true, or nil and what is wrong with the fix.
-function hostkey.check(sess, policy, files, host, port)
+--- "accept-new" or "no"; files the known_hosts files, the first of them written to (a
+--- hashed entry with hash, as HashKnownHosts asks). Returns true, or nil and what is
+--- wrong with the fix.
+function hostkey.check(sess, policy, files, host, port, hash)
   if policy == "no" then return true end
   local blob, sha = sess:hostkey()
   if not blob then return nil, sha end
@@ -53,9 +66,10 @@ function hostkey.check(sess, policy, files, host, port)
       .. "is expected, remove the old key from " .. where
   elseif policy ~= "accept-new" then
     return nil, "the host key is not known (" .. fp .. "); add it to " .. files[1] ..
-      " or set host_key_check: accept-new"
+      " or set host_key_check: accept-new" .. certificates(files, host, port)
   end
-  local ok, err = append(files[1], known_hosts.entry(host, port, ktype, b64))
+  local ok, err = append(files[1], known_hosts.entry(host, port, ktype, b64,
+    hash and ssh.hmac_sha1 or nil))
   if not ok then return nil, "cannot add the host key to " .. files[1] .. ": " .. err end
   return true
 end

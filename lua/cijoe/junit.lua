@@ -84,36 +84,90 @@ local function case(out, classname, name, r, system_out)
   return tag
 end
 
---- The testsuite of a run: state is its record, commands its commands per step number,
---- dir its output directory (for the outputs), name the suite's name.
-function junit.suite(dir, state, commands, name)
-  local out, counts = {}, { tests = 0, failure = 0, error = 0, skipped = 0 }
-  local function add(tag)
-    counts.tests = counts.tests + 1
-    if tag then counts[tag] = counts[tag] + 1 end
-  end
-  for _, s in ipairs(state.steps) do
-    add(case(out, state.name, s.name, s, junit.system_out(dir, commands[s.number])))
-    for _, t in ipairs(require("cijoe.record").tests(dir, s)) do
-      add(case(out, s.name, t.name, t))
+-- The checks of a step (its analysis.yml, and its regressions from compare.yml) as
+-- results like a tests.yaml's: a testcase each, so CI lists every check.
+local function check_results(s)
+  local out = {}
+  for _, c in ipairs(s.analysis or {}) do
+    if type(c) == "table" then
+      out[#out + 1] = { name = ("check %s %s %s"):format(tostring(c.job), tostring(c.direction),
+        tostring(c.metric)), status = c.status == "pass" and "passed" or "failed",
+        message = ("%s in %s (%s)"):format(tostring(c.shown or c.value), tostring(c.range),
+          tostring(c.requirement)) }
     end
   end
+  for _, r in ipairs(s.regressions or {}) do
+    out[#out + 1] = { name = ("compare %s %s %s"):format(tostring(r.job), tostring(r.direction),
+      tostring(r.metric)), status = "failed", message = ("regressed %+.1f%%: %s -> %s"):format(
+      (tonumber(r.change) or 0) * 100, tostring(r.base), tostring(r.new)) }
+  end
+  return out
+end
+
+local Suite = {}
+Suite.__index = Suite
+
+--- A testsuite built a step at a time (the report goes through a run's steps once), its
+--- testcases written to the open file `cases` as they come, so a run of any size takes
+--- no more memory: junit.suite(name, state, cases) gives it, suite:add(dir, s, cmds)
+--- adds step s (its commands for <system-out>, its tests.yaml and its checks), and
+--- junit.write puts the suites together.
+function junit.suite(name, state, cases)
+  return setmetatable({ name = name, state = state, cases = cases, from = cases:seek("cur"),
+    counts = { tests = 0, failure = 0, error = 0, skipped = 0 } }, Suite)
+end
+
+--- Add step s of the run in dir (and cmds, its commands) to the suite.
+function Suite:add(dir, s, cmds)
+  local out = {}
+  local function add(tag)
+    self.counts.tests = self.counts.tests + 1
+    if tag then self.counts[tag] = self.counts[tag] + 1 end
+  end
+  add(case(out, self.state.name, s.name, s, junit.system_out(dir, cmds)))
+  for _, list in ipairs({ require("cijoe.record").tests(dir, s), check_results(s) }) do
+    for _, r in ipairs(list) do add(case(out, s.name, r.name, r)) end
+  end
+  assert(self.cases:write(table.concat(out, "\n"), "\n"))
+  self.to = self.cases:seek("cur")
+end
+
+-- The suite's <testsuite> start tag.
+local function head(suite)
+  local state, counts = suite.state, suite.counts
   local stamp = os.date("!%Y-%m-%dT%H:%M:%S", math.floor(tonumber(state.begin) or 0))
   local f = io.open("/proc/sys/kernel/hostname")
   local hostname = f and f:read("l") or ""
   if f then f:close() end
-  table.insert(out, 1, ('  <testsuite name="%s" tests="%d" failures="%d" errors="%d" ' ..
-    'skipped="%d" time="%.3f" timestamp="%s" hostname="%s">'):format(junit.text(name),
-    counts.tests, counts.failure, counts.error, counts.skipped, tonumber(state.elapsed) or 0,
-    stamp, junit.text(hostname)))
-  out[#out + 1] = "  </testsuite>"
-  return table.concat(out, "\n"), counts
+  return ('  <testsuite name="%s" tests="%d" failures="%d" errors="%d" skipped="%d" time="%.3f" '
+    .. 'timestamp="%s" hostname="%s">\n'):format(junit.text(suite.name), counts.tests,
+    counts.failure, counts.error, counts.skipped, tonumber(state.elapsed) or 0, stamp,
+    junit.text(hostname))
 end
 
---- The whole junit.xml of one or more suites (texts from junit.suite).
-function junit.document(suites)
-  return '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n' ..
-    table.concat(suites, "\n") .. "\n</testsuites>\n"
+--- Write junit.xml at path: each suite's start tag, its testcases (copied from the
+--- cases file, a block at a time) and its end. Returns true, or nil and a message.
+function junit.write(path, suites, cases)
+  local f, err = io.open(path, "wb")
+  if not f then return nil, err end
+  local ok, werr = pcall(function()
+    assert(f:write('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n'))
+    for _, suite in ipairs(suites) do
+      assert(f:write(head(suite)))
+      cases:seek("set", suite.from)
+      local left = (suite.to or suite.from) - suite.from
+      while left > 0 do
+        local block = assert(cases:read(math.min(left, 65536)))
+        left = left - #block
+        assert(f:write(block))
+      end
+      assert(f:write("  </testsuite>\n"))
+    end
+    assert(f:write("</testsuites>\n"))
+  end)
+  local closed, cerr = f:close()
+  if not ok then return nil, werr end
+  return closed, cerr
 end
 
 return junit

@@ -90,7 +90,7 @@ function packages.list()
     for _, name in ipairs(fs.dir(dir) or {}) do
       if not found[name] and (fs.stat(dir .. "/" .. name) or {}).type == "directory" then
         found[name] = { builtin = false, dir = dir .. "/" .. name, files = {} }
-        for _, sub in ipairs({ "", "worklets/", "selftest/" }) do
+        for _, sub in ipairs({ "", "worklets/", "selftest/", "extractors/" }) do
           for _, file in ipairs(fs.dir(dir .. "/" .. name .. "/" .. sub) or {}) do
             found[name].files[sub .. file] = true
           end

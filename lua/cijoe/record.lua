@@ -17,22 +17,38 @@
 -- interrupted), steps (a list of {number, name, status, begin, elapsed, description,
 -- uses, reason, error, failure, commands, failed_commands, tests}), targets (--each:
 -- target -> status), counts ({passed, failed, skipped} of steps, and tests_* of the
--- tests the steps ran).
+-- tests the steps ran). A step of a target of --each also has target, target_number (its
+-- number in the target's own run), plain_name (its name there) and rel (its folder).
+--
+-- The reports read record.state: the same record (or a merged report's, cijoe.merge)
+-- with the checks of analysis.yml and compare.yml joined (cijoe.checks), and go through
+-- the commands a step at a time with record.each_step.
 local yaml = require("cijoe.yaml")
 
 local record = {}
 
---- The events of a journal file, in order; a line that does not parse (the torn last
---- line of a crashed run) is left out. Returns the list, or nil when there is no journal.
-function record.events(path)
+--- Each event of a journal file, in order, one at a time (an iterator), so a run of any
+--- number of commands is read in constant memory; a line that does not parse (the torn
+--- last line of a crashed run) is left out. nil when there is no journal.
+function record.each_event(path)
   local f = io.open(path, "rb")
   if not f then return nil end
-  local events = {}
-  for line in f:lines() do
-    local e = line:sub(1, 2) == "- " and yaml.load(line:sub(3), path)
-    if type(e) == "table" and e.ev then events[#events + 1] = e end
+  local lines = f:lines()
+  return function()
+    for line in lines do
+      local e = line:sub(1, 2) == "- " and yaml.load(line:sub(3), path)
+      if type(e) == "table" and e.ev then return e end
+    end
+    f:close()
   end
-  f:close()
+end
+
+--- The events of a journal file as a list (see record.each_event), or nil.
+function record.events(path)
+  local next_event = record.each_event(path)
+  if not next_event then return nil end
+  local events = {}
+  for e in next_event do events[#events + 1] = e end
   return events
 end
 
@@ -100,13 +116,20 @@ function record.count(state)
   return c
 end
 
---- The record of the run in dir (workflow.state's table) from its journal events; nil
---- when the run has no journal (an older joe's, or one that never began).
+--- The record of the run in dir (workflow.state's table) from its journal events (a
+--- list, or by default the journal read one event at a time); nil when the run has no
+--- journal (an older joe's, or one that never began).
 function record.derive(dir, events)
-  events = events or record.events(dir .. "/journal.yml")
-  if not events then return nil end
+  local next_event
+  if events then
+    local i = 0
+    next_event = function() i = i + 1 return events[i] end
+  else
+    next_event = record.each_event(dir .. "/journal.yml")
+  end
+  if not next_event then return nil end
   local state = { status = "running", steps = {}, by_number = {} }
-  for _, e in ipairs(events) do
+  for e in next_event do
     local apply = APPLY[e.ev]
     if apply then apply(state, e) end
   end
@@ -129,16 +152,11 @@ function record.write_state(dir)
 end
 
 --- For a run of --each: every target's steps after each other, named "target: step",
---- with their folders below the target's (rel), so one record tells all of them.
+--- with their folders below the target's (rel), so one record tells all of them (the
+--- same code as a report of several runs, cijoe.merge).
 function record.merge_targets(dir, state)
   for _, name in ipairs(state.target_order or {}) do
-    local child = record.derive(dir .. "/" .. name) or { steps = {} }
-    for _, s in ipairs(child.steps) do
-      s.rel = string.format("%s/%03d_%s", name, s.number, tostring(s.name):gsub("[^%w._-]", "_"))
-      s.target, s.target_number, s.name = name, s.number, name .. ": " .. s.name
-      s.number = #state.steps + 1
-      state.steps[s.number] = s
-    end
+    require("cijoe.merge").append(state, name, record.plain(dir .. "/" .. name))
   end
 end
 
@@ -182,7 +200,9 @@ local function without_journal(dir)
     table.sort(names)
     for _, entry in ipairs(names) do
       local n, name = entry:match("^(%d+)_(.+)$")
-      if n then state.steps[#state.steps + 1] = { number = tonumber(n), name = name, status = "unknown" } end
+      if n then
+        state.steps[#state.steps + 1] = { number = tonumber(n), name = name, status = "unknown" }
+      end
     end
   end
   return state
@@ -223,32 +243,91 @@ function record.tests(dir, s)
   return list
 end
 
---- Everything the reports need of the run in dir: its record (workflow.state's table),
---- and per step number the commands and copies it journaled ({cmd events}, {copy
---- events}). A run without a journal is read from its workflow.state and files.
-function record.load(dir)
-  local events = record.events(dir .. "/journal.yml")
-  if not events then
-    local state = without_journal(dir)
-    return state, commands_from_files(dir, state), {}
+--- The record of the run in dir as its files tell it: derived from its journal, else
+--- its workflow.state (an older joe's) or step folders; for a folder of `joe report DIR1
+--- DIR2 -o OUT`, its runs merged.
+function record.plain(dir)
+  local merged = require("cijoe.merge").load(dir, record.plain)
+  if merged then
+    merged.counts = record.count(merged)
+    return merged
   end
-  local commands, copies = {}, {}
-  for _, e in ipairs(events) do
-    local into = (e.ev == "cmd" and commands) or (e.ev == "copy" and copies) or nil
-    if into and e.n then
-      into[e.n] = into[e.n] or {}
-      table.insert(into[e.n], e)
-    end
-  end
-  local state = record.derive(dir, events)
-  for _, s in ipairs(state.steps) do -- the steps of --each targets: their own journals'
-    if s.target then
-      local _, cc, cp = record.load(dir .. "/" .. s.target)
-      for _, list in ipairs({ cc[s.target_number] or {}, cp[s.target_number] or {} }) do
-        for _, e in ipairs(list) do e.log = e.log and s.target .. "/" .. e.log end
+  return record.derive(dir) or without_journal(dir)
+end
+
+--- The record the reports show: record.plain with the results of `joe analyse` and `joe
+--- compare` joined (cijoe.checks): a step whose checks failed, or whose metrics regressed,
+--- is failed, and so is its run.
+function record.state(dir)
+  local state = record.plain(dir)
+  require("cijoe.checks").join(dir, state)
+  state.counts = record.count(state)
+  return state
+end
+
+-- The journaled commands and copies of the steps of a run, a step at a time: reads
+-- events until step s ended, keeping only the events of steps not yet handed out.
+local function journal_source(dir)
+  local src = { next = record.each_event(dir .. "/journal.yml"), cmds = {}, copies = {} }
+  function src.take(s)
+    local n = s.number
+    while s.begin and src.next and not (src.ended or {})[n] do
+      local e = src.next()
+      if not e then src.next = nil break end
+      local into = (e.ev == "cmd" and src.cmds) or (e.ev == "copy" and src.copies) or nil
+      if into and e.n then
+        into[e.n] = into[e.n] or {}
+        table.insert(into[e.n], e)
+      elseif e.ev == "end" and e.n then
+        src.ended = src.ended or {}
+        src.ended[e.n] = true
       end
-      commands[s.number], copies[s.number] = cc[s.target_number], cp[s.target_number]
     end
+    local cmds, copies = src.cmds[n], src.copies[n]
+    src.cmds[n], src.copies[n] = nil, nil
+    return cmds, copies
+  end
+  return src
+end
+
+-- The same for a run without a journal: its cmd_NN.state files.
+local function files_source(dir, state)
+  return { take = function(s) return commands_from_files(dir, { steps = { s } })[s.number], {} end }
+end
+
+--- The steps of a record (record.state's) with their commands and copies, a step at a
+--- time: for s, cmds, copies in record.each_step(dir, state). A merged run's steps come
+--- from their own runs' journals, with the commands' logs relative to dir.
+function record.each_step(dir, state)
+  local merge = require("cijoe.merge")
+  local own = require("cijoe.fs").stat(dir .. "/journal.yml")
+  local source = own and journal_source(dir) or files_source(dir, state)
+  local inner, inner_label
+  local i = 0
+  return function()
+    i = i + 1
+    local s = state.steps[i]
+    if not s then return nil end
+    if not s.target then return s, source.take(s) end
+    if s.target ~= inner_label then
+      local child = merge.child(state, s.target) or { steps = {} }
+      inner, inner_label = record.each_step(dir .. "/" .. s.target, child), s.target
+    end
+    local _, cmds, copies = inner()
+    for _, list in ipairs({ cmds or {}, copies or {} }) do
+      for _, e in ipairs(list) do e.log = e.log and s.target .. "/" .. e.log end
+    end
+    return s, cmds, copies
+  end
+end
+
+--- Everything the reports need of the run in dir: its record (record.state's), and per
+--- step number the commands and copies it journaled ({cmd events}, {copy events}). The
+--- reports themselves go a step at a time (record.each_step).
+function record.load(dir)
+  local state, commands, copies = record.state(dir), {}, {}
+  for s, cmds, cps in record.each_step(dir, state) do
+    commands[s.number], copies[s.number] = cmds, cps
   end
   return state, commands, copies
 end

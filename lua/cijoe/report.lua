@@ -2,12 +2,19 @@
 -- markdown summary for GitHub, built from the output directory only (the journal, or an
 -- older run's workflow.state and files), so `joe report DIR` after a crash and the end
 -- of a run are the same code. The HTML parts are those of the report.html asset.
-local embedded = require("cijoe.embedded")
 local fs = require("cijoe.fs")
 local junit = require("cijoe.junit")
+local merge = require("cijoe.merge")
 local record = require("cijoe.record")
+local rm = require("cijoe.report_metrics")
+local t = require("cijoe.report_template")
 
-local report = { CAP = 64 * 1024 } -- the bytes of a command's output shown inline
+-- The bytes of a command's output shown inline, and of all commands' together (one
+-- budget for the commands that passed, one for the others), so a run of 10,000 commands
+-- is still a report a browser opens: beyond, each output is linked only.
+local report = { CAP = 64 * 1024, BUDGET = 1024 * 1024 }
+
+local fill, each = t.fill, t.each
 
 -- The last `cap` bytes of a file (nil when it cannot be read) and its size, without
 -- reading the rest: a command may have printed gigabytes.
@@ -15,9 +22,9 @@ local function tail(path, cap)
   local f = io.open(path, "rb")
   if not f then return nil, 0 end
   local size = f:seek("end")
-  local text = f:seek("set", math.max(0, size - cap)) and f:read("a")
+  local text = f:seek("set", math.max(0, size - cap)) and f:read(cap == math.huge and "a" or cap)
   f:close()
-  return text, size
+  return text or "", size
 end
 
 -- Write (or with mode "ab", append) a whole file; true, or nil and a message.
@@ -25,38 +32,6 @@ local function write(path, text, mode)
   local f, msg = io.open(path, mode or "wb")
   local ok, err = f and f:write(text)
   return ok and f:close(), f and err or msg
-end
-
--- Text that is safe in HTML and markdown tables: control characters XML forbids become
--- "?", markup characters (and "|") numeric entities.
-local function esc(value)
-  return (tostring(value or ""):gsub("[%z\1-\8\11\12\14-\31]", "?")
-    :gsub("[&<>\"'|]", function(c) return "&#" .. c:byte() .. ";" end))
-end
-
--- A template part with {{key}} replaced by the escaped value, {{key:FORMAT}} by the
--- number formatted (0 when unknown) and {{&key}} by the value as it is (markup).
-local function fill(part, values)
-  return (part:gsub("{{(&?)([%w_]+):?([^}]*)}}", function(raw, key, format)
-    local value = format ~= "" and format:format(tonumber(values[key]) or 0) or values[key]
-    return raw == "&" and tostring(value or "") or esc(value)
-  end))
-end
-
--- A part filled once per item of list (with what fn makes of the item), one per line.
-local function each(part, list, fn)
-  local out = {}
-  for i, item in ipairs(list) do out[i] = fill(part, fn and fn(item) or item) end
-  return table.concat(out, "\n")
-end
-
--- The parts of the report.html asset: each "<!--@name-->" line starts the part "name".
-local function template()
-  local tree, path = os.getenv("JOE_LUA_PATH"), "lua/cijoe/report.html"
-  local text, parts = tree and tail(tree .. "/" .. path, math.huge) or embedded.read(path), {}
-  text = text:gsub("\n?<!%-%-@(%w+)%-%->\n?", "\0%1\1")
-  for name, part in text:gmatch("%z(%w+)\1([^%z]*)") do parts[name] = part end
-  return parts
 end
 
 -- How a command ended, in the words of its line in the report.
@@ -71,15 +46,25 @@ local function result_of(c)
   return text, status
 end
 
--- One command: how it ended, links to its files and the tail of its output.
-local function command(dir, c)
+-- One command: how it ended, links to its files and the tail of its output, within what
+-- is left of the budget (ctx.left, by kind).
+local function command(dir, c, ctx)
   local base = tostring(c.log):gsub("%.output$", "")
-  local text, size = tail(dir .. "/" .. base .. ".output", report.CAP)
   local result, status = result_of(c)
+  local pool = status == "failed" and "failed" or "passed"
+  local cap = math.min(report.CAP, ctx.left[pool])
+  local text, size = tail(dir .. "/" .. base .. ".output", cap)
+  ctx.left[pool] = ctx.left[pool] - #(text or "")
+  local note
+  if size > cap and cap < report.CAP then
+    note = ("%d bytes, not shown: the report holds %d KiB of output; see the link"):format(size,
+      report.BUDGET // 1024)
+  elseif size > cap then
+    note = ("%d bytes: the last %d KiB are shown"):format(size, report.CAP // 1024)
+  end
   return { cmd = c.cmd, transport = c.transport, elapsed = c.elapsed, result = result,
     status = status, open = status == "failed" and " open" or "", output = text, href = base,
-    note = size > report.CAP and ("%d bytes: the last %d KiB are shown"):format(size,
-      report.CAP // 1024) }
+    note = note }
 end
 
 -- The commands of a step that began but were never journaled (a crashed run): their
@@ -103,85 +88,135 @@ local function copy_line(c)
     result = what, status = c.ok and "passed" or "failed" }
 end
 
--- One step's values for its part: its commands, copies, test results and artifacts.
-local function step(parts, dir, s, cmds, copies)
+-- One step's values for its part: its commands, copies, test results, metrics and
+-- artifacts (a table of its own, so the step's record keeps none of this markup).
+local function step(parts, ctx, dir, s, cmds, copies)
   record.rel(s)
-  s.test_list = record.tests(dir, s)
-  local failed_test = false
-  for _, t in ipairs(s.test_list) do
-    failed_test = failed_test or t.status == "failed" or t.status == "error"
+  local v = setmetatable({}, { __index = s })
+  local tests, failed_test = record.tests(dir, s), false
+  for _, r in ipairs(tests) do
+    failed_test = failed_test or r.status == "failed" or r.status == "error"
   end
   local failed = s.status ~= "passed" and s.status ~= "skipped" and s.status ~= "pending"
-  s.open = (failed or failed_test) and " open" or ""
-  s.artifacts = each(parts.artifact, fs.dir(dir .. "/" .. s.rel .. "/artifacts") or {}, function(name)
+  v.open = (failed or failed_test) and " open" or ""
+  local names = fs.dir(dir .. "/" .. s.rel .. "/artifacts") or {}
+  local artifacts = each(parts.artifact, names, function(name)
     local href = name:gsub("[^%w._~-]", function(c) return ("%%%02X"):format(c:byte()) end)
     return { name = name, href = s.rel .. "/artifacts/" .. href }
   end)
-  s.commands = each(parts.command, unfinished(dir, s, cmds) or {}, function(c) return command(dir, c) end)
-  s.copies = each(parts.copy, copies or {}, copy_line)
-  s.test_rows = each(parts.test, s.test_list)
-  return s
+  v.artifacts = artifacts ~= "" and fill(parts.artifacts, { list = artifacts }) or ""
+  v.commands = each(parts.command, unfinished(dir, s, cmds) or {}, function(c)
+    return command(dir, c, ctx)
+  end)
+  v.copies = each(parts.copy, copies or {}, copy_line)
+  v.tests = #tests > 0 and fill(parts.tests, { rows = each(parts.test, tests) }) or ""
+  v.metrics = rm.step(parts, ctx.metrics, dir, s)
+  return v
 end
 
--- For a run of joe --each: the target x step table, and junit.xml made of a testsuite
--- per target.
-local function add_targets(parts, dir, state)
-  local columns, seen, suites = {}, {}, {}
+-- For a run of several (joe --each, or joe report DIR1 DIR2 -o OUT): the run x step table.
+local function matrix(parts, state)
+  local columns, seen = {}, {}
   for _, s in ipairs(state.steps) do
-    local name = s.name:match("^[^:]*: (.*)$") or s.name
+    local name = s.plain_name or s.name
     if not seen[name] then columns[#columns + 1], seen[name] = name, {} end
     seen[name][s.target or ""] = s.status
   end
-  state.matrix_head = each(parts.cell, columns, function(c) return { text = c, status = "" } end)
-  state.matrix_rows = each(parts.targetrow, state.target_order, function(t)
-    local cells = each(parts.cell, columns, function(c)
-      return { text = seen[c][t] or "-", status = seen[c][t] or "" }
-    end)
-    local child, commands = record.load(dir .. "/" .. t)
-    suites[#suites + 1] = junit.suite(dir .. "/" .. t, child, commands, t)
-    return { target = t, cells = cells }
+  return fill(parts.matrix, {
+    head = each(parts.cell, columns, function(c) return { text = c, status = "" } end),
+    rows = each(parts.targetrow, state.target_order, function(target)
+      return { target = target, cells = each(parts.cell, columns, function(c)
+        return { text = seen[c][target] or "-", status = seen[c][target] or "" }
+      end) }
+    end) })
+end
+
+-- The values of the page around the steps: the header, the matrix, metrics, config.
+local function page_values(parts, dir, state, ctx)
+  local v = setmetatable({}, { __index = state })
+  v.name = state.name or dir:match("([^/]+)/*$")
+  v.status = state.status or "unknown"
+  for k, n in pairs(state.counts) do v[k] = n end
+  v.tests_total = v.tests_passed + v.tests_failed + v.tests_skipped
+  if v.tests_total > 0 then
+    v.test_counts = fill(parts.testcounts, v)
+    v.test_summary = ("; tests: %d passed, %d failed, %d skipped"):format(v.tests_passed,
+      v.tests_failed, v.tests_skipped)
+  end
+  v.matrix = state.target_order and #state.target_order > 0 and matrix(parts, state) or ""
+  v.metrics, v.compare = rm.summary(parts, ctx, state), rm.compare(parts, ctx, state)
+  v.config, v.dir = tail(dir .. "/config.orig", math.huge), dir
+  v.version = require("cijoe.cli").VERSION
+  v.started = type(state.begin) == "number"
+    and os.date("%Y-%m-%d %H:%M:%S", math.floor(state.begin))
+  v.md_rows, v.md_metrics = each(parts.row, state.steps), rm.markdown(parts, ctx)
+  v.step_parts = "\0"
+  return v
+end
+
+-- Write the steps into the open report, a step at a time, adding each to its run's
+-- junit testsuite (whose testcases go to the file cases); returns the suites.
+local function write_steps(html, cases, parts, dir, state, ctx)
+  local suites, suite, label = {}, nil, false
+  for s, cmds, copies in record.each_step(dir, state) do
+    assert(html:write(fill(parts.step, step(parts, ctx, dir, s, cmds, copies)), "\n"))
+    if s.target ~= label or not suite then
+      label = s.target
+      suite = junit.suite(label or state.name, label and merge.child(state, label) or state, cases)
+      suites[#suites + 1] = suite
+    end
+    suite:add(dir, s, cmds)
+  end
+  if #suites == 0 then suites[1] = junit.suite(state.name, state, cases) end
+  return suites
+end
+
+-- Write report.html (and, from the suites, junit.xml) of the run in dir; true, or nil
+-- and a message.
+local function write_files(dir, parts, state, ctx, values)
+  local head, rest = fill(parts.page, values):match("^(.-)%z(.*)$")
+  local html, err = io.open(dir .. "/report.html", "wb")
+  if not html then return nil, err end
+  local cases <close> = io.tmpfile()
+  local ok, suites = pcall(function()
+    assert(html:write(head))
+    local list = write_steps(html, cases, parts, dir, state, ctx)
+    assert(html:write(rest))
+    return list
   end)
-  state.matrix = fill(parts.matrix, state)
-  return junit.document(suites)
+  local closed, cerr = html:close()
+  if not ok then return nil, suites end
+  if not closed then return nil, cerr end
+  return junit.write(dir .. "/junit.xml", suites, cases)
 end
 
 --- Write report.html and junit.xml into the output directory dir from its files, and
---- append to the file GITHUB_STEP_SUMMARY names. Returns the report's path or nil, message.
+--- append to the file GITHUB_STEP_SUMMARY names. Returns the report's path and the run's
+--- status (its checks included), or nil and a message.
 function report.build(dir)
-  local parts, summary = template(), os.getenv("GITHUB_STEP_SUMMARY")
-  local state, commands, copies = record.load(dir)
-  state.name = state.name or dir:match("([^/]+)/*$")
-  state.status = state.status or "unknown"
-  local c = state.counts or record.count(state)
-  for k, v in pairs(c) do state[k] = v end
-  state.step_parts = each(parts.step, state.steps, function(s)
-    return step(parts, dir, s, commands[s.number], copies[s.number])
-  end)
-  state.config, state.dir = tail(dir .. "/config.orig", math.huge), dir
-  state.version = require("cijoe.cli").VERSION
-  state.started = type(state.begin) == "number" and os.date("%Y-%m-%d %H:%M:%S", math.floor(state.begin))
-  state.md_rows = each(parts.row, state.steps)
-  state.tests_total = c.tests_passed + c.tests_failed + c.tests_skipped
-  if state.tests_total > 0 then
-    state.test_counts = fill(parts.testcounts, state)
-    state.test_summary = ("; tests: %d passed, %d failed, %d skipped"):format(c.tests_passed,
-      c.tests_failed, c.tests_skipped)
+  local parts, summary = t.parts(), os.getenv("GITHUB_STEP_SUMMARY")
+  local state = record.state(dir)
+  local ctx = { left = { passed = report.BUDGET, failed = report.BUDGET },
+    metrics = rm.prepare(dir, state) }
+  local values = page_values(parts, dir, state, ctx.metrics)
+  local ok, err = write_files(dir, parts, state, ctx, values)
+  if ok and summary and summary ~= "" then
+    ok, err = write(summary, fill(parts.markdown, values), "ab")
   end
-  local xml = state.target_order and add_targets(parts, dir, state) or
-    junit.document({ (junit.suite(dir, state, commands, state.name)) })
-  local ok, err = write(dir .. "/report.html", fill(parts.page, state))
-  if ok then ok, err = write(dir .. "/junit.xml", xml) end
-  if ok and summary and summary ~= "" then ok, err = write(summary, fill(parts.markdown, state), "ab") end
-  return ok and dir .. "/report.html", err
+  if not ok then return nil, err end
+  return dir .. "/report.html", values.status
 end
 
 --- Build the reports of dir and say where report.html is (unless quiet) or why it could
---- not be built: a report that fails never stops a run. Returns true or false.
+--- not be built: a report that fails never stops a run. Returns true and the run's
+--- status (its checks included), or false.
 function report.run(dir, quiet)
-  local ok, path, err = pcall(report.build, dir)
-  if not (ok and path) then io.stderr:write("joe: report: ", tostring(ok and err or path), "\n") end
+  local ok, path, status = pcall(report.build, dir)
+  if not (ok and path) then
+    io.stderr:write("joe: report: ", tostring(ok and status or path), "\n")
+  end
   if ok and path and not quiet then print("report: " .. path) end
-  return ok and path ~= nil
+  return ok and path ~= nil, status
 end
 
 return report

@@ -213,7 +213,9 @@ function Run:command_done(st)
     log_error = st.log_error, probe = st.probe, target = step and step.target })
   if st.log_error then self:stop(st.log_error) end -- the record of the run is incomplete
   if st.probe then return end
-  if st.err == nil or st.err ~= 0 or st.log_error then self.failed_commands = self.failed_commands + 1 end
+  if st.err == nil or st.err ~= 0 or st.log_error then
+    self.failed_commands = self.failed_commands + 1
+  end
   if not step then return end
   if st.err == nil then step.unrun = st
   elseif st.err ~= 0 or st.log_error then step.last_failed = st end
@@ -237,7 +239,8 @@ end
 --- names say they are secret: what is masked in the command lines the run logs.
 function Run:secret_values(env)
   if self.secrets_of ~= self.config then
-    self.secrets_of, self.secrets = self.config, select(2, require("cijoe.secrets").masked(self.config))
+    local _, values = require("cijoe.secrets").masked(self.config)
+    self.secrets_of, self.secrets = self.config, values
   end
   local values = self.secrets
   for _, pair in ipairs(env or {}) do

@@ -7,7 +7,9 @@ local proc = require("cijoe.proc")
 local verdict = require("cijoe.verdict")
 local yaml = require("cijoe.yaml")
 
-local runner = {}
+local runner = {
+  on_failure = nil, -- with --repl-on-failure: fn(r, res, log) -> "continue" | "abort"
+}
 
 --- The results a step wrote to tests.yaml in its folder, or nil.
 function runner.tests_of(step)
@@ -36,6 +38,7 @@ end
 --- it was left out.
 function runner.step(r, spec)
   local step = r:begin_step(spec.name, spec.number, spec.optional ~= nil)
+  console.step_started(spec.number, spec.name)
   local trace
   local ok, result, msg = xpcall(spec.fn, function(err)
     trace = debug.traceback("", 2):gsub("^\nstack traceback:\n", "")
@@ -45,47 +48,89 @@ function runner.step(r, spec)
     signal = proc.signal(), verbose = r.verbose }, runner.tests_of(step))
   if spec.optional and res.status == "passed" and not step.journaled and spec.optional() then
     r:end_step(res)
+    console.step(true, { number = spec.number })
     res.dropped = true
     return res
   end
   r:begun(step)
   local log = runner.write_log(r, res)
+  local shown = res.failure and runner.on_failure and not proc.signal() and res.status == "failed"
+  local choice = shown and runner.on_failure(r, res, log)
   r:end_step(res)
+  res.choice = choice
   console.step(r.quiet, { number = spec.number, name = spec.name, status = res.status,
     elapsed = res.elapsed, reason = res.reason })
-  if res.failure and not proc.signal() then console.failure(res.error, log) end
+  if res.failure and not proc.signal() and not shown then console.failure(res.error, log) end
   return res
 end
 
---- Mark step number n skipped (not selected, fail_fast, or after Ctrl-C).
-function runner.skip(r, n, name)
-  r:event({ ev = "end", n = n, name = name, status = "skipped", elapsed = 0 })
+--- Mark step number n skipped (not selected, fail_fast, or after Ctrl-C); why = "not
+--- selected" goes into the journal, for --rerun-failed.
+function runner.skip(r, n, name, why)
+  r:event({ ev = "end", n = n, name = name, status = "skipped", elapsed = 0, why = why })
   console.step(r.quiet, { number = n, name = name, status = "skipped", elapsed = 0 })
 end
 
--- Check the requested step names before anything runs.
-local function selection(wf, wanted)
-  local set = {}
+--- Check the requested step names of wf before anything runs: the set of them (nil for
+--- all), or nil and a message naming an unknown one, the nearest name and every step.
+function runner.selection(wf, wanted)
+  local set, names = {}, {}
+  for _, s in ipairs(wf.steps) do names[#names + 1] = s.name end
   for _, name in ipairs(wanted) do
-    if not wf.names[name] then return nil, "unknown step '" .. name .. "' in " .. wf.path end
+    if not wf.names[name] then
+      return nil, "unknown step '" .. name .. "' in " .. wf.path ..
+        require("cijoe.suggest").hint(name, names) .. "; its steps: " .. table.concat(names, ", ")
+    end
     set[name] = true
   end
   return next(set) and set or nil
 end
+local selection = runner.selection
+
+--- The workflow of the run in output directory dir and the steps of it to run again:
+--- those that failed or did not run (a step that ran and skipped itself is done, and so
+--- is one not selected; the top level of a script runs anyway). Returns script, names,
+--- count (how many steps are to run again, the top level included), or nil and a message.
+function runner.failed_steps(dir)
+  local record = require("cijoe.record")
+  local state = record.derive(dir)
+  if not state then return nil, dir .. ": no run there (it has no journal.yml)" end
+  local unwanted = {}
+  for e in record.each_event(dir .. "/journal.yml") do
+    if e.ev == "end" and e.why == "not selected" then unwanted[e.n] = true end
+  end
+  if state.kind ~= "workflow" then
+    return nil, dir .. ": a run of " .. tostring(state.kind) .. (state.kind == "each" and
+      "; give one target's folder (" .. dir .. "/TARGET) to run its failed steps again" or
+      ", not of a workflow")
+  end
+  local names, count = {}, 0
+  for _, s in ipairs(state.steps) do
+    if s.status ~= "passed" and not (s.status == "skipped" and (s.begin or unwanted[s.number])) then
+      count = count + 1
+      if not (s.number == 1 and s.name == state.name) then names[#names + 1] = s.name end
+    end
+  end
+  return state.script, names, count
+end
 
 -- Run the declared steps from number first; those not selected, and those after a
--- fail_fast failure or a signal, are skipped. True when none failed.
-local function run_steps(r, wf, selected, first)
+-- fail_fast failure, a signal or an :abort in the REPL of --repl-on-failure, are
+-- skipped. True when none failed.
+local function run_steps(r, wf, selected, first, aborted)
   local failed = false
-  local fail_fast = require("cijoe.config").boolean(cijoe.getconf("cijoe.workflow.fail_fast", false))
+  local fail_fast = cijoe.getconf("cijoe.workflow.fail_fast", false)
+  fail_fast = require("cijoe.config").boolean(fail_fast)
   for i, s in ipairs(wf.steps) do s.number = first + i - 1 end
   r:declare(wf.steps)
   for _, s in ipairs(wf.steps) do
-    if (selected and not selected[s.name]) or (failed and fail_fast == true) or proc.signal() then
-      runner.skip(r, s.number, s.name)
+    local unwanted = selected and not selected[s.name]
+    if unwanted or (failed and fail_fast == true) or proc.signal() or aborted then
+      runner.skip(r, s.number, s.name, unwanted and "not selected" or nil)
     else
       local res = runner.step(r, { number = s.number, name = s.name, fn = s.fn, args = s.with })
       failed = failed or (res.status ~= "passed" and res.status ~= "skipped")
+      aborted = res.choice == "abort"
     end
   end
   return not failed
@@ -104,7 +149,7 @@ function runner.workflow(r, wf, wanted)
       r:finish("failed", false)
       return nil, err
     end
-    passed = run_steps(r, wf, selected, top.dropped and 1 or 2) and passed
+    passed = run_steps(r, wf, selected, top.dropped and 1 or 2, top.choice == "abort") and passed
   elseif #wanted > 0 then
     r:finish("failed", false)
     return nil, wf.path .. " declares no steps"

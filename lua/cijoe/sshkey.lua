@@ -29,7 +29,8 @@ local PEM_TYPES = { RSA = "ssh-rsa", EC = "ecdsa", DSA = "ssh-dss" }
 local function pem_key(text, label)
   local kind = label:match("^(%u+) PRIVATE KEY$")
   return { type = PEM_TYPES[kind or ""] or "unknown",
-    encrypted = label == "ENCRYPTED PRIVATE KEY" or text:find("Proc-Type: 4,ENCRYPTED", 1, true) ~= nil }
+    encrypted = label == "ENCRYPTED PRIVATE KEY"
+      or text:find("Proc-Type: 4,ENCRYPTED", 1, true) ~= nil }
 end
 
 --- What the key file at path is: {type = "ssh-ed25519"|"ssh-rsa"|..., encrypted = bool},
@@ -40,7 +41,8 @@ function sshkey.inspect(path)
   local text = f:read(1 << 20) or ""
   f:close()
   local label, body = text:match("%-%-%-%-%-BEGIN ([%u ]+)%-%-%-%-%-(.-)%-%-%-%-%-END")
-  local info = label == "OPENSSH PRIVATE KEY" and openssh_key(body) or label and pem_key(text, label)
+  local info = label == "OPENSSH PRIVATE KEY" and openssh_key(body)
+    or label and pem_key(text, label)
   if not info then return nil, path .. ": not a private key file (give the key, not its .pub)" end
   return info
 end

@@ -1,8 +1,11 @@
 -- joe test: LuaUnit test files run with cijoe bound to the config, as CIJOE ran pytest.
 -- Each test is a step of the run: its commands are logged in a folder of its own, and
--- workflow.state, tests.yaml, report.html and junit.xml tell how each test went.
+-- workflow.state, tests.yaml, report.html and junit.xml tell how each test went. Tests
+-- ask for fixtures and are parametrized as pytest's are (cijoe.test_load,
+-- cijoe.fixtures); JOE_TEST_SEED=N runs them in a random order that N repeats.
 local lu = require("luaunit")
-local cijoe = require("cijoe")
+local fixtures = require("cijoe.fixtures")
+local test_load = require("cijoe.test_load")
 local fs = require("cijoe.fs")
 local packages = require("cijoe.packages")
 local proc = require("cijoe.proc")
@@ -22,7 +25,9 @@ local function test_files(path, files)
     return files
   end
   for _, name in ipairs(fs.dir(path)) do
-    if name:match("^test_.*%.lua$") then files[#files + 1] = { path = path .. "/" .. name } end
+    if name:match("^test_.*%.lua$") then
+      files[#files + 1] = { path = path:gsub("/+$", "") .. "/" .. name }
+    end
   end
   return files
 end
@@ -34,7 +39,9 @@ local function selftest_files(names)
   if #names == 0 then for name in pairs(all) do names[#names + 1] = name end end
   table.sort(names)
   for _, pkg in ipairs(names) do
-    if not all[pkg] then return nil, "unknown package '" .. pkg .. "'" end
+    if not all[pkg] then
+      return nil, "unknown package '" .. pkg .. "'" .. require("cijoe.suggest").hint(pkg, all)
+    end
     for file in pairs(all[pkg].files) do
       if file:match("^selftest/test_.*%.lua$") then
         local text, origin = packages.read(pkg .. "/" .. file)
@@ -44,30 +51,6 @@ local function selftest_files(names)
   end
   table.sort(files, function(a, b) return a.path < b.path end)
   return files
-end
-
--- Load one file in an environment of its own and add its tests ({name, test}) to list; a
--- file that does not load becomes a test that errors.
-local function add_tests(file, list)
-  local env = setmetatable({ cijoe = cijoe }, { __index = _G })
-  package.path = (file.path:match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
-  local chunk, err
-  if file.text then chunk, err = load(file.text, "@" .. file.path, "t", env) else chunk, err = loadfile(file.path, "t", env) end
-  local ok, msg = false, err
-  if chunk then ok, msg = pcall(chunk) end
-  if not ok then
-    list[#list + 1] = { "test_load_" .. file.path:match("([^/]*)%.lua$"), function() error(msg, 0) end }
-    return
-  end
-  local names = {}
-  for name, value in pairs(env) do
-    local kind = type(value)
-    if type(name) == "string" and name:match("^[Tt]est") and (kind == "function" or kind == "table") then
-      names[#names + 1] = name
-    end
-  end
-  table.sort(names)
-  for _, name in ipairs(names) do list[#list + 1] = { name, env[name] } end
 end
 
 -- The result of a test for its step, from LuaUnit's verdict and the run's (a command that
@@ -99,7 +82,8 @@ local function hook_fixtures(lu_runner, r, results, count)
     lu_runner[phase] = function(_, class_name, instance)
       if type(instance) ~= "table" or type(instance[phase]) ~= "function" then return end
       local name = class_name .. "." .. phase
-      local res = runner.step(r, { number = count() + 1, name = name, optional = function() return true end,
+      local res = runner.step(r, { number = count() + 1, name = name,
+        optional = function() return true end,
         fn = function() return instance[phase](instance) end })
       if res.dropped then return end
       count(1)
@@ -109,28 +93,64 @@ local function hook_fixtures(lu_runner, r, results, count)
   end
 end
 
+-- The number of entries of each file in list.
+local function per_file(list)
+  local left = {}
+  for _, entry in ipairs(list) do left[entry.file] = (left[entry.file] or 0) + 1 end
+  return left
+end
+
 -- Each test becomes a step of the run: its own output folder, wall-clock times (LuaUnit's
--- own durations are CPU time), and an entry in results.
-local function hook_steps(lu_runner, r, results)
-  local steps = 0
-  local function count(n)
-    steps = steps + (n or 0)
-    return steps
-  end
+-- own durations are CPU time), and an entry in results. The file and run fixtures a test
+-- needs are set up (steps of their own) before it, those of a file torn down after its
+-- last test; list is the tests in the order LuaUnit runs them.
+local function hook_steps(lu_runner, r, results, list, fx, count)
+  local next_entry, left = 0, per_file(list)
   hook_fixtures(lu_runner, r, results, count)
   local start_test, end_test = lu_runner.startTest, lu_runner.endTest
   function lu_runner.startTest(self, name)
+    next_entry = next_entry + 1
+    local entry = list[next_entry]
+    fx:prepare(entry.file, entry.needs)
     r:begin_step(name, count(1))
     return start_test(self, name)
   end
   function lu_runner.endTest(self)
     local res, status = judge(r, self.result.currentNode)
-    local name = r.step.name
+    local name, file = r.step.name, list[next_entry].file
     r:end_step(res)
     results[#results + 1] = { name = name, status = status, elapsed = res.elapsed,
       message = res.error }
-    return end_test(self)
+    left[file] = left[file] - 1
+    end_test(self)
+    if left[file] == 0 then fx:finish_file(file) end
   end
+end
+
+-- A counter of the run's steps: count(n) adds n and returns the total.
+local function counter()
+  local steps = 0
+  return function(n)
+    steps = steps + (n or 0)
+    return steps
+  end
+end
+
+-- The tests of files, the -k pattern applied, shuffled when JOE_TEST_SEED says so.
+local function test_list(opts, files, fx)
+  local list = {}
+  for i, file in ipairs(files) do test_load.add(file, i, list, fx) end
+  if opts.pattern then list = lu.LuaUnit.applyPatternFilter({ opts.pattern }, list) end
+  local seed = math.tointeger(tonumber(os.getenv("JOE_TEST_SEED") or ""))
+  if seed then
+    math.randomseed(seed)
+    for i = #list, 2, -1 do
+      local j = math.random(i)
+      list[i], list[j] = list[j], list[i]
+    end
+    print("random order: JOE_TEST_SEED=" .. seed .. " runs it again")
+  end
+  return list
 end
 
 -- Run the tests of files with LuaUnit; prints "N passed, N failed, N skipped" last and
@@ -138,16 +158,16 @@ end
 local function run(opts, files, name)
   local r, status = require("cijoe.cli").start(opts, name, nil, name)
   if not r then return status end
-  local list, results = {}, {}
-  for _, file in ipairs(files) do add_tests(file, list) end
-  local lu_runner = lu.LuaUnit.new()
-  hook_steps(lu_runner, r, results)
+  local results, lu_runner, count = {}, lu.LuaUnit.new(), counter()
+  local fx = fixtures.new(r, count, results)
+  local list = test_list(opts, files, fx)
+  hook_steps(lu_runner, r, results, list, fx, count)
   lu_runner:setOutputType("text")
   lu_runner.verbosity = lu.VERBOSITY_VERBOSE
-  lu_runner.patternIncludeFilter = opts.pattern and { opts.pattern }
   lu_runner:registerSuite() -- runSuiteByInstances would parse joe's own arg table
   lu_runner:internalRunSuiteByInstances(list)
   lu_runner:unregisterSuite()
+  fx:finish()
   local counts = verdict.count_tests(results)
   local failed = counts.failed + counts.error
   assert(yaml.write(r.dir .. "/tests.yaml", results))

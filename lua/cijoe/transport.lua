@@ -39,7 +39,9 @@ end
 function transport.prefixed(cmd, cwd, env)
   local q, parts = transport.quote, {}
   if cwd then parts[1] = "cd -- " .. q(cwd) end
-  for _, pair in ipairs(env or {}) do parts[#parts + 1] = "export " .. pair[1] .. "=" .. q(pair[2]) end
+  for _, pair in ipairs(env or {}) do
+    parts[#parts + 1] = "export " .. pair[1] .. "=" .. q(pair[2])
+  end
   if #parts == 0 then return cmd end
   parts[#parts + 1] = "eval " .. q(cmd)
   return table.concat(parts, " && ")
@@ -76,14 +78,17 @@ function transport.open(name, conf)
   local entries = type(conf.cijoe) == "table" and conf.cijoe.transport
   local entry = type(entries) == "table" and entries[name]
   if type(entry) ~= "table" then
-    return nil, "unknown transport '" .. tostring(name) .. "'"
+    local names = { "local" }
+    for k in pairs(type(entries) == "table" and entries or {}) do names[#names + 1] = k end
+    return nil, "unknown transport '" .. tostring(name) .. "'" ..
+      require("cijoe.suggest").hint(tostring(name), names)
   end
   load_hook_modules(conf)
   for _, fn in ipairs(openers) do
     local ok, msg = fn(name, entry)
     if ok == nil and msg ~= nil then return nil, msg end
   end
-  return require("cijoe.transport_ssh").new(name, entry)
+  return require("cijoe.transport_ssh").new(name, entry, entries)
 end
 
 return transport

@@ -11,24 +11,27 @@ local transport_local = require("cijoe.transport_local")
 local T = {}
 T.__index = T
 
---- The transport called name, from its config entry; it connects on first use.
-function T.new(name, conf)
-  return setmetatable({ name = name, conf = conf }, T)
+--- The transport called name, from its config entry (transports: all of the config's,
+--- for jumps named after transports); it connects on first use.
+function T.new(name, conf, transports)
+  return setmetatable({ name = name, conf = conf, transports = transports }, T)
 end
 
---- The open session, connecting when there is none; nil and a message on failure.
+--- The open session, connecting when there is none (what is left of a broken one is
+--- closed first); nil and a message on failure.
 function T:session()
   if self.sess and self.sess:is_open() then return self.sess end
-  local sess, label = login.connect(self.name, self.conf)
-  self.sess, self.label = sess, label
+  self:close()
+  local sess, label, chain = login.connect(self.name, self.conf, self.transports)
+  self.sess, self.label, self.chain = sess, label, chain
   if not sess then return nil, "transport " .. self.name .. ": " .. label end
   return sess
 end
 
---- Close the session; the next use connects again.
+--- Close the session and the jumps and proxy under it; the next use connects again.
 function T:close()
-  if self.sess then self.sess:close() end
-  self.sess = nil
+  if self.chain then login.close(self.chain) end
+  self.sess, self.chain = nil, nil
 end
 
 -- The remote script that stops a command: $p is its shell's pid, $s the signal. OpenSSH
@@ -50,8 +53,8 @@ local PID_MARKER = "joe-pid:"
 local function wrap(cmd, opts, marker)
   local plain, hidden = {}, {}
   for _, pair in ipairs(opts.env or {}) do
-    if pair[3] then hidden[#hidden + 1] = "export " .. pair[1] .. "=" .. transport.quote(pair[2]) .. "\n"
-    else plain[#plain + 1] = pair end
+    local export = "export " .. pair[1] .. "=" .. transport.quote(pair[2]) .. "\n"
+    if pair[3] then hidden[#hidden + 1] = export else plain[#plain + 1] = pair end
   end
   local mark = "printf '\\036" .. marker:sub(2) .. "%d\\n' $s"
   local first = #hidden > 0 and 'eval "$(cat)" && ' or ""
@@ -98,7 +101,12 @@ local function remote_side(t, sess)
   for _, m in ipairs({ "stat", "lstat", "list", "mkdir", "readlink", "setmode", "remove" }) do
     side[m] = function(_, ...) return call(m, ...) end
   end
-  function side.symlink(_, path, target) return call("symlink", path, target) end
+  -- libssh2 1.10 reads the request's id where the status of a symlink's answer is, so a
+  -- link made says "failed": the link itself is the answer.
+  function side.symlink(_, path, target)
+    if sess:symlink(path, target) or sess:readlink(path) == target then return true end
+    return call("symlink", path, target)
+  end
   -- SFTP v3's rename (OpenSSH's) will not replace a file: remove it first, then.
   function side.rename(_, from, to)
     local ok = sess:rename(from, to)
@@ -112,11 +120,28 @@ end
 
 -- The file copiers of a transfer: put writes a new remote file from a local one, get a
 -- new local file (0600 until whole) from a remote one.
+-- The umask of the target's SFTP server, learnt once a session with a probe file beside
+-- path: a file whose mode it leaves alone then needs no second round trip to set it.
+local function umask_of(t, sess, path)
+  if t.umask_of == sess then return t.umask end
+  t.umask_of, t.umask = sess, 511 -- unknown: every mode set again
+  local probe = (path:match("^(.*/)") or "") .. ".joe-umask-" .. require("cijoe.proc").pid()
+  local empty = io.open("/dev/null", "rb")
+  if empty and sess:put(empty, probe, 511) then
+    local st = sess:lstat(probe)
+    if st then t.umask = 511 & ~st.mode end
+    sess:remove(probe)
+  end
+  if empty then empty:close() end
+  return t.umask
+end
+
 local function put_file(t, sess)
   return function(src, tmp, mode)
     local f, err = io.open(src, "rb")
     if not f then return nil, err end
-    local ok, perr, code = sess:put(f, tmp, mode)
+    local exact = mode & umask_of(t, sess, tmp) ~= 0
+    local ok, perr, code = sess:put(f, tmp, mode, exact)
     f:close()
     if ok then return true end
     if code == nil then t:close() end
@@ -140,14 +165,16 @@ end
 function T:put(src, dst, opts)
   local sess, err = self:session()
   if not sess then return nil, err, "unreachable" end
-  return copy.tree(transport_local.disk, src, remote_side(self, sess), dst, put_file(self, sess), opts)
+  local there = remote_side(self, sess)
+  return copy.tree(transport_local.disk, src, there, dst, put_file(self, sess), opts)
 end
 
 --- Copy a file or folder of the target to dst on this machine.
 function T:get(src, dst, opts)
   local sess, err = self:session()
   if not sess then return nil, err, "unreachable" end
-  return copy.tree(remote_side(self, sess), src, transport_local.disk, dst, get_file(self, sess), opts)
+  local there = remote_side(self, sess)
+  return copy.tree(there, src, transport_local.disk, dst, get_file(self, sess), opts)
 end
 
 return T

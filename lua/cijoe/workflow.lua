@@ -1,9 +1,60 @@
 -- Workflows: a Lua script that declares steps, or is one step itself, or a CIJOE task
 -- file; loaded here, checked by joe lint, run by cijoe.runner.
 local packages = require("cijoe.packages")
+local fs = require("cijoe.fs")
 local cijoe = require("cijoe")
 
 local workflow = {}
+
+--- The names ("pkg.name") of every worklet of the packages that are here.
+function workflow.worklet_names()
+  local names = {}
+  for pkg, info in pairs(packages.list()) do
+    for file in pairs(info.files) do
+      local name = file:match("^worklets/(.-)%.lua$")
+      if name then names[#names + 1] = pkg .. "." .. name end
+    end
+  end
+  return names
+end
+
+-- CIJOE 0.9.60's worklets (Python scripts) that joe has no Lua worklet for.
+local CIJOE_ONLY = { ["qemu.build"] = true, ["qemu.install"] = true,
+  ["qemu.qemu_version"] = true, ["linux.build_kdebs"] = true, ["core.reporter"] = true,
+  ["core.example_script_testrunner"] = true, ["system_imaging.diskimage_from_oras"] = true,
+  ["system_imaging.dockerimage_from_diskimage"] = true }
+
+-- A CIJOE script for an unpackaged worklet name: NAME.py here or in a folder here, where
+-- CIJOE looks for them.
+local function python_script(name)
+  if not name:match("^[%w_-]+$") then return nil end
+  local candidates = { name .. ".py" }
+  for _, dir in ipairs(fs.dir(".") or {}) do
+    candidates[#candidates + 1] = dir .. "/" .. name .. ".py"
+  end
+  for _, path in ipairs(candidates) do
+    if fs.stat(path) then return path end
+  end
+end
+
+-- Why the worklet called name cannot be had, said so that the fix is plain.
+local function missing(name)
+  name = tostring(name)
+  local script = python_script(name)
+  if script then
+    return "uses: " .. name .. ": " .. script .. " is a CIJOE Python script, which joe does " ..
+      "not run; write it as a Lua worklet, worklets/" .. name .. ".lua returning " ..
+      "function(args, cijoe) ... end (see DESIGN.md, Workflows)"
+  end
+  if CIJOE_ONLY[name] then
+    return "unknown worklet '" .. name .. "': CIJOE has it (a Python script), joe has no " ..
+      "Lua worklet of that name; write one in worklets/ or a package (joe resources lists " ..
+      "joe's)"
+  end
+  local hint = require("cijoe.suggest").hint(name, workflow.worklet_names())
+  return "unknown worklet '" .. name .. "'" ..
+    (hint ~= "" and hint or " (joe resources lists the worklets there are)")
+end
 
 --- The function, description and accepted `with` keys of worklet "pkg.name", or nil and
 -- a message. The description is the leading `---` comment; a `--- with: a, b` line in it
@@ -17,12 +68,13 @@ function workflow.worklet(name)
     text = f and f:read("a")
     if f then f:close() end
   end
-  if not text then return nil, "unknown worklet '" .. tostring(name) .. "'" end
+  if not text then return nil, missing(name) end
   local chunk, err = load(text, "@" .. origin, "t")
   if not chunk then return nil, err end
   local ok, fn = pcall(chunk)
   if not ok or type(fn) ~= "function" then
-    return nil, origin .. ": a worklet must return a function" .. (ok and "" or ": " .. tostring(fn))
+    return nil, origin .. ": a worklet must return a function" ..
+      (ok and "" or ": " .. tostring(fn))
   end
   local doc, keys = {}, nil
   for line in text:gmatch("[^\n]*") do
@@ -30,7 +82,10 @@ function workflow.worklet(name)
     if not comment then break end
     local with = comment:match("^with:%s*(.*)")
     if with then keys = {} end
-    for key in (with or ""):gmatch("[%w_]+") do keys[key] = true end
+    for item in (with or ""):gmatch("[^,]+") do -- "name" or "name=default"
+      local key, default = item:match("^%s*([%w_]+)%s*=?%s*(.-)%s*$")
+      if key then keys[key] = default ~= "" and default or true end
+    end
     if not with then doc[#doc + 1] = comment end
   end
   return fn, table.concat(doc, " "), keys
@@ -79,13 +134,17 @@ function workflow.load(path)
   local env = setmetatable({ cijoe = cijoe }, { __index = _G })
   function env.step(...)
     local s, err = workflow.make_step(...)
-    if not (s and add_step(wf, s)) then error(err or "step '" .. s.name .. "' is declared twice", 2) end
+    if not (s and add_step(wf, s)) then
+      error(err or "step '" .. s.name .. "' is declared twice", 2)
+    end
     local caller = debug.getinfo(2, "Sl")
     s.where = caller.short_src .. ":" .. caller.currentline
   end
   local chunk, err
   if not path:match("%.ya?ml$") then chunk, err = loadfile(path, "t", env) end
-  if is_task(path, not chunk) then return require("cijoe.task").load(wf, workflow.make_step, add_step) end
+  if is_task(path, not chunk) then
+    return require("cijoe.task").load(wf, workflow.make_step, add_step)
+  end
   if not chunk then return nil, err end
   package.path = (path:match("^(.*)/") or ".") .. "/?.lua;" .. package.path
   wf.chunk, wf.env = chunk, env

@@ -1,5 +1,6 @@
 --- fio: run fio on the target from a table of options or from a job file, keep its JSON
 -- output as an artifact of the step, and hand it back as a Lua table.
+-- @module fio
 local cijoe = require("cijoe")
 local fs = require("cijoe.fs")
 local yaml = require("cijoe.yaml")
@@ -50,16 +51,24 @@ function fio.command(opts, out_path)
   return table.concat(args, " ")
 end
 
+-- Where the last JSON document of fio's output starts (a "{" at a line's start): with
+-- --status-interval fio writes one per interval and the totals last.
+local function last_document(text)
+  local first = text:sub(1, 1) == "{" and 1 or nil
+  for at in text:gmatch("\n(){") do first = at end
+  return first
+end
+
 --- Parse fio's JSON output as a Lua table (name is the file, for error messages).
 -- fio writes its error messages into the --output file as well, before and after the JSON
--- object, so only the lines from the first "{" to the last "}" are parsed; what comes before
--- is kept as blank lines, so an error's line number is the file's.
+-- object, so only the lines from the last "{" that starts a line (the totals, when
+-- --status-interval wrote a document per interval) to the last "}" are parsed; what
+-- comes before is kept as blank lines, so an error's line number is the file's.
 -- Returns the table, or nil and "name:line:column: problem".
 function fio.decode(text, name)
   name = name or "<fio output>"
-  local first = text:sub(1, 1) == "{" and 1 or text:find("\n{")
+  local first = last_document(text)
   if not first then return nil, name .. ": no JSON object in fio's output" end
-  if text:sub(first, first) == "\n" then first = first + 1 end -- at the "{"
   local from_end = text:reverse():find("}\n", 1, true) -- a pattern for it takes quadratic time
   local last = from_end and #text - from_end + 1 or #text -- cut short: the parser says where
   local head = text:sub(1, first - 1):gsub("[^\n]", "")
@@ -91,11 +100,46 @@ local function artifact(name)
   return file, dir
 end
 
--- Fetch the JSON output into the step's artifacts and parse it.
-local function fetch(remote, name, transport)
+-- fio's log options: each names the prefix of the log files fio writes (in its cwd).
+local LOG_OPTIONS = { "write_bw_log", "write_iops_log", "write_lat_log" }
+
+-- Move the logs a job asks for next to its JSON on the target: each log option's prefix
+-- becomes <base>-<n>, so its files can be found, fetched and removed. True when any.
+local function move_logs(job, base)
+  local any = false
+  for i, key in ipairs(LOG_OPTIONS) do
+    local v = job[key]
+    if v ~= nil and v ~= false and v ~= 0 and v ~= "0" then
+      job[key], any = base .. "-" .. i, true
+    end
+  end
+  return any
+end
+
+-- Fetch fio's logs (<base>-<n>_<kind>.<job>.log) into the artifacts as <file>_<kind>.<job>.log,
+-- file being the JSON artifact's name without .json. Returns true, or nil and a message.
+local function fetch_logs(base, file, transport)
+  local err, state = cijoe.run("ls -d -- " .. cijoe.quote(base)
+    .. "-[0-9]_*.log 2>/dev/null || true", { transport = transport })
+  if err ~= 0 then return nil, err == nil and state or "could not list fio's logs" end
+  for remote in state:output():gmatch("[^\n]+") do
+    local suffix = remote:sub(#base + 1):match("^%-%d(_%a+%.?%d*%.log)$")
+    if suffix then
+      local name = file:gsub("%.json$", "") .. suffix
+      local ok, msg = cijoe.get(remote, name, { transport = transport })
+      if not ok then return nil, msg end
+    end
+  end
+  return true
+end
+
+-- Fetch the JSON output (and the logs, when base is given) into the step's artifacts and
+-- parse it.
+local function fetch(remote, name, transport, base)
   local file, dir = artifact(name)
   if not file then return nil, dir end
   local ok, msg = cijoe.get(remote, file, { transport = transport })
+  if ok and base then ok, msg = fetch_logs(base, file, transport) end
   if not ok then return nil, msg end
   local f, err = io.open(dir .. "/" .. file, "rb")
   if not f then return nil, err end
@@ -104,15 +148,17 @@ local function fetch(remote, name, transport)
   return fio.decode(text, dir .. "/" .. file)
 end
 
--- Run a fio command that writes JSON to `remote`, fetch and parse that, and remove the
--- files the run left on the target (`remote` and the others listed).
-local function execute(cmd, remote, name, run_opts, others)
+-- Run a fio command that writes JSON to `remote`, fetch and parse that (and its logs,
+-- when logs_base is given), and remove the files the run left on the target (`remote`,
+-- the others listed, the logs).
+local function execute(cmd, remote, name, run_opts, others, logs_base)
   local err, state = cijoe.run(cmd, run_opts)
   if err == nil then return nil, state end
   local result, msg
-  if err == 0 then result, msg = fetch(remote, name, run_opts.transport) end
+  if err == 0 then result, msg = fetch(remote, name, run_opts.transport, logs_base) end
   local files = { cijoe.quote(remote) }
   for _, path in ipairs(others or {}) do files[#files + 1] = cijoe.quote(path) end
+  if logs_base then files[#files + 1] = cijoe.quote(logs_base) .. "-[0-9]_*.log" end
   cijoe.run("rm -f " .. table.concat(files, " "), { transport = run_opts.transport })
   if err ~= 0 then return err, nil, state end
   if not result then return nil, msg end
@@ -130,7 +176,9 @@ end
 -- bs, iodepth, size, runtime, time_based, numjobs, ioengine, direct, verify, any other fio
 -- option by its name, and extra (a list of raw arguments). run_opts go to cijoe.run
 -- (transport, timeout, cwd, env, monitor). fio writes JSON to a file on the target, which
--- is fetched into the step's artifacts as fio-<name>.json and removed there.
+-- is fetched into the step's artifacts as fio-<name>.json and removed there; so are the
+-- logs of write_bw_log, write_iops_log and write_lat_log (whatever prefix they name), as
+-- fio-<name>_<kind>.<job>.log (fio-<name>_iops.1.log).
 -- Returns 0, the parsed JSON (jobs[i].read.iops, ...) and the command's state; fio's
 -- nonzero exit status (its message is in the command's log); or nil and a message.
 function fio.run(opts, run_opts)
@@ -139,8 +187,10 @@ function fio.run(opts, run_opts)
   local job = {}
   for k, v in pairs(opts) do job[k] = v end
   job.name = job.name or "job"
-  local remote = remote_path(job.name, ".json")
-  return execute(fio.command(job, remote), remote, job.name, run_opts or {})
+  local base = remote_path(job.name, "")
+  local logs = move_logs(job, base)
+  return execute(fio.command(job, base .. ".json"), base .. ".json", job.name, run_opts or {},
+    nil, logs and base or nil)
 end
 
 --- Run the local fio job file at `path` on the target: it is put there, run with JSON

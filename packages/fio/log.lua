@@ -185,18 +185,18 @@ end
 
 -- A job's totals of one direction in one document, appended to its series as the rates
 -- since its previous totals; a direction's series start with its first I/O.
-local function add_interval(job, dir, seen, out)
+local function add_interval(job, dir, seen, out, index)
   local d, t = job[dir], tonumber(job.job_runtime)
   if type(d) ~= "table" or not t or not tonumber(d.total_ios) or not tonumber(d.io_bytes) then
     return
   end
-  local key = tostring(job.jobname) .. "\0" .. dir
+  local key = tostring(index) .. "\0" .. dir -- clones (numjobs) share a name
   local last = seen[key] or { t = 0, ios = 0, bytes = 0 }
   seen[key] = last
   local dt = (t - last.t) / 1000
   if not last.iops and d.total_ios > 0 then
-    last.iops = { name = tostring(job.jobname), direction = dir, points = {} }
-    last.bw = { name = last.iops.name, direction = dir, points = {} }
+    last.iops = { name = tostring(job.jobname), direction = dir, points = {}, job = index }
+    last.bw = { name = last.iops.name, direction = dir, points = {}, job = index }
     out.iops[#out.iops + 1], out.bw[#out.bw + 1] = last.iops, last.bw
   end
   if last.iops and dt > 0 then
@@ -209,7 +209,8 @@ end
 --- The IOPS and bandwidth over time of fio's --status-interval JSON output named `name`:
 --- fio writes a document per interval with the totals so far; between two, the I/Os and
 --- bytes done over the job's runtime. Returns {iops = series, bw = series} (as log.parse
---- makes them, one per job and direction that did I/O), or nil and
+--- makes them, one per job and direction that did I/O, in the order of the jobs; each
+--- has `job`, the job's place in the documents), or nil and
 --- "name:line:column: problem".
 function log.status(text, name)
   name = tostring(name or "<fio status>")
@@ -221,9 +222,9 @@ function log.status(text, name)
       return nil, string.format("%s:%d%s", name, (tonumber(line) or 1) + d.line - 1,
         rest or ": not a JSON object")
     end
-    for _, job in ipairs(type(doc.jobs) == "table" and doc.jobs or {}) do
+    for i, job in ipairs(type(doc.jobs) == "table" and doc.jobs or {}) do
       for _, dir in ipairs({ "read", "write", "trim" }) do
-        if type(job) == "table" then add_interval(job, dir, seen, out) end
+        if type(job) == "table" then add_interval(job, dir, seen, out, i) end
       end
     end
   end

@@ -1,6 +1,7 @@
 --- linux: what a Linux target is made of (linux.sysinfo) and its kernel modules
 -- (linux.has_module, linux.null_blk_insert/remove), through the default transport or
 -- run_opts.transport.
+-- @module linux
 local cijoe = require("cijoe")
 local yaml = require("cijoe.yaml")
 

@@ -5,6 +5,7 @@
 --- or nil and nvme-cli's message. Commands go through `sudo -n` when the transport's user
 --- is not root (nvme.sudo: auto, the default; true or false to say), as nvme-cli needs
 --- root for its admin commands.
+-- @module nvme
 local cijoe = require("cijoe")
 local yaml = require("cijoe.yaml")
 

@@ -4,6 +4,7 @@
 --- them; make disk images; build the test guest and a Debian image. Every action on the
 --- host is a logged shell command on the transport qemu.host_transport (default "local"),
 --- so a guest can run on a lab machine as well as here; QMP goes through socat there.
+-- @module qemu
 local cijoe = require("cijoe")
 local build = require("qemu.build")
 local cloud = require("qemu.cloud")
@@ -58,7 +59,9 @@ end
 function qemu.guest(name)
   check(name, "string", 1, "guest")
   if type(cijoe.getconf("qemu.guests." .. name)) ~= "table" then
-    return nil, "no guest '" .. name .. "' in the config (qemu.guests." .. name .. ")"
+    local guests = cijoe.getconf("qemu.guests")
+    return nil, "no guest '" .. name .. "' in the config (qemu.guests." .. name .. ")" ..
+      require("cijoe.suggest").hint(name, type(guests) == "table" and guests or {})
   end
   local g = setmetatable({ name = name }, Guest)
   local default = cijoe.getconf("qemu.run_dir", "~/.cache/joe-qemu") .. "/" .. name .. "-" ..

@@ -5,6 +5,7 @@ local proc = require("cijoe.proc")
 local bench = { failed = false, root = os.getenv("JOE_ROOT") or os.getenv("PWD") }
 bench.joe = bench.root .. "/build/joe"
 bench.spawn = bench.root .. "/build/bench-spawn"
+bench.floor = bench.root .. "/build/bench-floor"
 
 --- Run a local command that must succeed; returns what it printed.
 function bench.sh(cmd, opts)

@@ -1,7 +1,13 @@
 -- config.load of two documents cut from the input at the first "\n#8<\n" never raises;
--- it fails with "file:line:column: problem" naming the file at fault, and a merged config
--- is a mapping whose transport names are its transports.
+-- it fails with "file:line:column: problem" naming the file at fault, a merged config is
+-- a mapping whose transport names are its transports, and each warning about a CIJOE key
+-- names a file, line and column.
 local config = require("cijoe.config")
+
+config.warn = function(text)
+  assert(type(text) == "string" and text:match("^[ab]%.yaml:%d+:%d+: %S"),
+    "warning without file:line:column: " .. tostring(text))
+end
 
 -- The error's file must be a.yaml or b.yaml, with a line and column.
 local function check_error(err, file)

@@ -1,7 +1,10 @@
 -- toml.load never raises; a refusal is "name:line:column: problem" at a place inside the
 -- text; a loaded document has a mark for every value; and the value, written back as TOML
--- (inline tables, quoted keys, every string escaped), loads again to an equal value.
+-- (inline tables, quoted keys, every string escaped), loads again to an equal value. As a
+-- config (cijoe.cijoe_toml: rendered, mapped, checked), it never raises, and its error and
+-- each warning name fuzz.toml with a line and column inside the text.
 local toml = require("cijoe.toml")
+local config = require("cijoe.config")
 local same = dofile(JOE_ROOT .. "/spec/fuzz/same.lua")
 
 -- The lines of the text, as the loader counts them (CR LF is one line end).
@@ -82,4 +85,12 @@ return function(data)
   assert(back, "the written document does not load: " .. tostring(err) .. "\n" .. text)
   assert(same(doc, back), "the written document loads to another value:\n" .. text)
   check_marks(back, err, lines(text), {})
+  local warnings = {}
+  config.warn = function(w) warnings[#warnings + 1] = w end
+  local conf, cerr = config.load({ { file = "fuzz.toml", text = data } })
+  for _, w in ipairs(conf and warnings or { cerr }) do
+    local line, col = tostring(w):match("^fuzz%.toml:(%d+):(%d+): %S")
+    assert(line, "config message without fuzz.toml:line:column: " .. tostring(w))
+    check_position(text_lines, w, line, col)
+  end
 end

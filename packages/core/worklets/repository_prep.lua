@@ -7,10 +7,13 @@ local function dirname(path) return path:match("^(.*)/[^/]*$") or "." end
 local function commands(r, q)
   local cmds = {
     { "mkdir -p " .. q(dirname(r.path)) },
-    { "[ -d " .. q(r.path) .. "/.git ] || git clone --recursive " .. q(r.remote) .. " " .. q(r.path) },
+    { "[ -d " .. q(r.path) .. "/.git ] || git clone --recursive " .. q(r.remote) .. " " ..
+      q(r.path) },
     { "git fetch --all", r.path },
   }
-  if r.branch or r.tag then cmds[#cmds + 1] = { "git checkout " .. q(r.branch or r.tag), r.path } end
+  if r.branch or r.tag then
+    cmds[#cmds + 1] = { "git checkout " .. q(r.branch or r.tag), r.path }
+  end
   if r.branch then cmds[#cmds + 1] = { "git pull --rebase", r.path } end
   cmds[#cmds + 1] = { "git status", r.path }
   return cmds
@@ -19,7 +22,9 @@ end
 return function(_, cijoe)
   local names = {}
   for name, section in pairs(cijoe.config) do
-    if type(section) == "table" and type(section.repository) == "table" then names[#names + 1] = name end
+    if type(section) == "table" and type(section.repository) == "table" then
+      names[#names + 1] = name
+    end
   end
   table.sort(names)
   for _, name in ipairs(names) do

@@ -2,8 +2,9 @@
 --- joe test's arguments (test files or folders, -k pattern). The tests run on this machine
 --- and reach the target through the config's transports; with run_local: false, joe, the
 --- tests and the config are copied to the target, run there, and the results fetched
---- back. Each test's result shows in the step (tests.yaml) and in the report.
---- with: args, run_local
+--- back. Each test's result shows in the step (tests.yaml) and in the report. With
+--- random_order: true (CIJOE's pytest-random-order) the tests run shuffled, the seed said.
+--- with: args, run_local, random_order
 local proc = require("cijoe.proc")
 local yaml = require("cijoe.yaml")
 
@@ -23,8 +24,14 @@ local function write_config(cijoe)
   return path
 end
 
+-- JOE_TEST_SEED for joe test, when the tests are to run in a random order.
+local function order_env(random_order)
+  if random_order ~= true then return "" end
+  return "JOE_TEST_SEED=" .. math.random(1, 1e9) .. " "
+end
+
 -- Run joe test on the target: copy joe, the config and the test paths, run, fetch back.
-local function run_remote(cijoe, q, config, args, dest)
+local function run_remote(cijoe, q, config, args, dest, random_order)
   local remote = "/tmp/joe-testrunner-" .. math.random(1e9)
   local made, merr = cijoe.run("mkdir -p " .. q(remote))
   if made ~= 0 then return made or false, merr end
@@ -39,7 +46,8 @@ local function run_remote(cijoe, q, config, args, dest)
       if not ok then return false, msg end
     end
   end
-  local cmd = string.format("./joe -c %s -o out %s", q(config:match("[^/]+$")), test_args(args))
+  local cmd = string.format("%s./joe -c %s -o out %s", order_env(random_order),
+    q(config:match("[^/]+$")), test_args(args))
   local err = cijoe.run(cmd, { cwd = remote })
   cijoe.get(remote .. "/out", dest:sub(1, 1) == "/" and dest or os.getenv("PWD") .. "/" .. dest)
   cijoe.run("rm -rf " .. q(remote))
@@ -51,10 +59,10 @@ return function(args, cijoe)
   local config = write_config(cijoe)
   local err, msg
   if args.run_local == false then
-    err, msg = run_remote(cijoe, q, config, args.args or "", dest)
+    err, msg = run_remote(cijoe, q, config, args.args or "", dest, args.random_order)
   else
-    err, msg = cijoe.run_local(string.format("%s -q -c %s -o %s %s", q(proc.exe()), q(config),
-      q(dest), test_args(args.args or "")))
+    err, msg = cijoe.run_local(string.format("%s%s -q -c %s -o %s %s", order_env(args.random_order),
+      q(proc.exe()), q(config), q(dest), test_args(args.args or "")))
   end
   os.remove(config)
   local f = io.open(dest .. "/tests.yaml", "rb")

@@ -12,5 +12,6 @@ return function(args, cijoe)
     if (err == 0) == want_up then return 0 end
     proc.sleep(1)
   until proc.now() > deadline
-  return false, string.format("transport %s is not %s after %d s", name, args.state or "up", timeout)
+  return false, string.format("transport %s is not %s after %d s", name, args.state or "up",
+    timeout)
 end

@@ -1,7 +1,7 @@
 --- Start a QEMU guest (with.guest or CIJOE's with.guest_name, default "default"; an image
 --- guest is initialized first when it has no overlay) and wait until its SSH transport
---- answers (with.timeout seconds, default 120); a guest that does not answer is killed,
---- and the step fails with the tail of its console.
+--- answers (with.timeout seconds, default qemu.start_timeout of the config or 120); a
+--- guest that does not answer is killed, and the step fails with the tail of its console.
 --- with: guest, guest_name, timeout, extra_args
 local qemu = require("qemu")
 
@@ -11,7 +11,8 @@ return function(args)
   if not guest then return false, msg end
   local ok, err = guest:start({ extra_args = args.extra_args })
   if not ok then return false, err end
-  ok, err = guest:wait_up(tonumber(args.timeout) or 120)
+  ok, err = guest:wait_up(tonumber(args.timeout) or
+    tonumber(require("cijoe").getconf("qemu.start_timeout", 120)))
   if not ok then
     guest:kill()
     return false, err
