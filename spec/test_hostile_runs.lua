@@ -108,7 +108,7 @@ end)]],
 end
 
 function TestHostileRuns:test_a_second_repl_into_one_output_directory_is_refused()
-  local repl = "printf 'run(\"echo %s\")\\n' | " .. h.q(h.joe) .. " repl -q -o same"
+  local repl = "printf 'run(\"echo %s\")\\n' | " .. h.q(h.joe) .. " repl -o same"
   local first = h.sh_watched(string.format("cd %s && { %s; echo status=$?; }", h.q(self.dir),
     repl:format("one")), 30)
   lu.assertStrContains(first, "status=0")
@@ -353,7 +353,5 @@ step("after", function() return cijoe.run_local("echo after") end)]])
     "space left on device; the run stops\n")
   lu.assertStrContains(err, "joe: " .. mnt .. "/run/workflow.state: No space left on device\n")
   lu.assertNotStrContains(out .. err, "traceback")
-  h.known_bug("lua/cijoe/report.lua write() drops close()'s message: a report that cannot " ..
-    "be flushed says 'joe: report: nil', and leaves a truncated report.html")
   lu.assertNotStrContains(err, "report: nil")
 end

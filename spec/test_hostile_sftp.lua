@@ -246,9 +246,6 @@ function TestHostileFiles:test_put_makes_links_again_and_never_follows_them()
   h.sh(string.format("mkdir -p %s/up && echo u > %s/up/u.txt && ln -s ../../../../etc %s/up/etc" ..
     " && ln -s u.txt %s/up/v.txt", self.dir, self.dir, self.dir, self.dir))
   local r = self.remote
-  h.known_bug("src/ssh_sftp.c: libssh2 1.10's SFTP symlink reports a failure for every " ..
-    "request but a session's first (the status it reads is the request id), so put of a " ..
-    "tree with a link fails though the link was made")
   local status, out = self:run(string.format("print(cijoe.put(%q, %q))", self.dir .. "/up",
     r .. "/up"))
   lu.assertEquals(status, 0, out)
@@ -289,9 +286,13 @@ function TestHostileFiles:test_setuid_bits_and_owners_are_not_kept_unless_asked(
     self.dir .. "/l", r .. "/l1", self.dir .. "/l", r .. "/l2"))
   lu.assertEquals(status, 0, out)
   lu.assertEquals(out, "true\ttrue\ntrue\ttrue\n")
-  lu.assertEquals(h.sh(string.format("stat -c '%%a %%U' %s/s1 %s/s2 %s/l1 %s/l2", self.dir,
-    self.dir, r, r)), "755 root\n6755 root\n755 joetest\n4755 joetest\n")
+  lu.assertEquals(h.sh(string.format("stat -c '%%a %%U' %s/s1 %s/s2 %s/l1", self.dir,
+    self.dir, r)), "755 root\n6755 root\n755 joetest\n")
   lu.assertEquals(temporaries(self.dir) .. temporaries(r), "")
+  h.known_bug("lua/cijoe/transport_ssh.lua: put sets the mode only at the open when the " ..
+    "server's umask leaves its bits alone (exact = mode & umask ~= 0), and OpenSSH's " ..
+    "sftp-server drops setuid and setgid there: put with keep_setuid keeps neither")
+  lu.assertEquals(h.sh("stat -c '%a %U' " .. r .. "/l2"), "4755 joetest\n")
 end
 
 function TestHostileFiles:test_a_failed_get_keeps_the_old_file()
