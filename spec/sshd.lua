@@ -30,7 +30,9 @@ local function config(f)
     "PidFile " .. f.dir .. "/sshd.pid", "AuthorizedKeysFile " .. f.dir .. "/authorized_keys",
     "StrictModes no", "UsePAM no", "PasswordAuthentication yes", "KbdInteractiveAuthentication no",
     "PermitRootLogin no", "MaxStartups 500", "MaxSessions 500", "LogLevel " .. f.log_level,
-    "Subsystem sftp /usr/lib/openssh/sftp-server", "" }, "\n")
+    "Subsystem sftp " .. (f.subsystem or "/usr/lib/openssh/sftp-server"),
+    f.force_command and "ForceCommand " .. f.force_command or "",
+    table.concat(f.extra_config or {}, "\n"), "" }, "\n")
 end
 
 local Fixture = {}
@@ -66,6 +68,29 @@ function Fixture:kill_all()
     kill -KILL $all 2>/dev/null; rm -f %s/sshd.pid; true]], self.dir, self.exec, self.port, self.dir))
 end
 
+--- The pids of this sshd and everything it started (its sessions and their commands).
+function Fixture:pids()
+  local out = h.sh(string.format([[
+    pids="$(cat %s/sshd.pid 2>/dev/null)
+      $(%sss -Htnp 'sport = :%d' | grep -o 'pid=[0-9]*' | cut -d= -f2)"
+    all=""
+    while [ -n "$(echo $pids)" ]; do
+      all="$all $pids"; pids=$(for p in $pids; do pgrep -P "$p"; done)
+    done
+    echo $all]], self.dir, self.exec, self.port))
+  local pids = {}
+  for pid in out:gmatch("%d+") do pids[#pids + 1] = pid end
+  return pids
+end
+
+--- Send sig (STOP, CONT, ...) to this sshd and everything it started: STOP makes a
+--- server that is there but never answers (a stalled host), CONT lets it go on.
+function Fixture:signal(sig)
+  local pids = self:pids()
+  if #pids > 0 then h.sh("kill -" .. sig .. " " .. table.concat(pids, " ") .. " 2>/dev/null") end
+  return #pids
+end
+
 --- A joe config with transports named in names (default {"target"}), extra keys merged in.
 function Fixture:config(names, extra)
   local lines = { "cijoe:", "  transport:" }
@@ -85,12 +110,18 @@ end
 --- its log is sshd.log in the fixture's dir. opts.netns runs it in that network namespace
 --- on opts.address (default 127.0.0.1) and opts.port (default a free one), opts.uts_name
 --- gives it a host name of its own, opts.client_key (a private key file, .pub beside it)
---- is the key it lets in, copied to id_ed25519 (default: a new key).
+--- is the key it lets in, copied to id_ed25519 (default: a new key). For hostile
+--- servers: opts.subsystem is the command of `Subsystem sftp` (default OpenSSH's
+--- sftp-server), opts.force_command an sshd ForceCommand (it runs instead of every
+--- command and subsystem; the original is in $SSH_ORIGINAL_COMMAND), opts.extra_config
+--- a list of more sshd_config lines; only this sshd has them, never the test user.
 function sshd.start(opts)
   opts = opts or {}
   ensure_user()
   local f = setmetatable({ dir = h.tmpdir(), log_level = opts.log_level or "ERROR",
     address = opts.address or "127.0.0.1", uts_name = opts.uts_name,
+    subsystem = opts.subsystem, force_command = opts.force_command,
+    extra_config = opts.extra_config,
     exec = opts.netns and "ip netns exec " .. opts.netns .. " " or "" }, Fixture)
   f.port = opts.port or free_port()
   h.sh("chmod 755 " .. f.dir)

@@ -3,6 +3,7 @@
 -- it a whole line at a time with the target's name in front, so lines never mix; one
 -- slow or unreachable target only holds up its own process.
 local fanout = require("cijoe.fanout")
+local fs = require("cijoe.fs")
 local config = require("cijoe.config")
 local proc = require("cijoe.proc")
 local run = require("cijoe.run")
@@ -13,7 +14,7 @@ local each = { LINE_CAP = 64 * 1024 }
 -- Write the complete lines of a child's output with its prefix and keep the rest, in
 -- time linear in the output; a line longer than LINE_CAP is written in pieces.
 local function relay(child, data, flush)
-  local last = data:match(".*()\n")
+  local last = data:find("\n[^\n]*$") -- the last newline ("(.*)()\n" backtracks: O(n^2))
   if not last then
     child.rest[#child.rest + 1], child.size = data, child.size + #data
     if child.size < each.LINE_CAP and not (flush and child.size > 0) then return end
@@ -54,24 +55,49 @@ function each.jobs(value, default)
   return n
 end
 
---- Run fn(target) for each target in a process of its own, at most jobs at a time;
---- returns {target -> exit status of its process}.
-function each.fan_out(targets, fn, jobs)
-  local queue, running, statuses = { table.unpack(targets) }, {}, {}
+-- The parent's loop: start children (at most jobs at a time, none after a signal),
+-- relay their output and note how each ended, until none is left.
+local function pump(state, fn, jobs)
+  local queue, running = state.queue, state.running
   while #running > 0 or (#queue > 0 and not proc.signal()) do
     while #queue > 0 and #running < jobs and not proc.signal() do
       running[#running + 1] = start(table.remove(queue, 1), fn)
     end
     if #running == 0 then break end
     local i, data, status = fanout.wait(running)
-    if data then relay(running[i], data) end
-    if not data then
-      relay(running[i], "", true)
-      statuses[running[i].target] = status
+    local child = running[i]
+    if data then
+      relay(child, data)
+    else
       table.remove(running, i)
+      state.statuses[child.target] = status
+      relay(child, "", true)
     end
   end
-  return statuses
+end
+
+-- A signal that comes while the parent runs Lua code (relaying a flood of output) raises
+-- "interrupted" there, as lua.c does; the fan-out must still pass it on and collect its
+-- children, so the loop goes on (the signal stays pending; fanout.wait passes it on). What
+-- was being relayed may be cut short; a child whose end was taken but not noted (its
+-- pipe is closed: it has no /proc/self/fd entry) is noted without a status.
+local function resume_after(state, err)
+  if not (proc.signal() and tostring(err):find("interrupted$")) then error(err, 0) end
+  for i = #state.running, 1, -1 do
+    local child = state.running[i]
+    if not fs.lstat("/proc/self/fd/" .. child.fd) then table.remove(state.running, i) end
+  end
+end
+
+--- Run fn(target) for each target in a process of its own, at most jobs at a time;
+--- returns {target -> exit status of its process}.
+function each.fan_out(targets, fn, jobs)
+  local state = { queue = { table.unpack(targets) }, running = {}, statuses = {} }
+  repeat
+    local ok, err = pcall(pump, state, fn, jobs)
+    if not ok then resume_after(state, err) end
+  until ok
+  return state.statuses
 end
 
 -- opts with transport = target, for the functions bound to a target.
@@ -133,11 +159,12 @@ function each.each(targets, fn, opts)
   return results
 end
 
--- The transport names of `--each`: a comma-separated list, or all of the config's.
+-- The transport names of `--each`: a comma-separated list, or all of the config's; each
+-- must be safe as a folder of the output directory.
 local function target_names(spec, conf)
   local known, names = config.transport_names(conf), {}
-  if spec == "all" then return known end
-  for name in spec:gmatch("[^,%s]+") do
+  if spec == "all" then names = known end
+  for name in (spec == "all" and "" or spec):gmatch("[^,%s]+") do
     names[#names + 1] = name
     local found = name == "local"
     for _, k in ipairs(known) do found = found or k == name end
@@ -145,6 +172,8 @@ local function target_names(spec, conf)
       return nil, "--each: unknown transport '" .. name .. "'" ..
         require("cijoe.suggest").hint(name, { "all", "local", table.unpack(known) })
     end
+  end
+  for _, name in ipairs(names) do
     if not safe_target(name) then return nil, "--each: bad transport name '" .. name .. "'" end
   end
   if #names == 0 then return nil, "--each: give transport names (or all)" end
