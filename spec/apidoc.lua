@@ -32,7 +32,8 @@ local function undocumented(path)
     n = n + 1
     local owner, sep, fname = line:match("^function ([%w_]+)([.:])([%w_]+)%(")
     if owner and (owner == module or sep == ":") and not doc then
-      missing[#missing + 1] = path .. ":" .. n .. ": " .. owner .. sep .. fname .. " has no doc comment"
+      missing[#missing + 1] = path .. ":" .. n .. ": " .. owner .. sep .. fname ..
+        " has no doc comment"
     end
     local comment = line:match("^%-%-")
     doc = (line:match("^%-%-%-") or (doc and comment)) and true or false
@@ -54,7 +55,9 @@ local function worklets_page()
       if w then files[#files + 1] = w end
     end
     table.sort(files)
-    if #files > 0 then out[#out + 1] = "## " .. pkg .. "\n\n| worklet | what | with |\n|---|---|---|" end
+    if #files > 0 then
+      out[#out + 1] = "## " .. pkg .. "\n\n| worklet | what | with |\n|---|---|---|"
+    end
     for _, w in ipairs(files) do
       local _, doc, keys = workflow.worklet(pkg .. "." .. w)
       local with = {}
