@@ -179,7 +179,8 @@ run: deps
 	build/joe packages/core/example.workflow
 
 # The API reference, from the doc comments of cijoe and the built-in packages (LDoc,
-# docs/config.ld), the workflow language (docs/dsl.md) and the worklets' page.
+# docs/config.ld), the workflow language (docs/dsl.md) and the worklets' page. A warning
+# of LDoc's (an unknown tag, say) is printed and fails it.
 doc: build/joe
 	JOE_ROOT=$(CURDIR) build/joe -q -o build/doc-run-$$(date +%s%N) spec/apidoc.lua
 

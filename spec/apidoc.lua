@@ -1,10 +1,10 @@
 -- The API reference. `make doc` runs this with joe: it writes the worklets' page (every
 -- worklet of every package with its description and `with` keys and defaults, from the
 -- worklets' own `---` comments) and runs LDoc (Debian's lua-ldoc) with docs/config.ld
--- over the doc comments of cijoe and the packages, into build/doc/. With
--- JOE_APIDOC_CHECK=1 it only lists the exported functions of those files that have no
--- doc comment, and fails when there is one (JOE_APIDOC_FILES, space-separated, replaces
--- the files to read).
+-- over the doc comments of cijoe and the packages, into build/doc/; LDoc's warnings are
+-- printed and fail it. With JOE_APIDOC_CHECK=1 it only lists the exported functions of
+-- those files that have no doc comment, and fails when there is one (JOE_APIDOC_FILES,
+-- space-separated, replaces the files to read).
 local root = os.getenv("JOE_ROOT") or "."
 
 -- The module files whose exports must be documented.
@@ -85,7 +85,19 @@ os.execute("mkdir -p " .. root .. "/build/doc-src")
 local f = assert(io.open(root .. "/build/doc-src/worklets.md", "wb"))
 f:write(worklets_page())
 f:close()
-local err = cijoe.run_local("ldoc -c docs/config.ld .", { cwd = root })
+local err, state = cijoe.run_local("ldoc -c docs/config.ld .", { cwd = root })
+if err == nil then return false, "could not run ldoc: " .. state end
 if err ~= 0 then return false, "ldoc failed (see its log in this step)" end
+-- LDoc says what it does and its warnings (an unknown tag, a bad reference) in one log;
+-- the warnings are shown, and a page with any is a failure.
+local warnings = {}
+for line in state:output():gmatch("[^\n]+") do
+  if not (line:find("^reading configuration from ") or line:find("^changing to directory")
+      or line:find("^output written to ")) then
+    warnings[#warnings + 1] = line
+    print(line)
+  end
+end
 print("wrote " .. root .. "/build/doc/index.html")
+if #warnings > 0 then lacking = (lacking and lacking .. "; " or "") .. "LDoc warned" end
 return lacking == nil, lacking

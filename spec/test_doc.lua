@@ -5,10 +5,11 @@ local h = require("helper")
 
 TestDoc = {}
 
--- Run spec/apidoc.lua with env (a prefix of VAR=value words); returns status and output.
-local function apidoc(env)
+-- Run spec/apidoc.lua with env (a prefix of VAR=value words) over the tree at root
+-- (default: this one); returns status and output.
+local function apidoc(env, root)
   local dir = h.tmpdir()
-  local root = h.q(h.root)
+  root = h.q(root or h.root)
   local out, status = h.sh(string.format("cd %s && %s JOE_ROOT=%s %s -q -o %s/run %s",
     root, env, root, h.q(h.joe), dir, h.q(h.root .. "/spec/apidoc.lua")))
   return status, out
@@ -96,4 +97,23 @@ function TestDoc:test_reference_page_lists_the_api()
   lu.assertStrContains(worklets, "<code>qemu.guest_start</code>")
   lu.assertStrContains(worklets, "<code>core.wait_for_transport</code>")
   lu.assertStrContains(h.read(h.root .. "/build/doc/topics/dsl.md.html"), "What a run leaves")
+end
+
+-- LDoc's warnings are in its log only: make doc shows them and fails. A copy of the
+-- documented files, one with a tag LDoc does not know.
+function TestDoc:test_an_ldoc_warning_fails_the_page()
+  local root = h.tmpdir()
+  h.sh(string.format("cd %s && cp -r --parents docs lua/cijoe.lua packages/*/init.lua %s",
+    h.q(h.root), h.q(root)))
+  local path = root .. "/packages/nvme/init.lua"
+  h.write(path, (h.read(path):gsub("\nfunction nvme.list%(", "\n-- @returnz nothing%0")))
+  local n = 0 -- LDoc names the line of the function
+  for line in io.lines(path) do
+    n = n + 1
+    if line:find("^function nvme.list%(") then break end
+  end
+  local status, out = apidoc("", root)
+  lu.assertEquals(status, 1, out)
+  lu.assertStrContains(out, path .. ":" .. n .. ": ?: unknown tag: 'returnz'")
+  lu.assertStrContains(out, "LDoc warned")
 end
