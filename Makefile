@@ -34,6 +34,16 @@ build/%.o: src/%.c | build
 # source parses, with the same names and lines in tracebacks.
 LUA_CORE := $(filter lua/%.lua,$(EMBEDDED))
 
+# The doc comments of the API (lua/cijoe.lua), which its bytecode lacks, for the REPL's
+# :help NAME (lua/cijoe/doc.lua; the packages' comments are in their embedded source):
+# each `---` block and the line after it, as path:line:text.
+DOC_INDEX := build/doc-index.txt
+EMBEDDED += $(DOC_INDEX)
+
+$(DOC_INDEX): lua/cijoe.lua | build
+	awk 'FNR == 1 { doc = 0 } /^---/ { doc = 1 } doc { print FILENAME ":" FNR ":" $$0 } \
+	  !/^--/ { doc = 0 }' lua/cijoe.lua >$@.tmp && mv $@.tmp $@
+
 build/luac: tools/luac.c | build
 	$(CC) $(CFLAGS) $(filter-out -MMD,$(JOE_CFLAGS)) -o $@ $< $(shell pkg-config --libs lua5.4)
 
@@ -179,7 +189,8 @@ run: deps
 	build/joe packages/core/example.workflow
 
 # The API reference, from the doc comments of cijoe and the built-in packages (LDoc,
-# docs/config.ld), the workflow language (docs/dsl.md) and the worklets' page.
+# docs/config.ld), the workflow language (docs/dsl.md) and the worklets' page. A warning
+# of LDoc's (an unknown tag, say) is printed and fails it.
 doc: build/joe
 	JOE_ROOT=$(CURDIR) build/joe -q -o build/doc-run-$$(date +%s%N) spec/apidoc.lua
 

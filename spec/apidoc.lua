@@ -1,10 +1,10 @@
 -- The API reference. `make doc` runs this with joe: it writes the worklets' page (every
 -- worklet of every package with its description and `with` keys and defaults, from the
 -- worklets' own `---` comments) and runs LDoc (Debian's lua-ldoc) with docs/config.ld
--- over the doc comments of cijoe and the packages, into build/doc/. With
--- JOE_APIDOC_CHECK=1 it only lists the exported functions of those files that have no
--- doc comment, and fails when there is one (JOE_APIDOC_FILES, space-separated, replaces
--- the files to read).
+-- over the doc comments of cijoe and the packages, into build/doc/; LDoc's warnings are
+-- printed and fail it. With JOE_APIDOC_CHECK=1 it only lists the exported functions of
+-- those files that have no doc comment, and fails when there is one (JOE_APIDOC_FILES,
+-- space-separated, replaces the files to read).
 local root = os.getenv("JOE_ROOT") or "."
 
 -- The module files whose exports must be documented.
@@ -32,7 +32,8 @@ local function undocumented(path)
     n = n + 1
     local owner, sep, fname = line:match("^function ([%w_]+)([.:])([%w_]+)%(")
     if owner and (owner == module or sep == ":") and not doc then
-      missing[#missing + 1] = path .. ":" .. n .. ": " .. owner .. sep .. fname .. " has no doc comment"
+      missing[#missing + 1] = path .. ":" .. n .. ": " .. owner .. sep .. fname ..
+        " has no doc comment"
     end
     local comment = line:match("^%-%-")
     doc = (line:match("^%-%-%-") or (doc and comment)) and true or false
@@ -54,7 +55,9 @@ local function worklets_page()
       if w then files[#files + 1] = w end
     end
     table.sort(files)
-    if #files > 0 then out[#out + 1] = "## " .. pkg .. "\n\n| worklet | what | with |\n|---|---|---|" end
+    if #files > 0 then
+      out[#out + 1] = "## " .. pkg .. "\n\n| worklet | what | with |\n|---|---|---|"
+    end
     for _, w in ipairs(files) do
       local _, doc, keys = workflow.worklet(pkg .. "." .. w)
       local with = {}
@@ -82,7 +85,19 @@ os.execute("mkdir -p " .. root .. "/build/doc-src")
 local f = assert(io.open(root .. "/build/doc-src/worklets.md", "wb"))
 f:write(worklets_page())
 f:close()
-local err = cijoe.run_local("ldoc -c docs/config.ld .", { cwd = root })
+local err, state = cijoe.run_local("ldoc -c docs/config.ld .", { cwd = root })
+if err == nil then return false, "could not run ldoc: " .. state end
 if err ~= 0 then return false, "ldoc failed (see its log in this step)" end
+-- LDoc says what it does and its warnings (an unknown tag, a bad reference) in one log;
+-- the warnings are shown, and a page with any is a failure.
+local warnings = {}
+for line in state:output():gmatch("[^\n]+") do
+  if not (line:find("^reading configuration from ") or line:find("^changing to directory")
+      or line:find("^output written to ")) then
+    warnings[#warnings + 1] = line
+    print(line)
+  end
+end
 print("wrote " .. root .. "/build/doc/index.html")
+if #warnings > 0 then lacking = (lacking and lacking .. "; " or "") .. "LDoc warned" end
 return lacking == nil, lacking

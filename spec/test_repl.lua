@@ -134,6 +134,8 @@ function TestRepl:test_prompt_names_transport_and_commands()
   self:expect("joe[local]>")
   self:type(":help", "Enter")
   self:expect(":transport NAME (the default one)")
+  self:type(":help cijoe.getconf", "Enter")
+  self:expect("cijoe.getconf(key[, default])\n  A value of the config by dotted key.")
 end
 
 function TestRepl:test_pipe_prints_values_without_prompt()
@@ -154,6 +156,69 @@ function TestRepl:test_pipe_exits_nonzero_after_an_error()
   out, status = h.sh("cd " .. h.q(self.dir) .. " && " .. h.q(h.joe) .. " repl <in.lua")
   lu.assertEquals(out, "repl:1: 'end' expected near <eof>\n")
   lu.assertEquals(status, 1)
+end
+
+-- joe repl reading lines from a pipe, with args and env (a VAR=value prefix); returns its
+-- exit status, stdout and stderr.
+function TestRepl:pipe(lines, args, env)
+  h.write(self.dir .. "/in.lua", lines)
+  local _, status = h.sh(string.format("cd %s && %s %s repl %s <in.lua >out 2>err",
+    h.q(self.dir), env or "", h.q(h.joe), args or ""))
+  return status, h.read(self.dir .. "/out"), h.read(self.dir .. "/err")
+end
+
+-- The number of the line of the tree's file rel that starts with decl.
+local function line_of(rel, decl)
+  local n = 0
+  for line in io.lines(h.root .. "/" .. rel) do
+    n = n + 1
+    if line:sub(1, #decl) == decl then return n end
+  end
+end
+
+-- The core's doc comments come from the index built into joe (its modules are bytecode),
+-- the packages' from their source in joe; the tree's own files give the same text.
+function TestRepl:test_help_name_prints_its_signature_and_doc()
+  local lines = ":help cijoe.run\n:help fio.run\n:help guest:wait_up\n:help nvme.report_zones\n" ..
+    ":help put\n:help run\n:help\n"
+  local status, out, err = self:pipe(lines)
+  lu.assertEquals(err, "")
+  lu.assertEquals(status, 0)
+  lu.assertStrContains(out, "cijoe.run(cmd[, opts])\n" ..
+    "  Run a shell command on the default transport, or on opts.transport.\n")
+  lu.assertStrContains(out, "\n  opts  table, optional: `transport` (a name of " ..
+    '`cijoe.transport`, or "local"), `cwd`,\n        `env` ({NAME = value}),')
+  lu.assertStrContains(out, "\n  or:      nil when the command could not run (and then nothing " ..
+    "of it ran)\n           string why\n")
+  lu.assertStrContains(out, "\n  (lua/cijoe.lua:" ..
+    line_of("lua/cijoe.lua", "function cijoe.run(") ..
+    ")\nfio.run(opts[, run_opts])\n  Run fio on the target with the options of `opts`")
+  lu.assertStrContains(out, "\n  (packages/fio/init.lua:" ..
+    line_of("packages/fio/init.lua", "function fio.run(") .. ")\n")
+  lu.assertStrContains(out, "\nguest:wait_up([timeout=60])\n  Wait until the guest answers")
+  lu.assertStrContains(out, "\nnvme.report_zones(dev[, opts])\n  The zones of the zoned namespace")
+  lu.assertStrContains(out, "\ncijoe.put(src, dst[, opts])\n  Copy a file or folder from this " ..
+    "machine to the target.\n")
+  lu.assertStrContains(out, "\nrun is cijoe.run giving the err only (or nil, message):\n" ..
+    "cijoe.run(cmd[, opts])\n")
+  lu.assertStrContains(out, "\n:help NAME (its signature and doc: :help cijoe.run")
+  local _, from_tree = self:pipe(lines, "", "JOE_LUA_PATH=" .. h.q(h.root))
+  lu.assertEquals(from_tree, out)
+end
+
+-- A name that has no doc is a failure of that line, with the nearest name there is; a
+-- name a global reaches (a guest's method) finds the doc of the function it is.
+function TestRepl:test_help_of_an_unknown_name_suggests_and_a_value_finds_its_doc()
+  local status, out, err = self:pipe(":help cijoe.rnu\n:help Guest:wiat_up\n")
+  lu.assertEquals(out, "")
+  lu.assertEquals(err, "no help for 'cijoe.rnu' (did you mean 'cijoe.run'?)\n" ..
+    "no help for 'Guest:wiat_up' (did you mean 'Guest:wait_up'?)\n")
+  lu.assertEquals(status, 1)
+  status, out, err = self:pipe('g = assert(qemu.guest("default"))\n:help g.start\n',
+    "-c " .. h.q(h.root .. "/packages/qemu/default.config"))
+  lu.assertEquals(err, "")
+  lu.assertEquals(status, 0)
+  lu.assertStrContains(out, "guest:start([opts])\n  Start the guest's qemu on the host")
 end
 
 function TestRepl:test_ctrl_c_stops_a_remote_command()

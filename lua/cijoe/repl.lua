@@ -13,7 +13,8 @@ local pending, failed, history -- an incomplete statement; a failure; nil withou
 local leave -- set by :continue or :abort in the REPL of a failed step
 
 local HELP = [[
-:help   :config (the merged config, secrets masked)   :transport NAME (the default one)
+:help NAME (its signature and doc: :help cijoe.run, :help fio, :help guest:wait_up)
+:config (the merged config, secrets masked)   :transport NAME (the default one)
 run(cmd [, opts]) and run_local stream the output and give the err; put(src, dst),
 get(src, dst), getconf(key [, default]), cijoe.run(cmd [, opts]) -> err, state (README)
 Ctrl-C stops the running command or clears the line; Ctrl-D leaves.
@@ -48,7 +49,21 @@ local function show(v, depth)
 end
 
 local commands = {}
-function commands.help() print(HELP) end
+-- The REPL's shortcuts that are no function of the API: their help is that of the one
+-- they call.
+local SHORTCUTS = { run = "cijoe.run", run_local = "cijoe.run_local" }
+
+-- :help alone says what the REPL has; :help NAME prints NAME's doc comment.
+function commands.help(name)
+  if not name then return print(HELP) end
+  local doc = require("cijoe.doc")
+  if SHORTCUTS[name] then
+    print(name .. " is " .. SHORTCUTS[name] .. " giving the err only (or nil, message):")
+  end
+  local e, why = doc.find(SHORTCUTS[name] or name)
+  if not e then error(why, 0) end
+  print(doc.render(e))
+end
 function commands.config() io.write(require("cijoe.yaml").dump(config.masked(cijoe.config))) end
 function commands.transport(name)
   local names = " local " .. table.concat(config.transport_names(cijoe.config), " ") .. " "

@@ -30,7 +30,13 @@ local function option(key, value)
 end
 
 --- The fio command line for the options table `opts` (see fio.run), writing JSON to the
--- file out_path when given. Every value is quoted for sh.
+-- file out_path when given. Every value is quoted for sh; nothing runs.
+-- @tparam table opts fio's options by name, and `extra` (a list of raw arguments)
+-- @tparam[opt] string out_path where fio writes its JSON (default: its stdout)
+-- @treturn string the command line, with `--output-format=json` (and `--output=out_path`)
+-- @raise for an option name that is not a word, a value that is no string, number or
+--   boolean, or an `extra` that is no list
+-- @usage fio.command({ rw = "randread", bs = "4k", filename = "/dev/nvme0n1" })
 function fio.command(opts, out_path)
   local args = { cijoe.quote(cijoe.getconf("fio.bin", "fio")) }
   for _, key in ipairs(ORDER) do
@@ -64,7 +70,11 @@ end
 -- object, so only the lines from the last "{" that starts a line (the totals, when
 -- --status-interval wrote a document per interval) to the last "}" are parsed; what
 -- comes before is kept as blank lines, so an error's line number is the file's.
--- Returns the table, or nil and "name:line:column: problem".
+-- @tparam string text what fio wrote
+-- @tparam[opt] string name the file it came from (default `"<fio output>"`)
+-- @treturn[1] table fio's JSON document
+-- @treturn[2] nil
+-- @treturn[2] string "name:line:column: problem", or "name: no JSON object in fio's output"
 function fio.decode(text, name)
   name = name or "<fio output>"
   local first = last_document(text)
@@ -173,14 +183,27 @@ local function check(fname, n, value, expected, optional)
 end
 
 --- Run fio on the target with the options of `opts`: name (default "job"), filename, rw,
--- bs, iodepth, size, runtime, time_based, numjobs, ioengine, direct, verify, any other fio
--- option by its name, and extra (a list of raw arguments). run_opts go to cijoe.run
+-- bs, iodepth, size, runtime, `time_based`, numjobs, ioengine, direct, verify, any other
+-- fio option by its name, and extra (a list of raw arguments). `run_opts` go to cijoe.run
 -- (transport, timeout, cwd, env, monitor). fio writes JSON to a file on the target, which
--- is fetched into the step's artifacts as fio-<name>.json and removed there; so are the
--- logs of write_bw_log, write_iops_log and write_lat_log (whatever prefix they name), as
--- fio-<name>_<kind>.<job>.log (fio-<name>_iops.1.log).
--- Returns 0, the parsed JSON (jobs[i].read.iops, ...) and the command's state; fio's
--- nonzero exit status (its message is in the command's log); or nil and a message.
+-- is fetched into the step's artifacts as `fio-<name>.json` and removed there; so are the
+-- logs of `write_bw_log`, `write_iops_log` and `write_lat_log` (whatever prefix they
+-- name), as `fio-<name>_<kind>.<job>.log` (`fio-<name>_iops.1.log`).
+-- @tparam table opts fio's options (as fio.command takes them)
+-- @tparam[opt] table run_opts for cijoe.run: `transport`, `timeout`, `cwd`, `env`, `monitor`
+-- @treturn[1] int 0
+-- @treturn[1] table the parsed JSON (`jobs[i].read.iops`, ...)
+-- @treturn[1] State the command's state
+-- @treturn[2] int fio's nonzero exit status (its message is in the command's log)
+-- @treturn[2] nil
+-- @treturn[2] State the command's state
+-- @treturn[3] nil when fio could not run, or its JSON could not be fetched or parsed
+-- @treturn[3] string why
+-- @raise for bad options, as fio.command
+-- @usage local err, res = fio.run({ filename = "/dev/nvme0n1", rw = "randread", bs = "4k",
+--   runtime = 10, time_based = true, direct = true }, { timeout = 60 })
+-- if err ~= 0 then return err, res end
+-- print(res.jobs[1].read.iops)
 function fio.run(opts, run_opts)
   check("run", 1, opts, "table")
   check("run", 2, run_opts, "table", true)
@@ -194,8 +217,13 @@ function fio.run(opts, run_opts)
 end
 
 --- Run the local fio job file at `path` on the target: it is put there, run with JSON
--- output, and the JSON is fetched into the step's artifacts as fio-<file name>.json.
--- run_opts and the results are those of fio.run.
+-- output, and the JSON is fetched into the step's artifacts as `fio-<name>.json`, name
+-- being the file's name without its extension. The job file and the JSON are removed
+-- from the target.
+-- @tparam string path a fio job file on this machine
+-- @tparam[opt] table run_opts as for fio.run
+-- @return as fio.run (nil and why also when the job file could not be put there)
+-- @usage local err, res = fio.run_jobfile("jobs/seqread.fio", { transport = "guest" })
 function fio.run_jobfile(path, run_opts)
   check("run_jobfile", 1, path, "string")
   check("run_jobfile", 2, run_opts, "table", true)

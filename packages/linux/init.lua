@@ -1,6 +1,6 @@
 --- linux: what a Linux target is made of (linux.sysinfo) and its kernel modules
--- (linux.has_module, linux.null_blk_insert/remove), through the default transport or
--- run_opts.transport.
+-- (`linux.has_module`, `linux.null_blk_insert`/`remove`), through the default transport
+-- or `run_opts.transport` (run_opts are cijoe.run's opts).
 -- @module linux
 local cijoe = require("cijoe")
 local yaml = require("cijoe.yaml")
@@ -15,7 +15,10 @@ local function file_cmd(path, reader, what)
 end
 
 --- What linux.sysinfo collects, in order: {name, command}. A command that exits 127 found
---- its tool or file missing (sh's status for a missing command).
+-- its tool or file missing (sh's status for a missing command).
+-- @table SYSINFO
+-- @field i `{name, command}`, name one of uname, os-release, lsblk, lscpu, lspci,
+--   modules, kernel-config
 linux.SYSINFO = {
   { "uname", "uname -a" },
   { "os-release", file_cmd("/etc/os-release") },
@@ -39,9 +42,16 @@ local function sysinfo_item(item, run_opts)
 end
 
 --- Run each command of linux.SYSINFO on the target, each logged on its own, and write
---- what became of them to artifacts/sysinfo.yml of the step. A missing tool or file is
---- noted (on stdout and as "missing"), not a failure. Returns the number of items that
---- failed and the list of items ({name, cmd, status, err, log}), or nil and a message.
+-- what became of them to artifacts/sysinfo.yml of the step. A missing tool or file is
+-- noted (on stdout and as "missing"), not a failure.
+-- @tparam[opt] table run_opts for cijoe.run (`transport`, `timeout`, ...)
+-- @treturn[1] int how many items failed (0: all ran, or were missing)
+-- @treturn[1] table the items, `{name =, cmd =, status = "ok" | "missing" | "failed",
+--   err =, log =}` (log: the command's log file in the step's folder)
+-- @treturn[2] nil when a command could not run (the items after it are not tried), or
+--   sysinfo.yml could not be written
+-- @treturn[2] string why
+-- @usage local failed = assert(linux.sysinfo({ transport = "guest" }))
 function linux.sysinfo(run_opts)
   local items, failed = {}, 0
   for i, item in ipairs(linux.SYSINFO) do
@@ -61,8 +71,15 @@ function linux.sysinfo(run_opts)
   return failed, items
 end
 
---- True when kernel module `name` exists on the target (modinfo knows it); false and the
---- reason when not; nil and a message when the command could not be run.
+--- Whether kernel module `name` exists on the target (modinfo knows it).
+-- @tparam string name such as "null_blk"
+-- @tparam[opt] table run_opts for cijoe.run
+-- @treturn[1] boolean true when it exists
+-- @treturn[2] boolean false when not
+-- @treturn[2] string the reason: modinfo's last line, or its exit status
+-- @treturn[3] nil when modinfo could not be run
+-- @treturn[3] string why
+-- @usage if not linux.has_module("null_blk") then return "skip", "no null_blk" end
 function linux.has_module(name, run_opts)
   local err, state = cijoe.run("modinfo " .. cijoe.quote(name), run_opts)
   if err == nil then return nil, state end
@@ -89,14 +106,22 @@ local function null_blk_params(params)
   return table.concat(words, " ")
 end
 
---- Load null_blk with the parameters of linux.null_blk in the config, overridden by
---- params (nr_devices, gb, bs, queue_mode, ...). Returns cijoe.run's err, state.
+--- Load null_blk with the parameters of `linux.null_blk` in the config, overridden by
+-- params (`nr_devices`, `gb`, `bs`, `queue_mode`, ...). The words are sorted, so the
+-- logged command is the same from run to run; booleans are 1 and 0.
+-- @tparam[opt] table params module parameters by name
+-- @tparam[opt] table run_opts for cijoe.run
+-- @return cijoe.run's err, state (or nil, why)
+-- @raise for a parameter name that is not a word
+-- @usage assert(linux.null_blk_insert({ nr_devices = 1, gb = 1 }) == 0)
 function linux.null_blk_insert(params, run_opts)
   local words = null_blk_params(params)
   return cijoe.run("modprobe null_blk" .. (words ~= "" and " " .. words or ""), run_opts)
 end
 
---- Unload null_blk. Returns cijoe.run's err, state.
+--- Unload null_blk (`modprobe -r`).
+-- @tparam[opt] table run_opts for cijoe.run
+-- @return cijoe.run's err, state (or nil, why)
 function linux.null_blk_remove(run_opts)
   return cijoe.run("modprobe -r null_blk", run_opts)
 end

@@ -1,9 +1,9 @@
---- qemu: boot the QEMU guests of the config (qemu.guests.<name>): the test guest from a
---- kernel and initramfs, or a distro disk image through an overlay of its own with a
---- cloud-init seed; wait until their SSH transport answers, power them off, reset or kill
---- them; make disk images; build the test guest and a Debian image. Every action on the
---- host is a logged shell command on the transport qemu.host_transport (default "local"),
---- so a guest can run on a lab machine as well as here; QMP goes through socat there.
+--- qemu: boot the QEMU guests of the config (`qemu.guests.NAME`): the test guest from a
+-- kernel and initramfs, or a distro disk image through an overlay of its own with a
+-- cloud-init seed; wait until their SSH transport answers, power them off, reset or kill
+-- them; make disk images; build the test guest and a Debian image. Every action on the
+-- host is a logged shell command on the transport `qemu.host_transport` (default "local"),
+-- so a guest can run on a lab machine as well as here; QMP goes through socat there.
 -- @module qemu
 local cijoe = require("cijoe")
 local build = require("qemu.build")
@@ -21,8 +21,14 @@ Guest.__index = Guest
 
 local q, fail, check, last_line = cijoe.quote, host.fail, host.check, host.last_line
 
---- Create a disk image with qemu-img on the host: qemu.img_create("/tmp/a.qcow2", "qcow2",
---- "8G"). Returns true, or nil and qemu-img's message.
+--- Create a disk image with qemu-img on the host.
+-- @tparam string path the image's path on the qemu host
+-- @tparam string fmt its format, such as "qcow2" or "raw"
+-- @tparam string|number size its virtual size, in qemu-img's words ("8G") or in bytes
+-- @treturn[1] boolean true
+-- @treturn[2] nil
+-- @treturn[2] string qemu-img's message (or why it could not run)
+-- @usage assert(qemu.img_create("/tmp/a.qcow2", "qcow2", "8G"))
 function qemu.img_create(path, fmt, size)
   check(path, "string", 1, "img_create")
   check(fmt, "string", 2, "img_create")
@@ -36,26 +42,36 @@ function qemu.img_create(path, fmt, size)
 end
 
 --- Build the test guest (kernel, initramfs with busybox and dropbear, a disk with fio and
---- nvme-cli) from Debian packages on the qemu host, or find it in its cache
---- ${JOE_GUEST_CACHE:-~/.cache/joe-guest}. Returns {kernel =, initrd =, tools =, key =},
---- the paths on the host, or nil and a message.
+-- nvme-cli) from Debian packages on the qemu host, or find it in its cache
+-- `${JOE_GUEST_CACHE:-~/.cache/joe-guest}`.
+-- @treturn[1] table `{kernel =, initrd =, tools =, key =}`, the paths on the host
+-- @treturn[2] nil
+-- @treturn[2] string why (the builder's exit status and last output)
+-- @usage local built = assert(qemu.build_test_guest())
 function qemu.build_test_guest()
   return build.test_guest()
 end
 
 --- Build a Debian 12 disk image for cloud-init guests (systemd, openssh-server,
---- cloud-init, nvme-cli, fio, a cloud kernel) with mmdebstrap on the qemu host, or find
---- it in its cache ${JOE_IMAGE_CACHE:-~/.cache/joe-images}. Returns {image =, kernel =,
---- initrd =, append =}, or nil and a message.
+-- cloud-init, nvme-cli, fio, a cloud kernel) with mmdebstrap on the qemu host, or find
+-- it in its cache `${JOE_IMAGE_CACHE:-~/.cache/joe-images}`.
+-- @treturn[1] table `{image =, kernel =, initrd =, append =}`, the paths (and kernel
+--   command line) on the host
+-- @treturn[2] nil
+-- @treturn[2] string why (the builder's exit status and last output)
 function qemu.build_debian_image()
   return build.debian_image()
 end
 
---- The guest called name, from qemu.guests.<name> of the config. Its folder (key `path`)
---- holds guest.pid, qmp.sock, console.log, ssh_port and its disks; by default it is
---- <qemu.run_dir>/<name>-<key of the folder joe runs in>, qemu.run_dir being
---- ~/.cache/joe-qemu of the host's user. Returns the guest, or nil and a message when the
---- config has no such guest.
+--- The guest called name, from `qemu.guests.NAME` of the config. Its folder (key `path`)
+-- holds guest.pid, qmp.sock, console.log, ssh_port and its disks; by default it is
+-- `RUN_DIR/NAME-KEY`, KEY naming the folder joe runs in and RUN_DIR being `qemu.run_dir`,
+-- `~/.cache/joe-qemu` of the host's user.
+-- @tparam string name a key of `qemu.guests`
+-- @treturn[1] Guest the guest
+-- @treturn[2] nil when the config has no such guest
+-- @treturn[2] string why, with the nearest name of `qemu.guests`
+-- @usage local guest = assert(qemu.guest("default"))
 function qemu.guest(name)
   check(name, "string", 1, "guest")
   if type(cijoe.getconf("qemu.guests." .. name)) ~= "table" then
@@ -72,14 +88,27 @@ function qemu.guest(name)
   return g
 end
 
---- A key of this guest's config (qemu.guests.<name>.<key>; the environment variable
---- QEMU_GUESTS_<NAME>_<KEY> wins), or default.
+--- A guest of the config, as `qemu.guest(name)` makes it. Its fields: `name`, and on the
+-- qemu host `path` (its folder), `pidfile`, `qmp_socket` and `console` (the serial log).
+-- Its methods act on its qemu through logged commands on `qemu.host_transport`; those
+-- that can fail return nil and a message naming the guest.
+-- @type Guest
+
+--- A key of this guest's config (`qemu.guests.NAME.KEY`; the environment variable
+-- `QEMU_GUESTS_NAME_KEY` wins), or default.
+-- @tparam string key such as "memory" or "transport"
+-- @param[opt] default when neither has it
+-- @return the value (a string when it came from the environment)
+-- @usage local mem = guest:get("memory", "1G")
 function Guest:get(key, default)
   return cijoe.getconf("qemu.guests." .. self.name .. "." .. key, default)
 end
 
---- A config path made absolute: one starting with ~/ is in the home folder on the host
---- (asked once, when the host is not this machine); others are returned as they are.
+--- A config path made absolute: one starting with `~/` is in the home folder on the host
+-- (asked once, when the host is not this machine); others are returned as they are.
+-- @param path a path of the config (anything else is returned as it is)
+-- @return the path, with `~/` replaced by the host's home folder; unchanged when the
+--   host could not be asked its `$HOME`
 function Guest:expand(path)
   if type(path) ~= "string" or path:sub(1, 2) ~= "~/" then return path end
   if not self.home and host.transport() == "local" then self.home = os.getenv("HOME") end
@@ -91,24 +120,30 @@ function Guest:expand(path)
   return self.home .. path:sub(2)
 end
 
---- Whether the guest's qemu runs: true or false, or nil and a message when the host
---- cannot be asked.
+--- Whether the guest's qemu runs: its pidfile names a live process whose command line
+-- holds that pidfile.
+-- @treturn[1] boolean true while it runs, else false
+-- @treturn[2] nil when the host cannot be asked
+-- @treturn[2] string why
 function Guest:is_running()
   local err, st = host.run(host.running_test(self))
   if err == nil then return nil, st end
   return err == 0
 end
 
---- The pid of the guest's qemu on the host, or nil when it does not run.
+--- The pid of the guest's qemu on the host.
+-- @treturn int|nil the pid, or nil when it does not run (or the host cannot be asked)
 function Guest:pid()
   local err, st = host.run(host.running_test(self) .. ' && echo "$pid"')
   if err ~= 0 then return nil end
   return math.tointeger(tonumber(st:output():match("%d+")))
 end
 
---- The SSH port forwarded to the guest: its config's ssh_port, or the one picked when it
---- started (read from its folder). Returns the port, or nil and a message (not running,
---- no SSH port, a bad ssh_port).
+--- The SSH port forwarded to the guest: its config's `ssh_port`, or the one picked when it
+-- started (read from its folder).
+-- @treturn[1] int the port on the qemu host's 127.0.0.1
+-- @treturn[2] nil
+-- @treturn[2] string why: not running, no SSH port (`ssh_port: none`), a bad `ssh_port`
 function Guest:ssh_port()
   local port, msg = ports.parse(self:get("ssh_port"))
   if not port then return fail(self, msg) end
@@ -125,7 +160,11 @@ function Guest:ssh_port()
 end
 
 --- The guest's serial console as logged since its last start; with n, its last n lines.
---- Returns the text, or nil and a message.
+-- @tparam[opt] int n how many lines from the end (default: all)
+-- @treturn[1] string the text
+-- @treturn[2] nil
+-- @treturn[2] string why (no console log yet)
+-- @usage print(guest:console_log(20))
 function Guest:console_log(n)
   local cmd = n and string.format("tail -n %d %s", n, q(self.console)) or "cat " .. q(self.console)
   local err, st = host.run(cmd)
@@ -134,11 +173,14 @@ function Guest:console_log(n)
   return st:output()
 end
 
---- Make an image guest ready to boot (what CIJOE's qemu.guest_initialize does): the base
---- image checked (fetched from image_url into the cache when missing, its image_sha256
---- checked), the guest's folder, a fresh copy-on-write overlay over it (boot.qcow2; nothing
---- is copied) and the cloud-init seed (seed.img; unless cloud_init is false). A guest
---- that runs is refused. Returns true, or nil and a message naming the guest and file.
+--- Make an image guest ready to boot (what CIJOE's `qemu.guest_initialize` does): the base
+-- image checked (fetched from `image_url` into the cache when missing, its `image_sha256`
+-- checked), the guest's folder, a fresh copy-on-write overlay over it (boot.qcow2; nothing
+-- is copied) and the cloud-init seed (seed.img; unless `cloud_init` is false). A guest
+-- that runs is refused.
+-- @treturn[1] boolean true
+-- @treturn[2] nil
+-- @treturn[2] string why, naming the guest and the file
 function Guest:initialize()
   if not cloud.is_image_guest(self) then
     return fail(self, "no image to initialize (set qemu.guests." .. self.name ..
@@ -155,12 +197,16 @@ function Guest:initialize()
 end
 
 --- Start the guest's qemu on the host; an image guest is initialized first when it has
---- no overlay yet. Its SSH port is ssh_port of its config, or (without one, or `auto`) a
---- free one picked now, written to its folder, where its transport finds it. opts.daemonize
---- (default true): return once qemu runs in the background; false: run it until the guest
---- stops. opts.extra_args: more qemu arguments (a list of words, or a string of shell
---- words) after the config's extra_args. Returns true, or nil and a message (already
---- running, qemu not found, the SSH port taken, a bad config or image, qemu's own error).
+-- no overlay yet. Its SSH port is `ssh_port` of its config, or (without one, or `auto`) a
+-- free one picked now, written to its folder, where its transport finds it.
+-- @tparam[opt] table opts `daemonize` (default true: return once qemu runs in the
+--   background; false: run it until the guest stops), `extra_args` (more qemu arguments,
+--   a list of words or a string of shell words, after the config's `extra_args`)
+-- @treturn[1] boolean true
+-- @treturn[2] nil
+-- @treturn[2] string why: already running, qemu not found, the SSH port taken, a bad
+--   config or image, qemu's own error
+-- @usage assert(guest:start())
 function Guest:start(opts)
   opts = opts or {}
   check(opts, "table", 1, "start")
@@ -170,27 +216,42 @@ function Guest:start(opts)
   return launch.start(self, opts)
 end
 
---- Send one QMP command (such as "system_powerdown"; arguments as a JSON object text)
---- to the guest's qemu through its unix socket. Returns true, or nil and a message.
+--- Send one QMP command to the guest's qemu through its unix socket (with socat on the
+-- host).
+-- @tparam string command such as "system_powerdown"
+-- @tparam[opt] string arguments a JSON object's text
+-- @treturn[1] boolean true
+-- @treturn[2] nil
+-- @treturn[2] string QMP's error, or why it could not be asked
+-- @usage assert(guest:qmp("human-monitor-command", '{"command-line": "info block"}'))
 function Guest:qmp(command, arguments)
   check(command, "string", 1, "qmp")
   return control.qmp(self, command, arguments)
 end
 
---- Press the guest's power button (ACPI, through QMP); see wait_down. Returns true, or
---- nil and a message.
+--- Press the guest's power button (ACPI, through QMP); see wait_down.
+-- @treturn[1] boolean true once QMP took the press (the guest may still run: wait_down)
+-- @treturn[2] nil
+-- @treturn[2] string why
+-- @usage assert(guest:poweroff()); assert(guest:wait_down(60))
 function Guest:poweroff()
   return self:qmp("system_powerdown")
 end
 
---- Reset the guest, as the reset button does (through QMP). Returns true, or nil and a
---- message.
+--- Reset the guest, as the reset button does (through QMP).
+-- @treturn[1] boolean true
+-- @treturn[2] nil
+-- @treturn[2] string why
 function Guest:reset()
   return self:qmp("system_reset")
 end
 
---- Wait until the guest's qemu has exited, at most timeout seconds (default 60); one
---- command on the host polls ten times a second. Returns true, or nil and a message.
+--- Wait until the guest's qemu has exited; one command on the host polls ten times a
+-- second.
+-- @tparam[opt=60] number timeout seconds
+-- @treturn[1] boolean true
+-- @treturn[2] nil
+-- @treturn[2] string why ("still running after N s")
 function Guest:wait_down(timeout)
   timeout = timeout or 60
   check(timeout, "number", 1, "wait_down")
@@ -198,16 +259,24 @@ function Guest:wait_down(timeout)
 end
 
 --- Stop the guest's qemu now: QMP quit, then SIGTERM, then SIGKILL, each given three
---- seconds. Returns true once no qemu of this guest runs, or nil and a message.
+-- seconds. A guest that does not run is no failure.
+-- @treturn[1] boolean true once no qemu of this guest runs
+-- @treturn[2] nil
+-- @treturn[2] string why (the host cannot be asked, qemu survived SIGKILL)
 function Guest:kill()
   return control.kill(self)
 end
 
 --- Wait until the guest answers: `true` runs through its transport (the guest config's
---- `transport`, a name under cijoe.transport) with exit status 0, tried twice a second
---- (once its forwarded SSH port sends an SSH banner) for at most timeout seconds (default
---- 60). Ctrl-C stops the wait at once. Returns true, or nil and a message with the last
---- error and the tail of the serial console.
+-- `transport`, a name under `cijoe.transport`) with exit status 0, tried twice a second
+-- (once its forwarded SSH port sends an SSH banner) for at most timeout seconds. The
+-- tries are probes: a guest still booting fails no step. Ctrl-C stops the wait at once.
+-- @tparam[opt=60] number timeout seconds
+-- @treturn[1] boolean true
+-- @treturn[2] nil
+-- @treturn[2] string why: the last error and the tail of the serial console (or a
+--   transport that is not under `cijoe.transport`)
+-- @usage assert(guest:wait_up(120))
 function Guest:wait_up(timeout)
   timeout = timeout or 60
   check(timeout, "number", 1, "wait_up")
