@@ -68,6 +68,10 @@ local function check_args(fname, opts_index, ...)
   end
   local opts = args[opts_index]
   if opts ~= nil and type(opts) ~= "table" then bad_arg(opts_index, fname, "table", opts) end
+  if opts and opts.cwd ~= nil and (type(opts.cwd) ~= "string" or opts.cwd:find("%z")) then
+    error(string.format("bad option cwd to '%s' (%s)", fname, type(opts.cwd) ~= "string" and
+      "a string expected, got " .. type(opts.cwd) or "it holds a NUL byte, which no path can"), 3)
+  end
   return opts or {}
 end
 
@@ -81,6 +85,9 @@ local function command_env(conf, opts)
     for k, v in pairs(source) do
       if type(v) == "table" or type(v) == "function" or type(v) == "userdata" then
         error("env." .. tostring(k) .. ": a " .. type(v) .. " is no environment value", 4)
+      end
+      if tostring(v):find("%z") then
+        error("env." .. tostring(k) .. ": it holds a NUL byte, which no environment value can", 4)
       end
       if env[k] == nil then names[#names + 1] = tostring(k) end
       env[k] = v
