@@ -289,10 +289,6 @@ function TestHostileFiles:test_setuid_bits_and_owners_are_not_kept_unless_asked(
   lu.assertEquals(h.sh(string.format("stat -c '%%a %%U' %s/s1 %s/s2 %s/l1", self.dir,
     self.dir, r)), "755 root\n6755 root\n755 joetest\n")
   lu.assertEquals(temporaries(self.dir) .. temporaries(r), "")
-  h.known_bug("lua/cijoe/transport_ssh.lua: put sets the mode only at the open when the " ..
-    "server's umask leaves its bits alone (exact = mode & umask ~= 0, false for 04755 " ..
-    "under umask 022), and the setuid and setgid bits given at OpenSSH's open do not " ..
-    "survive: put with keep_setuid gives 755")
   lu.assertEquals(h.sh("stat -c '%a %U' " .. r .. "/l2"), "4755 joetest\n")
 end
 

@@ -140,7 +140,9 @@ local function put_file(t, sess)
   return function(src, tmp, mode)
     local f, err = io.open(src, "rb")
     if not f then return nil, err end
-    local exact = mode & umask_of(t, sess, tmp) ~= 0
+    -- set again once written: bits the umask takes, and setuid/setgid, which the kernel
+    -- clears when a user without CAP_FSETID writes the file
+    local exact = mode & umask_of(t, sess, tmp) ~= 0 or mode & 0x0C00 ~= 0
     local ok, perr, code = sess:put(f, tmp, mode, exact)
     f:close()
     if ok then return true end
