@@ -150,15 +150,4 @@ function h.known_bug(reason)
   if os.getenv("JOE_KNOWN_BUGS") ~= "1" then require("luaunit").skip("known bug: " .. reason) end
 end
 
---- The env prefix (for h.joe_in, h.joe_watched) that turns LeakSanitizer off for a joe
---- that leaks through a known bug (reason names the file and the leak) when the suite
---- runs under the sanitizers; ASan and UBSan stay on. "" without the sanitizers or with
---- JOE_KNOWN_BUGS=1.
-function h.known_leak(reason)
-  local asan = os.getenv("ASAN_OPTIONS")
-  assert(type(reason) == "string" and reason ~= "", "say which leak")
-  if not asan or os.getenv("JOE_KNOWN_BUGS") == "1" then return "" end
-  return "ASAN_OPTIONS=" .. h.q((asan:gsub("detect_leaks=%d", "detect_leaks=0")))
-end
-
 return h

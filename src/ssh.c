@@ -57,6 +57,8 @@ int joe_ssh_dead(const struct session *s) { return s->dead; }
 static LIBSSH2_RECV_FUNC(recv_cb) {
   struct session *s = *abstract;
   ssize_t n;
+  if (s->cut)
+    return -ECONNRESET;
   if (s->via) {
     n = libssh2_channel_read(s->tunnel, buffer, length);
   } else {
@@ -76,6 +78,8 @@ static LIBSSH2_RECV_FUNC(recv_cb) {
 /* libssh2's output, to the socket or through the jump's channel. */
 static LIBSSH2_SEND_FUNC(send_cb) {
   struct session *s = *abstract;
+  if (s->cut)
+    return -ECONNRESET;
   if (!s->via) {
     ssize_t n = send(socket, buffer, length, flags | MSG_NOSIGNAL);
     return n < 0 ? -errno : n;
@@ -145,10 +149,11 @@ void joe_ssh_drop(struct session *s) {
   unlist(s);
   if (s->ssh && s->owner == getpid()) {
     joe_ssh_allow(s, 1000);
+    if (!s->dead && !s->cut)
+      libssh2_session_disconnect(s->ssh, "bye");
+    s->cut = 1; /* the peer was told: what libssh2 frees next needs no answer */
     if (s->sftp)
       libssh2_sftp_shutdown(s->sftp);
-    if (!joe_ssh_dead(s))
-      libssh2_session_disconnect(s->ssh, "bye");
     libssh2_session_free(s->ssh);
   }
   if (s->tunnel && s->via && s->via->ssh && s->owner == getpid())

@@ -21,6 +21,8 @@ struct session {
   double interval;         /* keepalive seconds; 0 for none */
   int count_max;           /* keepalives that may go unanswered */
   int dead;                /* they went unanswered: the connection is lost */
+  int cut;                 /* given up on: its I/O fails at once, so freeing it waits for
+                              nothing (a peer that stalls, a transfer that broke) */
   double stall_ms;         /* how long an SFTP call may wait without progress */
   struct session *next;    /* the list of open sessions, for keepalives */
   char name[300];          /* user@host:port, for messages */

@@ -4,6 +4,7 @@
    went wrong, and the SFTP status when the server refused (none when the session broke:
    the caller drops it). Every call may stall for stall_ms at most. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,18 +23,44 @@ static struct session *sftp_session(lua_State *L) {
   return s;
 }
 
-/* Push nil, what went wrong and the SFTP status when the server refused; returns 3. */
-static int sftp_fail(lua_State *L, struct session *s, const char *path) {
-  int code = s->sftp ? libssh2_session_last_errno(s->ssh) : 0;
+/* What a failed call left in libssh2, copied at once: the next call (closing a handle)
+   may wait on the socket, which clears libssh2's error. */
+struct failure {
+  int code;              /* libssh2's error */
+  unsigned long status;  /* the server's SFTP status, when it refused */
+  char text[256];
+};
+
+/* The failure of the call just made. One without an SFTP status broke the session: its
+   I/O is cut, so that freeing what it holds (handles, requests) asks nothing of a peer
+   that does not answer; the caller drops it. */
+static void note_failure(struct session *s, struct failure *f) {
   char *detail = NULL;
+  f->code = s->sftp ? libssh2_session_last_errno(s->ssh) : 0;
   libssh2_session_last_error(s->ssh, &detail, NULL, 0);
+  snprintf(f->text, sizeof f->text, "%s", joe_pending_signal() ? "interrupted" :
+           detail ? detail : "");
+  f->status = f->code == LIBSSH2_ERROR_SFTP_PROTOCOL ? libssh2_sftp_last_error(s->sftp) : 0;
+  if (f->code != LIBSSH2_ERROR_SFTP_PROTOCOL)
+    s->cut = 1;
+}
+
+/* Push nil, "path: what went wrong" and the SFTP status (nil when the session broke). */
+static int push_failure(lua_State *L, const struct failure *f, const char *path) {
   lua_pushnil(L);
-  lua_pushfstring(L, "%s: %s", path, joe_pending_signal() ? "interrupted" : detail ? detail : "");
-  if (code == LIBSSH2_ERROR_SFTP_PROTOCOL)
-    lua_pushinteger(L, (lua_Integer)libssh2_sftp_last_error(s->sftp));
+  lua_pushfstring(L, "%s: %s", path, f->text);
+  if (f->code == LIBSSH2_ERROR_SFTP_PROTOCOL)
+    lua_pushinteger(L, (lua_Integer)f->status);
   else
     lua_pushnil(L);
   return 3;
+}
+
+/* The failure of the call just made on path; returns 3. */
+static int sftp_fail(lua_State *L, struct session *s, const char *path) {
+  struct failure f;
+  note_failure(s, &f);
+  return push_failure(L, &f, path);
 }
 
 /* The type of a file from its mode, as fs.stat names them. */
@@ -76,27 +103,34 @@ static int sftp_stat(lua_State *L) { return stat_path(L, LIBSSH2_SFTP_STAT); }
 static int sftp_lstat(lua_State *L) { return stat_path(L, LIBSSH2_SFTP_LSTAT); }
 
 /* session:list(path) -> {{name =, type =, mode =, size =, mtime =}, ...} without . and ..,
-   the types as the server's lstat gives them | nil, why, code. */
+   the types as the server's lstat gives them | nil, why, code. libssh2 1.10 gives 0 for
+   an empty name as for the end of the listing; only an entry fills the attributes, so a
+   sentinel in them tells the two apart (the copy refuses the name). */
 static int sftp_list(lua_State *L) {
   struct session *s = sftp_session(L);
   const char *path = luaL_checkstring(L, 2);
   LIBSSH2_SFTP_HANDLE *h = s->sftp ? libssh2_sftp_opendir(s->sftp, path) : NULL;
   char name[4096];
-  LIBSSH2_SFTP_ATTRIBUTES a;
+  LIBSSH2_SFTP_ATTRIBUTES a = {.flags = ~0UL};
   int rc, n = 0;
   if (!h)
     return sftp_fail(L, s, path);
   lua_newtable(L);
-  while ((rc = libssh2_sftp_readdir_ex(h, name, sizeof name, NULL, 0, &a)) > 0) {
-    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-      continue;
-    push_attrs(L, &a);
-    lua_pushlstring(L, name, (size_t)rc);
-    lua_setfield(L, -2, "name");
-    lua_rawseti(L, -2, ++n);
+  while ((rc = libssh2_sftp_readdir_ex(h, name, sizeof name, NULL, 0, &a)) > 0 ||
+         (rc == 0 && a.flags != ~0UL)) {
+    if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
+      push_attrs(L, &a);
+      lua_pushlstring(L, name, (size_t)rc);
+      lua_setfield(L, -2, "name");
+      lua_rawseti(L, -2, ++n);
+    }
+    a.flags = ~0UL;
   }
+  struct failure f;
+  if (rc < 0)
+    note_failure(s, &f);
   libssh2_sftp_closedir(h);
-  return rc < 0 ? sftp_fail(L, s, path) : 1;
+  return rc < 0 ? push_failure(L, &f, path) : 1;
 }
 
 /* true, or the failure of the call just made on the path at 2. */
@@ -215,20 +249,33 @@ static long upload(LIBSSH2_SFTP_HANDLE *h, int fd, char *buf, size_t len) {
   }
 }
 
-/* The result of a transfer: true, the local side's errno message, or the SFTP failure. */
-static int transferred(lua_State *L, struct session *s, long rc, const char *path,
-                       int local_errno) {
-  errno = local_errno;
-  if (rc == 1)
-    return luaL_fileresult(L, 0, NULL);
+/* Close a transfer's handle; rc is how the transfer went (0, 1 for the local side's
+   errno, or a libssh2 error, whose failure is noted before the close can clear it).
+   Pushes true, nil and the local errno's message and "local", or the SFTP failure. */
+static int end_transfer(lua_State *L, struct session *s, LIBSSH2_SFTP_HANDLE *h, long rc,
+                        const char *path, int local_errno) {
+  struct failure f = {0};
+  if (rc < 0)
+    note_failure(s, &f);
+  if (libssh2_sftp_close_handle(h) != 0 && rc == 0) {
+    rc = -1;
+    note_failure(s, &f);
+  }
+  if (rc == 1) {
+    lua_pushnil(L);
+    lua_pushstring(L, strerror(local_errno));
+    lua_pushliteral(L, "local");
+    return 3;
+  }
   if (rc != 0)
-    return sftp_fail(L, s, path);
+    return push_failure(L, &f, path);
   lua_pushboolean(L, 1);
   return 1;
 }
 
 /* session:get(remote, file [, size]) -> true | nil, why, code: the remote file's bytes
-   written to the open Lua file; with size (as its listing gave it), that many. */
+   written to the open Lua file; with size (as its listing gave it), that many. code is
+   the SFTP status, "local" when writing the file failed, nil when the session broke. */
 static int sftp_get(lua_State *L) {
   struct session *s = sftp_session(L);
   const char *remote = luaL_checkstring(L, 2);
@@ -243,14 +290,13 @@ static int sftp_get(lua_State *L) {
   long rc = download(h, fd, buf, len, size);
   int saved = errno;
   joe_in_command = 0;
-  if (libssh2_sftp_close_handle(h) != 0 && rc == 0)
-    rc = LIBSSH2_ERROR_SFTP_PROTOCOL;
-  return transferred(L, s, rc, remote, saved);
+  return end_transfer(L, s, h, rc, remote, saved);
 }
 
 /* session:put(file, remote, mode [, exact]) -> true | nil, why, code: a new remote file
    (never one that exists) with the open Lua file's bytes, made with mode, which the
-   server's umask may take bits of; with exact, the mode is set again once it is written. */
+   server's umask may take bits of; with exact, the mode is set again once it is written.
+   code as for get ("local": reading the file failed). */
 static int sftp_put(lua_State *L) {
   struct session *s = sftp_session(L);
   int fd = fileno(((luaL_Stream *)luaL_checkudata(L, 2, LUA_FILEHANDLE))->f);
@@ -272,9 +318,7 @@ static int sftp_put(lua_State *L) {
   joe_in_command = 0;
   if (rc == 0 && exact && libssh2_sftp_fsetstat(h, &a) != 0)
     rc = LIBSSH2_ERROR_SFTP_PROTOCOL;
-  if (libssh2_sftp_close_handle(h) != 0 && rc == 0)
-    rc = LIBSSH2_ERROR_SFTP_PROTOCOL;
-  return transferred(L, s, rc, remote, saved);
+  return end_transfer(L, s, h, rc, remote, saved);
 }
 
 const luaL_Reg joe_sftp_methods[] = {

@@ -35,6 +35,14 @@ end
 
 local copy_entry
 
+-- err with the temporary name tmp said as the destination dst: what failed is the
+-- copy to dst, and the temporary file is gone.
+local function said_as(err, tmp, dst)
+  local at = tostring(err):find(tmp, 1, true)
+  if not at then return err end
+  return err:sub(1, at - 1) .. dst .. err:sub(at + #tmp)
+end
+
 -- A file: its bytes to a temporary name, then renamed over the destination.
 local function copy_file(job, src, dst, st)
   local tmp = temporary(dst)
@@ -42,7 +50,7 @@ local function copy_file(job, src, dst, st)
   if ok then ok, err = job.dst:rename(tmp, dst) end
   if not ok then
     job.dst:remove(tmp)
-    return nil, err
+    return nil, said_as(err, tmp, dst)
   end
   job.stats.files, job.stats.bytes = job.stats.files + 1, job.stats.bytes + (st.size or 0)
   return true

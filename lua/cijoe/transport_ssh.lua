@@ -85,18 +85,41 @@ end
 local STATUS = { "end of file", "no such file", "permission denied", "failure",
   "bad message", "no connection", "connection lost", "operation unsupported" }
 
+-- sess:method(...), or nil and why once the session was closed (a transfer that broke
+-- it closed it: what the copy does after, such as removing its temporary file, fails
+-- plainly instead of raising).
+local function session_call(sess, method, ...)
+  if not sess:is_open() then return nil, "the connection was lost" end
+  return sess[method](sess, ...)
+end
+
 -- The target's files as a side of the tree copy: the session's SFTP calls, with
 -- messages naming the session and path, and a broken session dropped (the next use
 -- connects again).
+-- The message of a failed SFTP call (why is "path: libssh2's words"): with the server's
+-- status, in OpenSSH's words (libssh2's own are kept when they say more than that the
+-- server refused); "local": the file here failed (why is its errno's message); without
+-- one, the session broke, and it is closed.
+local function sftp_failure(t, why, code, local_path)
+  if code == "local" then return local_path .. ": " .. why end
+  if code == nil then
+    t:close()
+    return t.label .. ": " .. why
+  end
+  local path, detail = why:match("^(.-): (.*)$")
+  local status = STATUS[code] or "SFTP status " .. code
+  if detail and detail ~= "" and detail ~= "SFTP Protocol Error" then
+    status = detail .. " (" .. status .. ")"
+  end
+  return t.label .. ": " .. (path or why) .. ": " .. status
+end
+
 local function remote_side(t, sess)
   local side = {}
   local function call(method, ...)
-    local r, why, code = sess[method](sess, ...)
+    local r, why, code = session_call(sess, method, ...)
     if r ~= nil then return r end
-    if code == nil then t:close() end
-    local text = code and (STATUS[code] or "SFTP status " .. code) or why
-    return nil, t.label .. ": " .. (code and why:match("^(.-): ") or why) ..
-      (code and ": " .. text or "")
+    return nil, sftp_failure(t, why, code)
   end
   for _, m in ipairs({ "stat", "lstat", "list", "mkdir", "readlink", "setmode", "remove" }) do
     side[m] = function(_, ...) return call(m, ...) end
@@ -104,15 +127,18 @@ local function remote_side(t, sess)
   -- libssh2 1.10 reads the request's id where the status of a symlink's answer is, so a
   -- link made says "failed": the link itself is the answer.
   function side.symlink(_, path, target)
-    if sess:symlink(path, target) or sess:readlink(path) == target then return true end
+    if session_call(sess, "symlink", path, target) or
+      session_call(sess, "readlink", path) == target then
+      return true
+    end
     return call("symlink", path, target)
   end
   -- SFTP v3's rename (OpenSSH's) will not replace a file: remove it first, then.
   function side.rename(_, from, to)
-    local ok = sess:rename(from, to)
+    local ok = session_call(sess, "rename", from, to)
     if ok then return true end
-    local st = sess:lstat(to)
-    if st and st.type ~= "directory" then sess:remove(to) end
+    local st = session_call(sess, "lstat", to)
+    if st and st.type ~= "directory" then session_call(sess, "remove", to) end
     return call("rename", from, to)
   end
   return side
@@ -127,10 +153,10 @@ local function umask_of(t, sess, path)
   t.umask_of, t.umask = sess, 511 -- unknown: every mode set again
   local probe = (path:match("^(.*/)") or "") .. ".joe-umask-" .. require("cijoe.proc").pid()
   local empty = io.open("/dev/null", "rb")
-  if empty and sess:put(empty, probe, 511) then
-    local st = sess:lstat(probe)
+  if empty and session_call(sess, "put", empty, probe, 511) then
+    local st = session_call(sess, "lstat", probe)
     if st then t.umask = 511 & ~st.mode end
-    sess:remove(probe)
+    session_call(sess, "remove", probe)
   end
   if empty then empty:close() end
   return t.umask
@@ -143,11 +169,10 @@ local function put_file(t, sess)
     -- set again once written: bits the umask takes, and setuid/setgid, which the kernel
     -- clears when a user without CAP_FSETID writes the file
     local exact = mode & umask_of(t, sess, tmp) ~= 0 or mode & 0x0C00 ~= 0
-    local ok, perr, code = sess:put(f, tmp, mode, exact)
+    local ok, perr, code = session_call(sess, "put", f, tmp, mode, exact)
     f:close()
     if ok then return true end
-    if code == nil then t:close() end
-    return nil, t.label .. ": " .. perr
+    return nil, sftp_failure(t, perr, code, src)
   end
 end
 
@@ -155,11 +180,10 @@ local function get_file(t, sess)
   return function(src, tmp, mode, size)
     local f, err = fs.create(tmp, 384)
     if not f then return nil, err end
-    local ok, gerr, code = sess:get(src, f, size)
+    local ok, gerr, code = session_call(sess, "get", src, f, size)
     local closed, cerr = f:close()
     if ok and closed then return fs.chmod(tmp, mode) end
-    if not ok and code == nil then t:close() end
-    return nil, ok and cerr or t.label .. ": " .. gerr
+    return nil, ok and tmp .. ": " .. tostring(cerr) or sftp_failure(t, gerr, code, tmp)
   end
 end
 
