@@ -112,6 +112,22 @@ function TestFuzzed:test_dots_at_the_start_of_a_line()
   end
 end
 
+-- A top-level mapping whose name is a variable the shell or CI sets (ci: with CI=true, as
+-- every CI runner has it; user:, path:, home:) was refused as "would replace the mapping
+-- ci of the config", and getconf("user") gave $USER: only a dotted key has an override
+-- (found by check-fuzz in CI, where CI=true).
+function TestFuzzed:test_a_top_level_key_has_no_environment_override()
+  local config = require("cijoe.config")
+  h.write(self.dir .. "/c.yaml", "ci: {matrix: 1}\nuser: me\n")
+  h.write(self.dir .. "/g.lua", 'print(cijoe.getconf("ci.matrix"), cijoe.getconf("user"))\n')
+  local status, out, err = h.joe_in(self.dir, "-q -c c.yaml g.lua", "CI=true USER=someone")
+  lu.assertEquals(status, 0, err)
+  lu.assertEquals(out, "1\tme\n")
+  local _, out2 = h.joe_in(self.dir, "-q -c c.yaml g.lua", "CI_MATRIX=2")
+  lu.assertEquals(out2, "2\tme\n")
+  lu.assertEquals(config.env_name("ci.matrix"), "CI_MATRIX")
+end
+
 -- When fio's output had a "}" line only before its first "{" line, nothing was left to
 -- parse, and fio.decode returned nil and the loader's table of positions as its message.
 function TestFuzzed:test_fio_output_with_nothing_between_the_braces()

@@ -206,14 +206,22 @@ local function read_file(path)
   return text or ""
 end
 
+-- Whether an environment variable overrides a key: only a dotted key does (a top-level
+-- key's name would be the shell's own: CI, HOME, PATH, USER), and only a name that
+-- starts with a letter (the key `-` would stand for `_`, which every shell sets).
+local function override_of(key)
+  local name = config.env_name(key)
+  return key:find(".", 1, true) and name:find("^%a") and os.getenv(name), name
+end
+
 -- An environment variable that would replace a whole mapping of the config with a string
 -- (CIJOE_RUN_ENV=1) is a mistake: refuse it, naming the keys it could mean.
 function refuse_overrides_of_maps(t, prefix)
   for key, value in pairs(t) do
     if type(key) == "string" and type(value) == "table" and #value == 0 then
       local path = prefix .. key
-      local name = config.env_name(path)
-      if name:find("^%a") and os.getenv(name) then
+      local overridden, name = override_of(path)
+      if overridden then
         error({ config_error = "the environment variable " .. name .. " would replace the " ..
           "mapping " .. path .. " of the config with a string; unset it, or set a key below " ..
           "it (" .. name .. "_<KEY>)" }, 0)
@@ -266,11 +274,10 @@ function config.env_name(key)
   return (key:upper():gsub("[.-]", "_"))
 end
 
---- Look up a dotted key: the environment first (a name that starts with a letter: the
---- shell's own `_` is no override), then the config, then default.
+--- Look up a dotted key: the environment first (QEMU_GUESTS_X for qemu.guests.x; a key
+--- of one part has none), then the config, then default.
 function config.get(conf, key, default)
-  local name = config.env_name(key)
-  local value = name:find("^%a") and os.getenv(name)
+  local value = override_of(key)
   if value then return value end
   value = conf
   for part in key:gmatch("[^.]+") do
