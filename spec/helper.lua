@@ -143,11 +143,4 @@ function h.joe_watched(dir, args, seconds, env)
   return status, h.read(out), h.read(err)
 end
 
---- Skip the rest of a test that shows a known bug of a file the test's author may not
---- fix (the reason names the file and the bug), unless JOE_KNOWN_BUGS=1 asks to see it
---- fail; remove the call with the fix.
-function h.known_bug(reason)
-  if os.getenv("JOE_KNOWN_BUGS") ~= "1" then require("luaunit").skip("known bug: " .. reason) end
-end
-
 return h

@@ -1,9 +1,10 @@
 /* A remote command on a channel of its own. Lua wraps it so that the shell prints its
-   pid on a line of its own first (lines the login prints before that are the log's) and
-   an end marker with its exit status last: the command is over when the marker comes,
-   not when the last process holding its output lets go, so a background process does
-   not hold a step up (as locally). Timeout and Ctrl-C run Lua's stop script from a
-   second channel, since libssh2 1.10 cannot send a signal request. */
+   pid after a pid marker first (what the login prints before that is the log's) and an
+   end marker with its exit status last: the command is over when the marker comes, not
+   when the last process holding its output lets go, so a background process does not
+   hold a step up (as locally). Both markers are unique to the command and found wherever
+   they come. Timeout and Ctrl-C run Lua's stop script from a second channel, since
+   libssh2 1.10 cannot send a signal request. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,7 @@
 
 #include "ssh.h"
 
-enum { BUF_SIZE = 1 << 16, GRACE_MS = 2000, TICK_MS = 250, PID_SEARCH = 1 << 16, HELD = 64 };
+enum { BUF_SIZE = 1 << 16, GRACE_MS = 2000, TICK_MS = 250, HELD = 64 };
 
 struct command {
   struct session *s;
@@ -20,64 +21,30 @@ struct command {
   double deadline, give_up, started; /* the timeout; when to stop waiting; the start */
   const char *why;                   /* "timeout" or "interrupted" once stopped */
   const char *pid_marker, *end_marker, *stop;
-  size_t pid_len, end_len, searched;
-  char line[256];       /* the line being read while the pid is not known */
-  size_t line_len;
-  int long_line;        /* it is too long to be the pid line: it went to the log */
+  size_t pid_len, end_len;
   long pid;             /* the remote shell; 0 until known, -1 when it cannot be */
-  char held[HELD];      /* output that may be the start of the end marker */
+  char held[HELD];      /* output that may be the start of a marker */
   size_t held_len;
   int markers, status;  /* end markers seen; the status they gave */
-  int in_status;        /* reading the status after a marker */
+  const char *reading;  /* the marker whose number is being read, or NULL */
   char digits[24];
   size_t ndigits;
-  int complete;         /* both markers came, each with its status */
+  int complete;         /* both end markers came, each with its status */
 };
 
-/* A line read before the pid is known: the pid line itself, or the log's. */
-static void end_of_line(struct command *c) {
-  if (!c->long_line && c->line_len >= c->pid_len &&
-      memcmp(c->line, c->pid_marker, c->pid_len) == 0) {
-    c->pid = strtol(c->line + c->pid_len, NULL, 10);
-    c->pid = c->pid > 0 ? c->pid : -1;
-  } else if (!c->long_line) {
-    joe_sink_write(&c->sink, c->line, c->line_len);
-  }
-  c->line_len = 0, c->long_line = 0;
-}
-
-/* Look for the pid line in what came; returns how many bytes of buf it took. */
-static size_t find_pid(struct command *c, const char *buf, size_t n) {
-  size_t i = 0;
-  while (i < n && c->pid == 0) {
-    char ch = buf[i++];
-    if (c->long_line) {
-      joe_sink_write(&c->sink, &ch, 1);
-    } else if (c->line_len < sizeof c->line) {
-      c->line[c->line_len++] = ch;
-    } else {
-      joe_sink_write(&c->sink, c->line, c->line_len);
-      joe_sink_write(&c->sink, &ch, 1);
-      c->long_line = 1;
-    }
-    if (ch == '\n')
-      end_of_line(c);
-    if (++c->searched >= PID_SEARCH && c->pid == 0) { /* not there: all of it is output */
-      joe_sink_write(&c->sink, c->line, c->long_line ? 0 : c->line_len);
-      c->pid = -1;
-    }
-  }
-  return i;
-}
-
-/* The status digits after an end marker, up to its newline; returns the bytes taken. */
-static size_t take_status(struct command *c, const char *buf, size_t n) {
+/* The number after a marker, up to its newline; returns the bytes taken. */
+static size_t take_number(struct command *c, const char *buf, size_t n) {
   for (size_t i = 0; i < n; i++) {
     if (buf[i] == '\n') {
       c->digits[c->ndigits] = '\0';
-      c->status = (int)strtol(c->digits, NULL, 10);
-      c->in_status = 0, c->ndigits = 0;
-      c->complete = ++c->markers == 2;
+      long value = strtol(c->digits, NULL, 10);
+      if (c->reading == c->pid_marker) {
+        c->pid = value > 0 ? value : -1;
+      } else {
+        c->status = (int)value;
+        c->complete = ++c->markers == 2;
+      }
+      c->reading = NULL, c->ndigits = 0;
       return i + 1;
     }
     if (c->ndigits + 1 < sizeof c->digits)
@@ -86,56 +53,82 @@ static size_t take_status(struct command *c, const char *buf, size_t n) {
   return n;
 }
 
-/* The longest end of text[0..n) that begins the marker (it may be completed later). */
-static size_t marker_start(const struct command *c, const char *text, size_t n) {
-  size_t k = n < c->end_len - 1 ? n : c->end_len - 1;
+/* The longest end of text[0..n) that begins marker (it may be completed later). */
+static size_t marker_start(const char *marker, size_t len, const char *text, size_t n) {
+  size_t k = n < len - 1 ? n : len - 1;
   for (; k > 0; k--)
-    if (memcmp(text + n - k, c->end_marker, k) == 0)
+    if (memcmp(text + n - k, marker, k) == 0)
       return k;
   return 0;
 }
 
-/* Output of the command itself goes to the sink, the end markers (one from its stdout,
-   one from its stderr, in either order, as sshd reads the two pipes apart) do not. */
-static void find_end(struct command *c, const char *buf, size_t n) {
+/* The first marker in text: the pid marker while the pid is not known (an end marker
+   before it means it will not come), else an end marker. */
+static const char *first_marker(struct command *c, const char *text, size_t len,
+                                const char **which) {
+  const char *at_end = memmem(text, len, c->end_marker, c->end_len);
+  const char *at_pid = c->pid == 0 ? memmem(text, len, c->pid_marker, c->pid_len) : NULL;
+  if (at_pid && (!at_end || at_pid < at_end)) {
+    *which = c->pid_marker;
+    return at_pid;
+  }
+  if (at_end && c->pid == 0)
+    c->pid = -1;
+  *which = c->end_marker;
+  return at_end;
+}
+
+/* Everything that came on the channel: the command's output (and the login's) goes to
+   the sink, the markers and their numbers do not (one end marker from its stdout, one
+   from its stderr, in either order, as sshd reads the two pipes apart). */
+static void take_output(struct command *c, const char *buf, size_t n) {
   static char text[HELD + BUF_SIZE];
   while (n > 0 && !c->complete) {
-    if (c->in_status) {
-      size_t used = take_status(c, buf, n);
+    if (c->reading) {
+      size_t used = take_number(c, buf, n);
       buf += used, n -= used;
       continue;
     }
     memcpy(text, c->held, c->held_len);
     memcpy(text + c->held_len, buf, n);
     size_t len = c->held_len + n;
-    const char *at = memmem(text, len, c->end_marker, c->end_len);
+    const char *which, *at = first_marker(c, text, len, &which);
     if (!at) {
-      c->held_len = marker_start(c, text, len);
+      size_t held = marker_start(c->end_marker, c->end_len, text, len);
+      size_t pid_held = c->pid == 0 ? marker_start(c->pid_marker, c->pid_len, text, len) : 0;
+      c->held_len = held > pid_held ? held : pid_held;
       joe_sink_write(&c->sink, text, len - c->held_len);
       memcpy(c->held, text + len - c->held_len, c->held_len);
       return;
     }
-    size_t before = (size_t)(at - text), after = before + c->end_len;
+    size_t before = (size_t)(at - text);
+    size_t after = before + (which == c->pid_marker ? c->pid_len : c->end_len);
     joe_sink_write(&c->sink, text, before);
-    c->held_len = 0, c->in_status = 1;
+    c->held_len = 0, c->reading = which;
     buf += after - (len - n), n = len - after; /* the rest of buf, past the marker */
   }
 }
 
-/* Everything that came on the channel. */
-static void take_output(struct command *c, const char *buf, size_t n) {
-  size_t used = c->pid == 0 ? find_pid(c, buf, n) : 0;
-  find_end(c, buf + used, n - used);
-}
-
-/* Run a command on a channel of its own and forget it. */
+/* Run a command on a channel of its own: the stop script. Its channel is read to its
+   end (for GRACE_MS at most): a login that prints (a ForceCommand, ~/.ssh/rc) would die
+   of SIGPIPE on a channel closed at once, before the script ran. */
 static void run_detached(struct session *s, const char *cmd) {
+  char buf[4096];
+  double until = joe_now() + GRACE_MS / 1000.0;
   joe_ssh_allow(s, GRACE_MS);
   LIBSSH2_CHANNEL *ch = libssh2_channel_open_session(s->ssh);
-  if (ch) {
-    libssh2_channel_exec(ch, cmd);
-    libssh2_channel_free(ch);
+  if (!ch)
+    return;
+  libssh2_channel_handle_extended_data2(ch, LIBSSH2_CHANNEL_EXTENDED_DATA_MERGE);
+  if (libssh2_channel_exec(ch, cmd) == 0) {
+    libssh2_channel_send_eof(ch);
+    while (!libssh2_channel_eof(ch) && joe_now() < until) {
+      joe_ssh_allow(s, (until - joe_now()) * 1000);
+      if (libssh2_channel_read(ch, buf, sizeof buf) < 0)
+        break;
+    }
   }
+  libssh2_channel_free(ch);
 }
 
 /* On timeout or Ctrl-C, run the stop script once for the remote pid (with the signal's
@@ -267,6 +260,7 @@ static void read_options(lua_State *L, struct command *c) {
   c->end_marker = luaL_checklstring(L, 5, &c->end_len);
   c->stop = luaL_checkstring(L, 6);
   luaL_argcheck(L, c->end_len > 1 && c->end_len <= sizeof c->held, 3, "end_marker length");
+  luaL_argcheck(L, c->pid_len > 1 && c->pid_len <= sizeof c->held, 3, "pid_marker length");
   double timeout = luaL_optnumber(L, 7, 0);
   c->started = joe_now();
   c->deadline = timeout > 0 ? c->started + timeout : 0;

@@ -35,45 +35,56 @@ function T:close()
 end
 
 -- The remote script that stops a command: $p is its shell's pid, $s the signal. OpenSSH
--- makes the shell a process-group leader; dropbear does not, so then its children,
--- found in /proc, get the signal one by one; SIGKILL follows two seconds later.
-local STOP = [[kill -$s -$p 2>/dev/null || { for d in /proc/[0-9]*; do ]] ..
-  [[read -r _ _ _ pp _ <$d/stat && [ "$pp" = $p ] && kill -$s ${d#/proc/}; done; ]] ..
-  [[kill -$s $p; } 2>/dev/null; (sleep 2; kill -KILL -$p || kill -KILL $p) ]] ..
+-- makes the shell a process-group leader; dropbear and a login that runs the command
+-- from a shell of its own (a ForceCommand) do not, so then the shell's children are
+-- found in /proc and the signal goes to the shell first, then to them (a shell that saw
+-- its child killed would print "Terminated" into the command's log); SIGKILL follows
+-- two seconds later.
+local STOP = [[kill -$s -$p 2>/dev/null || { c=; for d in /proc/[0-9]*; do ]] ..
+  [[read -r _ _ _ pp _ <$d/stat && [ "$pp" = $p ] && c="$c ${d#/proc/}"; done; ]] ..
+  [[kill -$s $p $c; } 2>/dev/null; (sleep 2; kill -KILL -$p || kill -KILL $p $c) ]] ..
   [[</dev/null >/dev/null 2>&1 &]]
 
-local PID_MARKER = "joe-pid:"
-
 -- The command as the remote shell gets it: with secrets, first the exports that hold
--- them, read from stdin (so no command line shows them); its pid on a line of its own;
+-- them, read from stdin (so no command line shows them); its pid after the pid marker;
 -- the command through eval (with no access to the shell's copies of stdout and stderr on
--- fds 8 and 9); then the end marker (unique to this command) with its status on each of
--- those: once both came, all the command printed came too (sshd reads the two pipes
--- apart). Returns the command and its input.
-local function wrap(cmd, opts, marker)
+-- fds 8 and 9); then the end marker with its status on each of those: once both came,
+-- all the command printed came too (sshd reads the two pipes apart). The markers are
+-- unique to this command, so they are found wherever they come, after any login output.
+-- Returns the command and its input.
+local function wrap(cmd, opts, markers)
   local plain, hidden = {}, {}
   for _, pair in ipairs(opts.env or {}) do
     local export = "export " .. pair[1] .. "=" .. transport.quote(pair[2]) .. "\n"
     if pair[3] then hidden[#hidden + 1] = export else plain[#plain + 1] = pair end
   end
-  local mark = "printf '\\036" .. marker:sub(2) .. "%d\\n' $s"
+  local function say(marker, value) -- the marker's \30 in printf's octal
+    return "printf '\\036" .. marker:sub(2) .. "%d\\n' " .. value
+  end
   local first = #hidden > 0 and 'eval "$(cat)" && ' or ""
-  return "exec 8>&1 9>&2; " .. first .. "printf 'joe-pid:%d\\n' $$ && eval " ..
+  local mark = say(markers.ending, "$s")
+  return "exec 8>&1 9>&2; " .. first .. say(markers.pid, "$$") .. " && eval " ..
     transport.quote(transport.prefixed(cmd, opts.cwd, plain)) .. " 8>&- 9>&-; s=$?; " ..
     mark .. " >&8; " .. mark .. " >&9", table.concat(hidden)
 end
 
+-- The pid and end markers of a command: \30, a word and a random token.
+local function markers_of_a_command()
+  local token = string.format("%08x%08x:", math.random(0, 0x7fffffff),
+    math.random(0, 0x7fffffff))
+  return { pid = "\30joe-pid:" .. token, ending = "\30joe-end:" .. token }
+end
+
 --- Run cmd on the target; see cijoe.transport for the result.
 function T:run(cmd, opts)
-  local marker = string.format("\30joe-end:%08x%08x:", math.random(0, 0x7fffffff),
-    math.random(0, 0x7fffffff))
-  local full, input = wrap(cmd, opts, marker)
+  local markers = markers_of_a_command()
+  local full, input = wrap(cmd, opts, markers)
   for attempt = 1, 2 do
     local sess, cerr = self:session()
     if not sess then return nil, cerr end
     local status, why, extra = sess:exec(full, { log = opts.log, timeout = opts.timeout,
       monitor = opts.monitor, start_timeout = self.conf.connect_timeout,
-      pid_marker = PID_MARKER, end_marker = marker, stop = STOP, input = input })
+      pid_marker = markers.pid, end_marker = markers.ending, stop = STOP, input = input })
     if status then return transport.result(status, why, extra) end
     if why == "interrupted" or extra ~= "start" or attempt == 2 then
       return nil, why == "interrupted" and why or "transport " .. self.name .. ": " .. why
