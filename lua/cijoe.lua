@@ -217,13 +217,12 @@ local function transfer(op, src, dst, opts)
   local r = the_run()
   local name, t0 = opts.transport or r:default_transport(), proc.now()
   local t, err = r:transport(name)
-  local stats, unreachable
+  local stats
   if console.live then console.command(name, op .. " " .. src .. " " .. dst) end
-  if t then stats, err, unreachable = t[op](t, src, dst, opts) else unreachable = true end
+  if t then stats, err = t[op](t, src, dst, opts) end
   if console.live then console.command() end
   r:copy_done({ op = op, src = src, dst = dst, transport = name, error = err, stats = stats,
-    elapsed = proc.now() - t0,
-    unreachable = unreachable and not (opts.probe or r.probing > 0) or nil })
+    elapsed = proc.now() - t0, probe = (opts.probe or r.probing > 0) or nil })
   if not stats then return nil, err end
   return true
 end

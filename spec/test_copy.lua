@@ -85,7 +85,7 @@ function TestCopy:test_a_link_where_a_folder_goes_is_refused()
     h.q(dst .. "/sub"))
   h.write(self.dir .. "/s.lua", string.format('print(cijoe.put("tree/sub", %q))', dst))
   local status, out = h.joe_in(self.dir, "-q s.lua")
-  lu.assertEquals(status, 0)
+  lu.assertEquals(status, 1) -- a failed copy fails its step
   lu.assertEquals(out, "nil\t" .. dst .. "/sub: is a link; joe does not write through links\n")
   lu.assertEquals(h.sh("ls -A " .. h.q(self.dir .. "/elsewhere")), "")
 end
@@ -94,7 +94,7 @@ function TestCopy:test_a_failed_get_leaves_the_old_file_whole()
   h.write(self.dir .. "/keep.txt", "old content")
   h.write(self.dir .. "/s.lua", string.format('print(cijoe.get("/nonexistent/file", %q))', self.dir .. "/keep.txt"))
   local status, out = h.joe_in(self.dir, "-q -c ssh.yaml s.lua")
-  lu.assertEquals(status, 0)
+  lu.assertEquals(status, 1) -- a failed copy fails its step
   lu.assertStrContains(out, "nil\t")
   lu.assertEquals(h.read(self.dir .. "/keep.txt"), "old content")
   lu.assertEquals(h.sh("ls -A " .. h.q(self.dir) .. " | grep -c '^\\.joe-' || true"), "0\n")

@@ -109,6 +109,32 @@ for suite in JUnitXml.fromfile(sys.argv[1]):
     "wf skips True Skipped[skipped]: no disk here", "" }, "\n"))
 end
 
+-- A put or get that failed fails its step even when the step ignores its nil (what it
+-- should have moved is not there), locally and over SSH; one in a probe does not.
+local IGNORED_COPIES = [=[
+step("ignored_get", function() cijoe.get("/no/such/file", "x") end)
+step("ignored_put", function() cijoe.put("wf.lua", "/no/such/dir/wf.lua", { transport = "target" }) end)
+step("probed_get", function() return cijoe.probe(cijoe.get, "/no/such/file", "y") == nil end)
+step("good_copies", function()
+  assert(cijoe.put("wf.lua", "/tmp/joe-truth-wf.lua", { transport = "target" }))
+  assert(cijoe.get("/tmp/joe-truth-wf.lua", "back.lua", { transport = "target" }))
+end)
+]=]
+
+function TestTruth:test_a_failed_copy_fails_its_step()
+  h.write(self.dir .. "/wf.lua", IGNORED_COPIES)
+  h.write(self.dir .. "/t.yaml", self.server:config())
+  local status, out, err = h.joe_in(self.dir, "-c t.yaml wf.lua")
+  lu.assertEquals(status, 1, out .. err)
+  lu.assertEquals(statuses(self.dir), { "ignored_get=failed", "ignored_put=failed",
+    "probed_get=passed", "good_copies=passed" })
+  lu.assertStrContains(err, "could not copy: `get /no/such/file ")
+  lu.assertStrContains(err, "could not copy: `put wf.lua /no/such/dir/wf.lua` on target: ")
+  local junit = h.read(h.latest(self.dir) .. "/junit.xml")
+  lu.assertStrContains(junit, '<error message="could not copy: `get /no/such/file ')
+  lu.assertEquals(h.read(h.latest(self.dir) .. "/004_good_copies/artifacts/back.lua"), IGNORED_COPIES)
+end
+
 function TestTruth:test_piped_repl_fails_on_a_failed_command()
   local _, status = h.sh("cd " .. h.q(self.dir) .. " && echo 'run \"false\"' | " .. h.q(h.joe) .. " repl")
   lu.assertEquals(status, 1)

@@ -222,16 +222,18 @@ function Run:command_done(st)
 end
 
 --- Journal a finished put or get ({op, src, dst, transport, stats, error, elapsed,
---- unreachable}); one whose transport could not be reached counts as a command that
---- could not run.
+--- probe}); one that failed (its transport down, or the copy itself) fails the step as a
+--- command that could not run does, unless it was a probe: the files it should have
+--- moved are not there, whatever the step's function makes of its nil.
 function Run:copy_done(c)
   local step, stats = self.step, c.stats or {}
   self:event({ ev = "copy", n = step and step.number, op = c.op, src = c.src, dst = c.dst,
     transport = c.transport, ok = c.stats ~= nil, error = c.error, files = stats.files,
-    bytes = stats.bytes, links = stats.links, elapsed = c.elapsed, target = step and step.target })
-  if step and c.unreachable then
+    bytes = stats.bytes, links = stats.links, elapsed = c.elapsed, probe = c.probe,
+    target = step and step.target })
+  if step and not c.stats and not c.probe then
     step.unrun = { cmd = c.op .. " " .. c.src .. " " .. c.dst, transport = c.transport,
-      error = c.error }
+      error = c.error, copy = true }
   end
 end
 

@@ -201,7 +201,7 @@ end
 --- Copy a local file or folder to dst on the target.
 function T:put(src, dst, opts)
   local sess, err = self:session()
-  if not sess then return nil, err, "unreachable" end
+  if not sess then return nil, err end
   local there = remote_side(self, sess)
   return copy.tree(transport_local.disk, src, there, dst, put_file(self, sess), opts)
 end
@@ -209,7 +209,7 @@ end
 --- Copy a file or folder of the target to dst on this machine.
 function T:get(src, dst, opts)
   local sess, err = self:session()
-  if not sess then return nil, err, "unreachable" end
+  if not sess then return nil, err end
   local there = remote_side(self, sess)
   return copy.tree(there, src, transport_local.disk, dst, get_file(self, sess), opts)
 end

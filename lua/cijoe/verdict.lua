@@ -2,8 +2,8 @@
 -- failed (the step, the command that failed last, its exit status or "timed out after
 -- N s" or "interrupted" or "could not run: why", the last lines of its output) or, for a
 -- Lua error, the user's file:line first. A command that could not run fails its step,
--- whatever the step's function returned (unless it was a probe), and so does a failed
--- test of the step's tests.yaml.
+-- whatever the step's function returned (unless it was a probe), and so do a failed
+-- put or get and a failed test of the step's tests.yaml.
 local packages = require("cijoe.packages")
 
 local verdict = { TAIL_LINES = 10 }
@@ -22,9 +22,11 @@ local function tail(path, n)
 end
 
 --- What became of a command, in a few words: "`make` on target: exit status 2", "timed
---- out after 5 s", "interrupted", "could not run: why", "its log is incomplete: why".
+--- out after 5 s", "interrupted", "could not run: why", "its log is incomplete: why"; of
+--- a failed copy: "could not copy: `get SRC DST` on target: why".
 function verdict.describe(st)
   local what = "`" .. tostring(st.cmd) .. "` on " .. tostring(st.transport) .. ": "
+  if st.error and st.copy then return "could not copy: " .. what .. tostring(st.error) end
   if st.error then return "could not run " .. what .. tostring(st.error) end
   if st.interrupted then return what .. "interrupted (exit status " .. tostring(st.err) .. ")" end
   if st.timed_out then
