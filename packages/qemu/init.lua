@@ -108,13 +108,13 @@ end
 -- (asked once, when the host is not this machine); others are returned as they are.
 -- @param path a path of the config (anything else is returned as it is)
 -- @return the path, with `~/` replaced by the host's home folder; unchanged when the
---   host could not be asked its `$HOME`
+--   host could not be asked its `$HOME` (that command failed its step) or has none
 function Guest:expand(path)
   if type(path) ~= "string" or path:sub(1, 2) ~= "~/" then return path end
   if not self.home and host.transport() == "local" then self.home = os.getenv("HOME") end
   if not self.home then
     local err, st = host.run('printf %s "$HOME"')
-    if err ~= 0 then return path end
+    if err ~= 0 or st:output() == "" then return path end -- the failed command fails the step
     self.home = st:output()
   end
   return self.home .. path:sub(2)
