@@ -11,6 +11,8 @@
 #   sftp_hostile.py stall-once F   as stall while the file F does not exist (it makes
 #                                  it), then as an honest server of "ok\n" files: the
 #                                  first session stalls, the next ones work
+#   sftp_hostile.py slow SECONDS   an honest server of "ok\n" files that answers each read
+#                                  SECONDS late (a busy guest)
 #
 # A stalled server waits for its input to close (joe dropped the session), at most
 # STALL_BOUND seconds, so that it never outlives a test by long.
@@ -112,6 +114,8 @@ def handle_request(kind, rid, body, state):
             sys.exit(1)
         if stalls():
             stall()
+        if MODE == "slow":
+            time.sleep(float(ARG))
         if state["sent"]:
             status(rid, 1, "end of file")
         else:

@@ -343,20 +343,24 @@ static int session_start(lua_State *L) {
   s->interval = luaL_checknumber(L, 2);
   s->count_max = (int)luaL_checkinteger(L, 3);
   s->stall_ms = luaL_checknumber(L, 4) * 1000;
-  libssh2_keepalive_config(s->ssh, 1, (unsigned)s->interval);
   unlist(s);
   s->next = open_sessions;
   open_sessions = s;
   return 0;
 }
 
-/* Send the keepalive that is due on s; the milliseconds until the next, -1 for none. */
+/* Send the keepalive that is due on s; the milliseconds until the next, -1 for none.
+   libssh2 is told the interval only for this call: with one set, its blocking calls wait
+   only until the next keepalive is due and then fail ("Timed out waiting on socket"), so
+   an SFTP reply slower than that would fail long before stall_ms. */
 static int keep_alive(struct session *s) {
   int seconds = 0;
   if (s->interval <= 0)
     return -1;
   joe_ssh_allow(s, TICK_MS);
+  libssh2_keepalive_config(s->ssh, 1, (unsigned)s->interval);
   libssh2_keepalive_send(s->ssh, &seconds);
+  libssh2_keepalive_config(s->ssh, 1, 0);
   return seconds > 0 ? seconds * 1000 : -1;
 }
 
