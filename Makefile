@@ -67,7 +67,7 @@ build:
 	mkdir -p build
 
 # joe under AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer (clang), in its
-# own folder so build/joe stays the plain build. DESIGN.md, Decisions, Hardening.
+# own folder so build/joe stays the plain build. spec/README.md, Hardening.
 SAN_CC    := clang
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 ASAN_OBJS := $(SRCS:src/%.c=build-asan/%.o) build-asan/embedded.o

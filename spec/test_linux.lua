@@ -32,9 +32,7 @@ local function config_with_path(dir, path, extra)
     .. "\n" .. (extra or ""))
 end
 
--- A step the worklet skipped. It is "skipped" with its reason once the runner knows
--- `return "skip", reason` (proposed in DESIGN.md); until then the runner fails the step
--- and records that return value.
+-- A step the worklet skipped (`return "skip", reason`): "skipped", with its reason.
 local function assert_skipped(rec, reason)
   lu.assertEquals(rec.status, "skipped")
   lu.assertStrContains(rec.reason, reason)

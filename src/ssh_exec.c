@@ -142,7 +142,8 @@ static int still_waiting(struct command *c) {
   if (c->pid > 0) {
     char *cmd = malloc(strlen(c->stop) + 64);
     if (cmd) {
-      sprintf(cmd, "p=%ld s=%s; %s", c->pid, sig == SIGINT ? "INT" : sig == SIGHUP ? "HUP" : "TERM", c->stop);
+      const char *name = sig == SIGINT ? "INT" : sig == SIGHUP ? "HUP" : "TERM";
+      sprintf(cmd, "p=%ld s=%s; %s", c->pid, name, c->stop);
       run_detached(c->s, cmd);
       free(cmd);
     }
