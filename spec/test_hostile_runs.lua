@@ -329,8 +329,8 @@ function TestHostileRuns:test_report_of_a_hand_edited_state_names_the_field()
   h.write(self.dir .. "/old/workflow.state", "name: wf\nstatus: passed\nsteps:\n" ..
     "  - {number: one, name: build, status: passed}\n")
   local status, _, err = self:joe("report old")
-  lu.assertEquals(status, 1, err) -- as for a report that cannot be written
-  lu.assertStrContains(err, "joe: report: old/workflow.state: steps[1].number must be a " ..
+  lu.assertEquals(status, 2, err)
+  lu.assertStrContains(err, "joe: old/workflow.state:4:14: steps[1].number must be a " ..
     "number, not string")
   lu.assertNotStrContains(err, "traceback")
 end

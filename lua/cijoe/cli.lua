@@ -233,6 +233,8 @@ function commands.report(opts, args)
   if (fs.stat(dir) or {}).type ~= "directory" then
     return cli.die(dir .. ": no such directory", 2)
   end
+  local bad = require("cijoe.record").bad_state(dir)
+  if bad then return cli.die(bad, 2) end
   local _, err = require("cijoe.record").write_state(dir) -- after a crash, from the journal
   if err then cli.die(err, 1) end
   local ok, status = require("cijoe.report").run(dir, opts.quiet)

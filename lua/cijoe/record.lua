@@ -160,30 +160,49 @@ function record.merge_targets(dir, state)
   end
 end
 
--- A YAML file as a table; {} when it is missing, empty or torn.
+-- A YAML file as a table; {} when it is missing, empty or torn; and its marks (where
+-- each key of each table is written, "line:column").
 local function load_yaml(path)
   local f = io.open(path, "rb")
-  local value = f and yaml.load(f:read("a"), path)
+  local value, marks
+  if f then value, marks = yaml.load(f:read("a"), path) end
   if f then f:close() end
-  return type(value) == "table" and value or {}
+  if type(value) ~= "table" then return {}, {} end
+  return value, marks or {}
 end
 
 -- What is wrong with a workflow.state written by hand or by an older joe, if anything:
--- the field and what it should be.
-local function malformed(path, state)
-  if state.steps ~= nil and type(state.steps) ~= "table" then return "steps must be a list" end
+-- "path:line:column: the field must be what".
+local function malformed(path, state, marks)
+  local function at(t, key, text)
+    return path .. ":" .. ((marks[t] or {})[key] or "1:1") .. ": " .. text
+  end
+  if state.steps ~= nil and type(state.steps) ~= "table" then
+    return at(state, "steps", "steps must be a list")
+  end
   for i, s in ipairs(state.steps or {}) do
-    if type(s) ~= "table" then return ("steps[%d] must be a mapping"):format(i) end
+    if type(s) ~= "table" then
+      return at(state, "steps", ("steps[%d] must be a mapping"):format(i))
+    end
     for key, kind in pairs({ number = "number", name = "string", status = "string" }) do
       if s[key] ~= nil and type(s[key]) ~= kind then
-        return ("steps[%d].%s must be a %s, not %s"):format(i, key, kind, type(s[key]))
+        return at(s, key, ("steps[%d].%s must be a %s, not %s"):format(i, key, kind, type(s[key])))
       end
     end
   end
   for _, key in ipairs({ "name", "status" }) do
-    if state[key] ~= nil and type(state[key]) ~= "string" then return key .. " must be a string" end
+    if state[key] ~= nil and type(state[key]) ~= "string" then
+      return at(state, key, key .. " must be a string")
+    end
   end
-  return nil, path
+end
+
+--- What is wrong with the workflow.state of dir when a report would be made from it (a
+--- run without a journal: an older joe's, or one written by hand), or nil.
+function record.bad_state(dir)
+  if io.open(dir .. "/journal.yml", "rb") then return nil end
+  local path = dir .. "/workflow.state"
+  return malformed(path, load_yaml(path))
 end
 
 -- The record of a run that has no journal: its workflow.state (an older joe's), else its
@@ -191,9 +210,9 @@ end
 local function without_journal(dir)
   local fs = require("cijoe.fs")
   local path = dir .. "/workflow.state"
-  local state = load_yaml(path)
-  local problem = malformed(path, state)
-  if problem then error(path .. ": " .. problem, 0) end
+  local state, marks = load_yaml(path)
+  local problem = malformed(path, state, marks)
+  if problem then error(problem, 0) end
   state.steps = type(state.steps) == "table" and state.steps or {}
   if #state.steps == 0 then
     local names = fs.dir(dir) or {}
