@@ -190,7 +190,7 @@ function TestSsh:test_put_get_tree_with_modes()
     print(cijoe.get(%q, "back"))
     print(cijoe.get("/nonexistent/file", "x"))
     cijoe.run("rm -rf %s")]], remote, remote, remote, remote, remote, remote))
-  lu.assertEquals(status, 0, out)
+  lu.assertEquals(status, 1, out) -- the failed get fails the step
   lu.assertStrContains(out, "true\n0\t")
   local back = h.latest(self.dir) .. "/001_s/artifacts/back"
   lu.assertEquals(h.read(back .. "/sub/run.sh"), "echo run")
