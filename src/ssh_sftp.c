@@ -321,7 +321,30 @@ static int sftp_put(lua_State *L) {
   return end_transfer(L, s, h, rc, remote, saved);
 }
 
+/* session:sftp_start(seconds) -> true | nil, why: the SFTP subsystem started now, within
+   seconds (Lua starts
+   it on a fresh session, before any command: dropbear leaves a subsystem request
+   unanswered when it comes while a command's channel is still closing). A server with
+   no SFTP keeps the session for commands: the transfers say why then. */
+static int sftp_start(lua_State *L) {
+  struct session *s = joe_ssh_check(L, 1);
+  double seconds = luaL_checknumber(L, 2);
+  joe_ssh_allow(s, seconds * 1000);
+  if (!s->sftp)
+    s->sftp = libssh2_sftp_init(s->ssh);
+  if (s->sftp) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  char *detail = NULL;
+  libssh2_session_last_error(s->ssh, &detail, NULL, 0);
+  lua_pushnil(L);
+  lua_pushstring(L, detail ? detail : "SFTP did not start");
+  return 2;
+}
+
 const luaL_Reg joe_sftp_methods[] = {
+    {"sftp_start", sftp_start},
     {"stat", sftp_stat},       {"lstat", sftp_lstat},     {"list", sftp_list},
     {"mkdir", sftp_mkdir},     {"remove", sftp_remove},   {"rmdir", sftp_rmdir},
     {"setmode", sftp_setmode}, {"rename", sftp_rename},   {"symlink", sftp_symlink},

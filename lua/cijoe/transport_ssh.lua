@@ -25,6 +25,11 @@ function T:session()
   local sess, label, chain = login.connect(self.name, self.conf, self.transports)
   self.sess, self.label, self.chain = sess, label, chain
   if not sess then return nil, "transport " .. self.name .. ": " .. label end
+  -- SFTP starts before any command: dropbear (2022.83) does not answer a subsystem
+  -- request that comes while a command's channel is closing, and commands end at their
+  -- end markers, before their channels have closed. A server with no SFTP keeps the
+  -- session for commands; its transfers say why.
+  sess:sftp_start(self.conf.connect_timeout or 10)
   return sess
 end
 
