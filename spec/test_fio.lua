@@ -141,7 +141,7 @@ end
 function TestFio:test_decode_skips_fio_messages_and_reports_lines()
   local doc = fio.decode('a: you need to specify size=\nfio: pid=0, err=22\n{\n  "jobs" : [\n'
     .. '    {"jobname" : "a\\/b", "iops" : 1.5, "bw" : 9007199254740993}\n  ]\n}\n'
-    .. "fio: file hash not empty on exit\n")
+    .. "fio: file hash not empty on exit\nfio: a message that ends in a brace {1}\n")
   lu.assertEquals(doc.jobs[1].jobname, "a/b")
   lu.assertEquals(doc.jobs[1].iops, 1.5)
   lu.assertEquals(doc.jobs[1].bw, 9007199254740993)

@@ -68,8 +68,9 @@ end
 --- Parse fio's JSON output as a Lua table (name is the file, for error messages).
 -- fio writes its error messages into the --output file as well, before and after the JSON
 -- object, so only the lines from the last "{" that starts a line (the totals, when
--- --status-interval wrote a document per interval) to the last "}" are parsed; what
--- comes before is kept as blank lines, so an error's line number is the file's.
+-- --status-interval wrote a document per interval) to the "}" line that closes it are
+-- parsed; what comes before is kept as blank lines, so an error's line number is the
+-- file's.
 -- @tparam string text what fio wrote
 -- @tparam[opt] string name the file it came from (default `"<fio output>"`)
 -- @treturn[1] table fio's JSON document
@@ -79,8 +80,10 @@ function fio.decode(text, name)
   name = name or "<fio output>"
   local first = last_document(text)
   if not first then return nil, name .. ": no JSON object in fio's output" end
-  local from_end = text:reverse():find("}\n", 1, true) -- a pattern for it takes quadratic time
-  local last = from_end and #text - from_end + 1 or #text -- cut short: the parser says where
+  -- the object ends at the first "}" line after it (fio indents what is inside), so a
+  -- message after it that ends in "}" is not taken for JSON; cut short: the parser says where
+  local close = text:find("\n}\n", first, true) or text:find("\n}$", first)
+  local last = close and close + 1 or #text
   local head = text:sub(1, first - 1):gsub("[^\n]", "")
   local doc, err = yaml.load(head .. text:sub(first, last), name)
   if type(doc) ~= "table" then -- err is the marks table when nothing was parsed
