@@ -24,6 +24,7 @@
 -- with the checks of analysis.yml and compare.yml joined (cijoe.checks), and go through
 -- the commands a step at a time with record.each_step.
 local yaml = require("cijoe.yaml")
+local run_files = require("cijoe.run_files")
 
 local record = {}
 
@@ -160,58 +161,18 @@ function record.merge_targets(dir, state)
   end
 end
 
--- A YAML file as a table; {} when it is missing, empty or torn; and its marks (where
--- each key of each table is written, "line:column").
-local function load_yaml(path)
-  local f = io.open(path, "rb")
-  local value, marks
-  if f then value, marks = yaml.load(f:read("a"), path) end
-  if f then f:close() end
-  if type(value) ~= "table" then return {}, {} end
-  return value, marks or {}
-end
-
--- What is wrong with a workflow.state written by hand or by an older joe, if anything:
--- "path:line:column: the field must be what".
-local function malformed(path, state, marks)
-  local function at(t, key, text)
-    return path .. ":" .. ((marks[t] or {})[key] or "1:1") .. ": " .. text
-  end
-  if state.steps ~= nil and type(state.steps) ~= "table" then
-    return at(state, "steps", "steps must be a list")
-  end
-  for i, s in ipairs(state.steps or {}) do
-    if type(s) ~= "table" then
-      return at(state, "steps", ("steps[%d] must be a mapping"):format(i))
-    end
-    for key, kind in pairs({ number = "number", name = "string", status = "string" }) do
-      if s[key] ~= nil and type(s[key]) ~= kind then
-        return at(s, key, ("steps[%d].%s must be a %s, not %s"):format(i, key, kind, type(s[key])))
-      end
-    end
-  end
-  for _, key in ipairs({ "name", "status" }) do
-    if state[key] ~= nil and type(state[key]) ~= "string" then
-      return at(state, key, key .. " must be a string")
-    end
-  end
-end
-
 --- What is wrong with the workflow.state of dir when a report would be made from it (a
 --- run without a journal: an older joe's, or one written by hand), or nil.
 function record.bad_state(dir)
-  if io.open(dir .. "/journal.yml", "rb") then return nil end
-  local path = dir .. "/workflow.state"
-  return malformed(path, load_yaml(path))
+  if require("cijoe.fs").stat(dir .. "/journal.yml") then return nil end
+  return (run_files.check(dir .. "/workflow.state"))
 end
 
 -- The record of a run that has no journal: its workflow.state (an older joe's), else its
 -- step folders, each with the status "unknown".
 local function without_journal(dir)
   local fs = require("cijoe.fs")
-  local path = dir .. "/workflow.state"
-  local state, marks = load_yaml(path)
-  local problem = malformed(path, state, marks)
+  local problem, state = run_files.check(dir .. "/workflow.state")
   if problem then error(problem, 0) end
   state.steps = type(state.steps) == "table" and state.steps or {}
   if #state.steps == 0 then
@@ -233,7 +194,7 @@ local function commands_from_files(dir, state)
   for _, s in ipairs(state.steps) do
     local list, rel = {}, record.rel(s)
     while io.open(string.format("%s/%s/cmd_%02d.output", dir, rel, #list + 1), "rb") do
-      local st = load_yaml(string.format("%s/%s/cmd_%02d.state", dir, rel, #list + 1))
+      local st = run_files.load(string.format("%s/%s/cmd_%02d.state", dir, rel, #list + 1))
       st.log = string.format("%s/cmd_%02d.output", rel, #list + 1)
       st.unfinished = next(st) == "log" or nil
       list[#list + 1] = st
@@ -255,7 +216,7 @@ end
 --- message}; an entry that is not a mapping becomes an error result named after its
 --- text; a missing or broken file gives none.
 function record.tests(dir, s)
-  local list = load_yaml(dir .. "/" .. record.rel(s) .. "/tests.yaml")
+  local list = run_files.load(dir .. "/" .. record.rel(s) .. "/tests.yaml")
   for i, t in ipairs(list) do
     if type(t) ~= "table" then list[i] = { name = tostring(t), status = "error" } end
   end
