@@ -145,3 +145,16 @@ function TestFuzzed:test_the_shells_underscore_is_no_override()
   local conf = assert(config.load({ { file = "u.yaml", text = "_>-: {}\n-: {a: 1}\n" } }))
   lu.assertEquals(config.get(conf, "-.a"), 1)
 end
+
+-- A range in double quotes that spans lines holds line breaks, and the problem quoting it
+-- broke the list of problems (one per line) into lines naming no place in the file.
+function TestFuzzed:test_a_range_with_line_breaks_is_one_problem_line()
+  local metrics = require("cijoe.metrics")
+  local requirements = require("cijoe.requirements")
+  local doc = assert(metrics.parse("jobs:\n  - {file: f.json, job: j, read: {iops: 5}}\n", "m.yml"))
+  local text = 'workflow:\n  read:\n    iops: "[1\r\r2; 3]"\n    lat: "[1;\n\n 2] k"\n'
+  local reqs, problems = requirements.load(assert(requirements.parse(text, "req.yml")), { doc })
+  lu.assertNil(reqs)
+  lu.assertEquals(problems, 'req.yml:3:11: bad range "[1?2; 3]": the bounds must be numbers\n'
+    .. "req.yml:6:10: bad range \"[1;?2] k\": unit 'k' is not a time (nsec, usec, msec, sec)")
+end

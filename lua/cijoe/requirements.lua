@@ -69,9 +69,10 @@ local function location(ctx, t, key)
   return ctx.file .. ":" .. ((ctx.marks[t] or {})[key] or "1:1")
 end
 
--- Note a problem of the requirements file.
+-- Note a problem of the requirements file, on one line (problems are listed one per line,
+-- and a quoted value may hold line breaks).
 local function problem(ctx, where, msg)
-  ctx.problems[#ctx.problems + 1] = where .. ": " .. msg
+  ctx.problems[#ctx.problems + 1] = where .. ": " .. shown(msg)
 end
 
 -- The requirement of one metric (name -> range text) of a scope, into ctx.reqs; group nil
