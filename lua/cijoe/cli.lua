@@ -235,9 +235,9 @@ function commands.report(opts, args)
   end
   local bad = require("cijoe.record").bad_state(dir)
   if bad then return cli.die(bad, 2) end
-  local _, err = require("cijoe.record").write_state(dir) -- after a crash, from the journal
+  local state, err = require("cijoe.record").write_state(dir) -- after a crash, from the journal
   if err then cli.die(err, 1) end
-  local ok, status = require("cijoe.report").run(dir, opts.quiet)
+  local ok, status = require("cijoe.report").run(dir, opts.quiet, state)
   return (ok and not err and status == "passed") and 0 or 1
 end
 

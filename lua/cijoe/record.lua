@@ -235,11 +235,27 @@ function record.plain(dir)
   return record.derive(dir) or without_journal(dir)
 end
 
+-- A copy of a record that the checks may change (its steps' fields, the targets' status)
+-- while the record itself stays what the run did.
+local function copy_of(derived)
+  local function shallow(t)
+    local c = {}
+    for k, v in pairs(t) do c[k] = v end
+    return c
+  end
+  local state = shallow(derived)
+  state.steps = {}
+  for i, s in ipairs(derived.steps) do state.steps[i] = shallow(s) end
+  state.targets = derived.targets and shallow(derived.targets)
+  return state
+end
+
 --- The record the reports show: record.plain with the results of `joe analyse` and `joe
 --- compare` joined (cijoe.checks): a step whose checks failed, or whose metrics regressed,
---- is failed, and so is its run.
-function record.state(dir)
-  local state = record.plain(dir)
+--- is failed, and so is its run. derived, when given, is the record record.write_state
+--- just returned for dir, so that the journal is not read again.
+function record.state(dir, derived)
+  local state = derived and copy_of(derived) or record.plain(dir)
   require("cijoe.checks").join(dir, state)
   state.counts = record.count(state)
   return state

@@ -191,11 +191,12 @@ local function write_files(dir, parts, state, ctx, values)
 end
 
 --- Write report.html and junit.xml into the output directory dir from its files, and
---- append to the file GITHUB_STEP_SUMMARY names. Returns the report's path and the run's
---- status (its checks included), or nil and a message.
-function report.build(dir)
+--- append to the file GITHUB_STEP_SUMMARY names; derived is the run's record when the
+--- caller has it (record.write_state's). Returns the report's path and the run's status
+--- (its checks included), or nil and a message.
+function report.build(dir, derived)
   local parts, summary = t.parts(), os.getenv("GITHUB_STEP_SUMMARY")
-  local state = record.state(dir)
+  local state = record.state(dir, derived)
   local ctx = { left = { passed = report.BUDGET, failed = report.BUDGET },
     metrics = rm.prepare(dir, state) }
   local values = page_values(parts, dir, state, ctx.metrics)
@@ -210,8 +211,8 @@ end
 --- Build the reports of dir and say where report.html is (unless quiet) or why it could
 --- not be built: a report that fails never stops a run. Returns true and the run's
 --- status (its checks included), or false.
-function report.run(dir, quiet)
-  local ok, path, status = pcall(report.build, dir)
+function report.run(dir, quiet, derived)
+  local ok, path, status = pcall(report.build, dir, derived)
   if not (ok and path) then
     io.stderr:write("joe: report: ", tostring(ok and status or path), "\n")
   end

@@ -311,7 +311,7 @@ function Run:finish(status, write_state)
   if write_state == false then return end
   local state, err = require("cijoe.record").write_state(self.dir)
   if not state then io.stderr:write("joe: ", tostring(err), "\n") end
-  require("cijoe.report").run(self.dir, self.quiet)
+  require("cijoe.report").run(self.dir, self.quiet, state)
   return state
 end
 
