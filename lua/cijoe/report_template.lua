@@ -16,13 +16,37 @@ function template.esc(value)
   return (s:gsub("[%z\1-\8\11\12\14-\31]", "?"):gsub("[&<>\"'|]", ENTITY))
 end
 
+-- A part split once into its text and its fields: { text, field, text, field, ... },
+-- each field { raw, key, format }. A report fills a few parts thousands of times.
+local compiled = {}
+
+local function compile(part)
+  local pieces, at = {}, 1
+  for start, raw, key, format, stop in part:gmatch("(){{(&?)([%w_]+):?([^}]*)}}()") do
+    pieces[#pieces + 1] = part:sub(at, start - 1)
+    pieces[#pieces + 1] = { raw = raw == "&", key = key, format = format ~= "" and format }
+    at = stop
+  end
+  pieces[#pieces + 1] = part:sub(at)
+  return pieces
+end
+
 --- A template part with {{key}} replaced by the escaped value, {{key:FORMAT}} by the
 --- number formatted (0 when unknown) and {{&key}} by the value as it is (markup).
 function template.fill(part, values)
-  return (part:gsub("{{(&?)([%w_]+):?([^}]*)}}", function(raw, key, format)
-    local value = format ~= "" and format:format(tonumber(values[key]) or 0) or values[key]
-    return raw == "&" and tostring(value or "") or template.esc(value)
-  end))
+  local pieces = compiled[part]
+  if not pieces then pieces = compile(part) compiled[part] = pieces end
+  local out = {}
+  for i = 1, #pieces, 2 do
+    out[i] = pieces[i]
+    local field = pieces[i + 1]
+    if field then
+      local value = values[field.key]
+      if field.format then value = field.format:format(tonumber(value) or 0) end
+      out[i + 1] = field.raw and tostring(value or "") or template.esc(value)
+    end
+  end
+  return table.concat(out)
 end
 
 --- A part filled once per item of list (with what fn makes of the item), one per line.
