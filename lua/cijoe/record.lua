@@ -37,7 +37,7 @@ function record.each_event(path)
   local lines = f:lines()
   return function()
     for line in lines do
-      local e = line:sub(1, 2) == "- " and yaml.load(line:sub(3), path)
+      local e = line:sub(1, 2) == "- " and yaml.load(line:sub(3), path, false)
       if type(e) == "table" and e.ev then return e end
     end
     f:close()

@@ -5,8 +5,9 @@ local libyaml = require("cijoe.libyaml")
 
 local yaml = {}
 
---- Parse one YAML document: yaml.load(text [, name]) -> value, marks, or nil and
---- "name:line:column: problem". marks[t][key] is the "line:column" of t[key].
+--- Parse one YAML document: yaml.load(text [, name [, marks]]) -> value, marks, or nil
+--- and "name:line:column: problem". marks[t][key] is the "line:column" of t[key]; with
+--- marks false there are none (the journal, read a line at a time, has no use for them).
 yaml.load = libyaml.load
 
 local MAX_DEPTH = 200
