@@ -148,6 +148,24 @@ function TestReport:test_report_rebuilds_a_crashed_run()
   lu.assertStrContains(junit_summary(run .. "/junit.xml"), "tests=6 failures=1 errors=3 skipped=1")
 end
 
+-- A line of the journal that does not parse (here the end of step 1, cut short) is the
+-- only one left out: the journal is parsed many lines at a time, and the lines around a
+-- bad one are read one by one.
+function TestReport:test_a_torn_journal_line_loses_only_itself()
+  local _, _, run = self:run_workflow()
+  local journal = h.read(run .. "/journal.yml")
+  local torn = journal:gsub('(%- {"elapsed": [^\n]-"ev": "end", "n": 1,)[^\n]*', "%1", 1)
+  lu.assertNotEquals(torn, journal)
+  h.write(run .. "/journal.yml", torn)
+  lu.assertEquals(h.joe_in(self.dir, "-q report " .. h.q(run)), 1)
+  local html = h.read(run .. "/report.html")
+  has(html, '<details class="step running" id="step-1" open>')
+  has(html, '<details class="step skipped" id="step-2">')
+  has(html, '<details class="step failed" id="step-3" open>')
+  has(html, '<details class="step failed" id="step-4" open>')
+  lu.assertStrContains(junit_summary(run .. "/junit.xml"), "wf build error:running\n")
+end
+
 function TestReport:test_odd_tests_yaml_is_shown_not_fatal()
   h.write(self.dir .. "/w.lua", [[
 local function results(text)
