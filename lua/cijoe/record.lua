@@ -24,65 +24,10 @@
 -- with the checks of analysis.yml and compare.yml joined (cijoe.checks), and go through
 -- the commands a step at a time with record.each_step.
 local yaml = require("cijoe.yaml")
+local journal = require("cijoe.journal")
 local run_files = require("cijoe.run_files")
 
 local record = {}
-
--- Lines of a journal parsed together: one YAML document of BATCH lines costs a fraction
--- of BATCH documents (libyaml's set-up is most of a short line's time).
-local BATCH = 256
-
--- The events of lines (each "- " and a flow mapping) in order: parsed as one sequence
--- when that gives exactly one item per line, else a line at a time, so that a line that
--- does not parse is the only one left out.
-local function parse_lines(lines, path)
-  local list = yaml.load(table.concat(lines, "\n"), path, false)
-  if type(list) == "table" and #list == #lines then return list end
-  list = {}
-  for i, line in ipairs(lines) do
-    list[i] = line:sub(1, 2) == "- " and yaml.load(line:sub(3), path, false) or false
-  end
-  return list
-end
-
---- Each event of a journal file, in order, one at a time (an iterator), so a run of any
---- number of commands is read in constant memory; a line that does not parse (the torn
---- last line of a crashed run) is left out. nil when there is no journal.
-function record.each_event(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local lines, batch, at, n = f:lines(), nil, 1, 0
-  local function refill()
-    local chunk = {}
-    for line in lines do
-      chunk[#chunk + 1] = line
-      if #chunk == BATCH then break end
-    end
-    batch, at, n = #chunk > 0 and parse_lines(chunk, path) or nil, 1, #chunk
-  end
-  refill()
-  return function()
-    while batch do
-      if at > n then
-        refill()
-      else
-        local e = batch[at]
-        at = at + 1
-        if type(e) == "table" and e.ev then return e end
-      end
-    end
-    f:close()
-  end
-end
-
---- The events of a journal file as a list (see record.each_event), or nil.
-function record.events(path)
-  local next_event = record.each_event(path)
-  if not next_event then return nil end
-  local events = {}
-  for e in next_event do events[#events + 1] = e end
-  return events
-end
 
 -- The step numbered n, made when first seen.
 local function step_of(state, e)
@@ -157,7 +102,7 @@ function record.derive(dir, events)
     local i = 0
     next_event = function() i = i + 1 return events[i] end
   else
-    next_event = record.each_event(dir .. "/journal.yml")
+    next_event = journal.each_event(dir .. "/journal.yml")
   end
   if not next_event then return nil end
   local state = { status = "running", steps = {}, by_number = {} }
@@ -295,7 +240,7 @@ end
 -- The journaled commands and copies of the steps of a run, a step at a time: reads
 -- events until step s ended, keeping only the events of steps not yet handed out.
 local function journal_source(dir)
-  local src = { next = record.each_event(dir .. "/journal.yml"), cmds = {}, copies = {} }
+  local src = { next = journal.each_event(dir .. "/journal.yml"), cmds = {}, copies = {} }
   function src.take(s)
     local n = s.number
     while s.begin and src.next and not (src.ended or {})[n] do
