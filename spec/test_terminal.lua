@@ -43,6 +43,22 @@ function TestTerminal:test_live_line_shows_the_running_command_and_is_replaced()
   lu.assertNotStrContains(screen, "$ sleep") -- replaced, nothing left of it
 end
 
+-- A step of commands that follow each other fast keeps the display's input busy; the
+-- live line was never drawn then (the ticker's turn never came), only the final line.
+function TestTerminal:test_live_line_of_a_step_of_many_quick_commands()
+  h.write(self.dir .. "/busy.lua", [[
+local now = require("cijoe.proc").now
+step("busy", function()
+  local t0 = now()
+  while now() - t0 < 4 do cijoe.run("true") end
+end)
+]])
+  self:joe("busy.lua")
+  local during = self.pane:expect("[local] $ true", 3.5)
+  lu.assertStrMatches(during, ".*  1 busy +[^ ]+ +%d+%.%ds  %[local%] %$ true.*")
+  lu.assertStrMatches(self:ended(), ".*  1 busy +passed +4%.%d%ds\n.*exit=0\n.*")
+end
+
 function TestTerminal:test_colour_on_a_terminal_and_no_colour_with_no_color()
   self:joe("wf.lua after")
   local screen = self.pane:expect("exit=0", 15, true)

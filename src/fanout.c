@@ -90,6 +90,8 @@ static int take(lua_State *L, int i, int fd) {
 
 /* fanout.wait(children) -> i, output | i, nil, status, where children[i] = {fd=, pid=}:
    the next output of a child, or its end. A signal to us is passed on to the children.
+   The children are served in turn (children.last is the one served before), so one that
+   always has output never starves the others (a busy run, the live display's ticker).
    Waiting on no child at all is a mistake of the caller (it would never end). */
 static int fanout_wait(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -98,13 +100,21 @@ static int fanout_wait(lua_State *L) {
   struct pollfd *p = lua_newuserdatauv(L, sizeof *p * (size_t)(n + 1), 0);
   for (int i = 0; i < n; i++)
     p[i] = (struct pollfd){child_field(L, i + 1, "fd"), POLLIN, 0};
+  int last = lua_getfield(L, 1, "last") == LUA_TNUMBER ? (int)(lua_tointeger(L, -1) % n) : n - 1;
+  lua_pop(L, 1);
   joe_in_command = 1; /* a signal is handled here (forwarded), not by the Lua hook */
   for (int pushed = 0;;) {
     forward_signal(L, n);
     if (joe_wait(p, n, -1) < 0)
       return luaL_fileresult(L, 0, "poll");
-    for (int i = 0; i < n && !pushed; i++)
+    for (int k = 1; k <= n && !pushed; k++) {
+      int i = (last + k) % n;
       pushed = p[i].revents ? take(L, i + 1, p[i].fd) : 0;
+      if (pushed) {
+        lua_pushinteger(L, i);
+        lua_setfield(L, 1, "last");
+      }
+    }
     if (pushed) {
       joe_in_command = 0;
       return pushed;

@@ -25,7 +25,10 @@ end)
 local function rate(round, tty)
   local out, file = "out-" .. round .. (tty and "-tty" or "-file"), dir .. "/rate"
   local cmd = string.format("env TERM=xterm RATE_FILE=%s %s -o %s loop.lua", file, bench.joe, out)
-  if tty then cmd = "script -qfec " .. string.format("%q", cmd) .. " /dev/null" end
+  -- 120 columns, so that the live line holds the whole command (script's terminal has no
+  -- size, with stdin not one, and joe takes it for 80 columns then)
+  if tty then cmd = "script -qfec " .. string.format("%q", "stty cols 120 rows 40; " .. cmd)
+    .. " /dev/null" end
   bench.sh(cmd .. " >screen 2>&1 </dev/null", { cwd = dir })
   local f = assert(io.open(file))
   local value = tonumber(f:read("l"))
