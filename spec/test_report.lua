@@ -166,6 +166,34 @@ function TestReport:test_a_torn_journal_line_loses_only_itself()
   lu.assertStrContains(junit_summary(run .. "/junit.xml"), "wf build error:running\n")
 end
 
+-- A step of 1,200 commands, the 700th failing: the report and junit.xml list the first and
+-- last 500 and the failed one, and say how many are not listed and where they are.
+function TestReport:test_a_step_of_many_commands_lists_the_first_last_and_failed()
+  h.write(self.dir .. "/soak.lua", [[
+step("soak", function()
+  for i = 1, 1200 do cijoe.run("echo run" .. i .. (i == 700 and "; exit 4" or "")) end
+end)]])
+  lu.assertEquals(h.joe_in(self.dir, "-q soak.lua"), 0)
+  local run = h.latest(self.dir)
+  local html = h.read(run .. "/report.html")
+  local listed = {}
+  for n in html:gmatch('<details class="cmd %a+"[^\n]*>\n<summary><code>%$ echo run(%d+)') do
+    listed[#listed + 1] = tonumber(n)
+  end
+  lu.assertEquals(#listed, 1001)
+  lu.assertEquals({ listed[500], listed[501], listed[502], listed[1001] }, { 500, 700, 701, 1200 })
+  has(html, '<p class="note omitted">199 more commands of this step are not listed here (0 of '
+    .. "them failed), to keep the report readable: the first and last 500 and the failed ones "
+    .. "are; every command&#39;s log and state are in 001_soak/</p>")
+  lu.assertEquals(h.read(run .. "/001_soak/cmd_600.output"), "run600\n")
+  local out = h.sh("python3 -c " .. h.q([[
+import sys, xml.dom.minidom
+doc = xml.dom.minidom.parse(sys.argv[1])
+print(doc.getElementsByTagName("system-out")[0].firstChild.data.splitlines()[0])]])
+    .. " " .. h.q(run .. "/junit.xml"))
+  lu.assertEquals(out, "[199 more commands are in the output directory]\n")
+end
+
 function TestReport:test_odd_tests_yaml_is_shown_not_fatal()
   h.write(self.dir .. "/w.lua", [[
 local function results(text)

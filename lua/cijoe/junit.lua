@@ -46,20 +46,24 @@ local function tail(path, cap)
 end
 
 --- The output of a step's commands for <system-out>: each command line, then the end of
---- its output, at most CAP bytes in all (the last of them), with a note where bytes were
---- left out.
+--- its output, at most CAP bytes in all (the last of them), with a note where bytes or
+--- commands (those over CAP, and those the list omitted: record.SHOWN) were left out.
 function junit.system_out(dir, commands)
-  local parts, left = {}, junit.CAP
-  for i = #(commands or {}), 1, -1 do
+  commands = commands or {}
+  local parts, left, unshown = {}, junit.CAP, commands.omitted or 0
+  for i = #commands, 1, -1 do
     local c = commands[i]
     if left <= 0 then
-      table.insert(parts, 1, "[" .. (i) .. " earlier commands are in the output directory]\n")
+      unshown = unshown + i
       break
     end
     local text, before = tail(dir .. "/" .. tostring(c.log), left)
     left = left - #text
     local note = before > 0 and ("[%d bytes before this are in %s]\n"):format(before, c.log) or ""
     table.insert(parts, 1, "$ " .. tostring(c.cmd) .. "\n" .. note .. text)
+  end
+  if unshown > 0 then
+    table.insert(parts, 1, "[" .. unshown .. " more commands are in the output directory]\n")
   end
   return table.concat(parts)
 end

@@ -237,6 +237,39 @@ function record.state(dir, derived)
   return state
 end
 
+--- How many of a step's commands the reports list: the first and the last SHOWN / 2, and
+--- up to SHOWN / 2 failed ones between them; the list's `omitted` counts the others (and
+--- `omitted_failed` those of them that failed), so that a soak loop of 50,000 commands
+--- makes a report a person can read, in the memory of a short one.
+record.SHOWN = 1000
+
+-- A step's commands as the journal gives them, held within record.SHOWN: the first ones,
+-- the last ones (a ring) and the failed ones that leave the ring.
+local function bounded()
+  return { head = {}, middle = {}, ring = {}, at = 1, omitted = 0, omitted_failed = 0 }
+end
+
+local function keep(b, e)
+  local half = record.SHOWN // 2
+  if #b.head < half then b.head[#b.head + 1] = e return end
+  local old = b.ring[b.at]
+  b.ring[b.at], b.at = e, b.at % half + 1
+  if not old then return end
+  local failed = not old.probe and (old.err ~= 0 or old.error or old.log_error)
+  if failed and #b.middle < half then b.middle[#b.middle + 1] = old return end
+  b.omitted = b.omitted + 1
+  if failed then b.omitted_failed = b.omitted_failed + 1 end
+end
+
+-- The commands kept, in the order they ran, with the counts of the others.
+local function kept(b)
+  if not b then return nil end
+  local list = table.move(b.middle, 1, #b.middle, #b.head + 1, b.head)
+  for i = 0, #b.ring - 1 do list[#list + 1] = b.ring[(b.at - 1 + i) % #b.ring + 1] end
+  list.omitted, list.omitted_failed = b.omitted, b.omitted_failed
+  return list
+end
+
 -- The journaled commands and copies of the steps of a run, a step at a time: reads
 -- events until step s ended, keeping only the events of steps not yet handed out.
 local function journal_source(dir)
@@ -246,16 +279,18 @@ local function journal_source(dir)
     while s.begin and src.next and not (src.ended or {})[n] do
       local e = src.next()
       if not e then src.next = nil break end
-      local into = (e.ev == "cmd" and src.cmds) or (e.ev == "copy" and src.copies) or nil
-      if into and e.n then
-        into[e.n] = into[e.n] or {}
-        table.insert(into[e.n], e)
+      if e.ev == "cmd" and e.n then
+        src.cmds[e.n] = src.cmds[e.n] or bounded()
+        keep(src.cmds[e.n], e)
+      elseif e.ev == "copy" and e.n then
+        src.copies[e.n] = src.copies[e.n] or {}
+        table.insert(src.copies[e.n], e)
       elseif e.ev == "end" and e.n then
         src.ended = src.ended or {}
         src.ended[e.n] = true
       end
     end
-    local cmds, copies = src.cmds[n], src.copies[n]
+    local cmds, copies = kept(src.cmds[n]), src.copies[n]
     src.cmds[n], src.copies[n] = nil, nil
     return cmds, copies
   end

@@ -72,12 +72,22 @@ end
 local function unfinished(dir, s, cmds)
   if s.status ~= "running" then return cmds end
   cmds = cmds or {}
-  for n = #cmds + 1, 999 do
+  for n = #cmds + (cmds.omitted or 0) + 1, math.huge do
     local rel = string.format("%s/cmd_%02d.output", s.rel, n)
     if not fs.stat(dir .. "/" .. rel) then break end
     cmds[#cmds + 1] = { log = rel, unfinished = true, cmd = "(see the log)" }
   end
   return cmds
+end
+
+-- The line that says how many of a step's commands are not listed (record.SHOWN).
+local function omitted(parts, s, cmds)
+  local n = cmds and cmds.omitted or 0
+  if n == 0 then return "" end
+  return "\n" .. fill(parts.omitted, { text = ("%d more commands of this step are not listed "
+    .. "here (%d of them failed), to keep the report readable: the first and last %d and "
+    .. "the failed ones are; every command's log and state are in %s/"):format(n,
+    cmds.omitted_failed, record.SHOWN // 2, s.rel) })
 end
 
 -- A copy's line: what moved and how it went.
@@ -107,7 +117,7 @@ local function step(parts, ctx, dir, s, cmds, copies)
   v.artifacts = artifacts ~= "" and fill(parts.artifacts, { list = artifacts }) or ""
   v.commands = each(parts.command, unfinished(dir, s, cmds) or {}, function(c)
     return command(dir, c, ctx)
-  end)
+  end) .. omitted(parts, s, cmds)
   v.copies = each(parts.copy, copies or {}, copy_line)
   v.tests = #tests > 0 and fill(parts.tests, { rows = each(parts.test, tests) }) or ""
   v.metrics = rm.step(parts, ctx.metrics, dir, s)
