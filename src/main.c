@@ -113,12 +113,26 @@ static void preload_c_modules(lua_State *L) {
   lua_pop(L, 1);
 }
 
-/* The files compiled into the binary, as a table: path -> content. */
-static void push_embedded_files(lua_State *L) {
+/* read(path): the content of a file compiled into the binary, or nil. Read when asked,
+   not all at start: copying every file into Lua strings cost a run 1-2 ms. */
+static int read_embedded(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  for (const struct joe_file *f = joe_files; f->name; f++)
+    if (strcmp(f->name, path) == 0) {
+      lua_pushlstring(L, f->data, (size_t)(f->end - f->data));
+      return 1;
+    }
+  lua_pushnil(L);
+  return 1;
+}
+
+/* The paths of the files compiled into the binary, as a list. */
+static void push_embedded_names(lua_State *L) {
   lua_newtable(L);
+  lua_Integer n = 0;
   for (const struct joe_file *f = joe_files; f->name; f++) {
-    lua_pushlstring(L, f->data, (size_t)(f->end - f->data));
-    lua_setfield(L, -2, f->name);
+    lua_pushstring(L, f->name);
+    lua_rawseti(L, -2, ++n);
   }
 }
 
@@ -133,18 +147,20 @@ static int traceback(lua_State *L) {
    status it returns. */
 static int run_boot(lua_State *L, int argc, char **argv) {
   lua_pushcfunction(L, traceback);
-  push_embedded_files(L);
-  lua_getfield(L, -1, "lua/cijoe/boot.lua");
+  lua_pushcfunction(L, read_embedded);
+  lua_pushstring(L, "lua/cijoe/boot.lua");
+  lua_call(L, 1, 1);
   size_t len;
   const char *boot = lua_tolstring(L, -1, &len);
   if (luaL_loadbufferx(L, boot ? boot : "", len, "@lua/cijoe/boot.lua", "bt") == LUA_OK) {
-    lua_pushvalue(L, -3);
+    lua_pushcfunction(L, read_embedded);
+    push_embedded_names(L);
     lua_createtable(L, argc, 1);
     for (int i = 0; i < argc; i++) {
       lua_pushstring(L, argv[i]);
       lua_rawseti(L, -2, i);
     }
-    if (lua_pcall(L, 2, 1, 1) == LUA_OK)
+    if (lua_pcall(L, 3, 1, 1) == LUA_OK)
       return (int)luaL_optinteger(L, -1, 0);
   }
   fprintf(stderr, "joe: %s\n", lua_tostring(L, -1));

@@ -13,7 +13,6 @@
 --   disk.path and disk.url; every other key gets a warning.
 -- A YAML config gets the same mapping less the transports, which joe's config check
 -- holds to joe's keys: it only ever adds warnings there, never changes a transport.
-local toml = require("cijoe.toml")
 local template = require("cijoe.template")
 local cijoe_config = require("cijoe.cijoe_config")
 
@@ -172,7 +171,7 @@ end
 --- warnings ("file:line:column: key: ..."), or raises {config_error = "file:line:column:
 --- problem"} for bad TOML or a template that cannot be rendered.
 function cijoe_toml.load(text, file, opts)
-  local root, marks = toml.load(text, file)
+  local root, marks = require("cijoe.toml").load(text, file) -- here: YAML configs need no TOML
   if root == nil then error({ config_error = marks }, 0) end
   local d = { file = file, marks = marks, warnings = {},
     context = { ["local"] = { env = environment(opts and opts.env_as_variables) },

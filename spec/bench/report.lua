@@ -48,8 +48,9 @@ end
 local function report(dir)
   local out = bench.tmpdir()
   local seconds = bench.time(function()
-    cijoe.run_local(string.format("/usr/bin/time -f %%M -o %s/rss %s -q report %s", out,
-      bench.joe, dir))
+    -- the run made here fails (one command in 100 does): joe report says so with status 1
+    cijoe.run_local(string.format("/usr/bin/time -f %%M -o %s/rss %s -q report %s; test $? = 1",
+      out, bench.joe, dir))
   end)
   local f = assert(io.open(out .. "/rss", "rb"))
   local kb = tonumber(f:read("a"):match("(%d+)%s*$"))
