@@ -82,6 +82,21 @@ function TestLiveScreen:test_live_lines_wait_for_the_start_of_a_line_and_fit()
   lu.assertEquals(#view.order, 0)
 end
 
+-- At 80 columns the name padded to the final lines' column would leave the command 5
+-- characters: the line gives up the alignment for the command; at 150 it keeps it.
+function TestLiveScreen:test_a_narrow_terminal_shows_the_command_not_the_alignment()
+  local cmd = "  %[target%] %$ make %-j8 all && make check$"
+  for width, want in pairs({ [80] = "^  1 build [^ ]+ %d+%.%ds" .. cmd,
+    [150] = "^  1 build" .. (" "):rep(36) .. "[^ ]+ +%d+%.%ds" .. cmd }) do
+    local out = sink()
+    local view = screen.new(TOKEN, out, false)
+    view.sized, view.width, view.rows = math.huge, width, 10
+    view:feed(notice("", "s", 1, "build") .. notice("", "c", "target", "make -j8 all && make check"))
+    view:tick()
+    lu.assertStrMatches(out:text(), want)
+  end
+end
+
 function TestLiveScreen:test_more_lanes_than_rows_are_counted()
   local out = sink()
   local view = screen.new(TOKEN, out, false)

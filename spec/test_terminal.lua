@@ -95,7 +95,11 @@ end
 -- (A terminal that rewraps lines when it shrinks, as tmux does, may keep a piece of the
 -- live line drawn before the resize: joe cannot know where the terminal put it.)
 function TestTerminal:test_a_resize_mid_run_changes_nothing_but_the_width()
-  self:joe("wf.lua")
+  h.write(self.dir .. "/long.lua", [[
+step("quick", function() return cijoe.run("echo quick") end)
+step("slow", function() return cijoe.run("sleep 3 && echo slept, and this command is long") end)
+]])
+  self:joe("long.lua")
   self.pane:expect("$ sleep 3")
   h.sh(self.pane.cmd .. " resize-window -x 60")
   h.sh("sleep 1.5")

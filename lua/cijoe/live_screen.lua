@@ -175,6 +175,9 @@ function Screen:cut(text, n)
   return table.concat(out)
 end
 
+-- Fewer columns than this left for the command, and the live line is not lined up.
+local NARROW = 30
+
 -- The live line of a lane, as the step's final line will stand (number, name, status
 -- column, time), then the command and where it runs: the text before the spinner, the
 -- spinner, and the rest.
@@ -184,9 +187,18 @@ function Screen:line(lane, now)
     return "    " .. lane.key, spin, string.format(" %7.1fs", now - (lane.cmd_begin or now)) ..
       (lane.cmd and "  $ " .. lane.cmd or "")
   end
-  local before = string.format("%s%3d %-40s ", lane.key, tonumber(lane.n) or 0, lane.name)
-  return before, spin, string.format("       %8.1fs", now - lane.begin) ..
-    (lane.cmd and "  [" .. lane.where .. "] $ " .. lane.cmd or "")
+  local n, seconds = tonumber(lane.n) or 0, now - lane.begin
+  local cmd = lane.cmd and "  [" .. lane.where .. "] $ " .. lane.cmd or ""
+  local before = string.format("%s%3d %-40s ", lane.key, n, lane.name)
+  local rest = string.format("       %8.1fs", seconds) .. cmd
+  local room = lane.cmd and self.width - 2 - (utf8.len(before) or #before) - (#rest - #lane.cmd)
+  if room and room < #lane.cmd and room < NARROW then
+    -- the command matters more than lining up with the final lines: at 80 columns the
+    -- padded name left it 5 characters
+    before, rest = string.format("%s%3d %s ", lane.key, n, lane.name),
+      string.format(" %.1fs", seconds) .. cmd
+  end
+  return before, spin, rest
 end
 
 -- The live lines, cut to the terminal; more lanes than fit are counted on a last line.
