@@ -11,6 +11,7 @@ COPY Makefile ./
 COPY src/ src/
 COPY lua/ lua/
 COPY packages/ packages/
+COPY tools/ tools/
 RUN make build/joe && build/joe --version
 
 FROM debian:bookworm-slim

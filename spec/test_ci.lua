@@ -74,6 +74,8 @@ function TestCi:test_the_github_workflow_merges_what_the_matrix_ran()
   lu.assertEquals(#wf.jobs.test.strategy.matrix.include, 3)
   lu.assertEquals(wf.jobs.report.needs, "test")
   lu.assertEquals(wf.jobs.report["if"], "always()")
+  local upload = wf.jobs.report.steps[#wf.jobs.report.steps]
+  lu.assertEquals({ upload.uses, upload["if"] }, { "actions/upload-artifact@v4", "always()" })
   lu.assertStrContains(text, "bin/joe -c ${{ matrix.config }} -o runs/${{ matrix.target }}")
   lu.assertStrContains(text, "bin/joe report runs/run-* -o merged")
   for _, entry in ipairs(wf.jobs.test.strategy.matrix.include) do
@@ -149,6 +151,25 @@ function TestCi:test_the_dockerfile_builds_joe_as_the_makefile_does()
     lu.assertNotNil(h.sh("ls -d " .. h.q(h.root .. "/" .. src)):match("^/"), src)
   end
   lu.assertStrContains(text, 'CMD ["selftest"]')
+end
+
+-- The build stage's context without Docker: only what the Dockerfile copies, into an
+-- empty folder, and its make there (a file the build needs and the COPY lines miss, as
+-- tools/luac.c once was, fails it).
+function TestCi:test_what_the_dockerfile_copies_is_enough_to_build_joe()
+  local text = h.read(h.root .. "/Dockerfile")
+  local build = assert(text:match("\nFROM [^\n]* AS build\n(.-)\nFROM "), "no build stage")
+  local context = self.dir .. "/context"
+  h.sh("mkdir -p " .. h.q(context))
+  for src, dst in build:gmatch("\nCOPY ([%w_.-]+/?) ([%w_./-]+)") do
+    local out, status = h.sh(string.format("cp -r %s %s", h.q(h.root .. "/" .. src),
+      h.q(context .. "/" .. (dst == "./" and "" or dst))))
+    lu.assertEquals(status, 0, out)
+  end
+  local cmd = assert(build:match("\nRUN (make [^\n]+)"), "no RUN make in the build stage")
+  local out, status = h.sh("cd " .. h.q(context) .. " && " .. cmd .. " 2>&1")
+  lu.assertEquals(status, 0, out)
+  lu.assertStrMatches(out, ".*joe %d+%.%d+.*")
 end
 
 function TestCi:test_the_docker_image_builds_and_runs_the_selftests()

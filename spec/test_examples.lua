@@ -77,6 +77,12 @@ function TestExamples:test_build_c_project_on_a_remote_host()
   lu.assertEquals(h.yaml(step_dir(run, "build") .. "/cmd_01.state").transport, "target")
   lu.assertStrContains(h.read(run .. "/junit.xml"), "never writes past the buffer")
   lu.assertEquals(select(2, h.sh("test -e " .. remote)), 1, "the clean step left " .. remote)
+  -- as the CI example's lab jobs run it: from the repository's root
+  local _, root_status = h.sh(string.format("cd %s && %s %s -q -c %s -o %s/run2 %s </dev/null",
+    h.q(h.root), env, h.q(h.joe), "examples/build-c-project/target.yaml", self.dir,
+    "examples/build-c-project/build.workflow"))
+  lu.assertEquals(root_status, 0)
+  lu.assertEquals(h.read(step_dir(self.dir .. "/run2", "run") .. "/cmd_01.output"), "Hello, joe!\n")
 end
 
 function TestExamples:test_many_hosts_at_once()
