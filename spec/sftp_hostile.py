@@ -13,6 +13,10 @@
 #                                  first session stalls, the next ones work
 #   sftp_hostile.py slow SECONDS   an honest server of "ok\n" files that answers each read
 #                                  SECONDS late (a busy guest)
+#   sftp_hostile.py refuse-rename  OpenSSH's sftp-server behind it, but a rename of a
+#                                  transfer's temporary file (.joe-*) to a name where
+#                                  nothing is fails (a disk that filled, a quota): the
+#                                  moment after the old file was moved out of the way
 #
 # A stalled server waits for its input to close (joe dropped the session), at most
 # STALL_BOUND seconds, so that it never outlives a test by long.
@@ -127,7 +131,50 @@ def handle_request(kind, rid, body, state):
         status(rid, 0, "ok")
 
 
+SFTP_SERVER = "/usr/lib/openssh/sftp-server"
+
+
+def refused(payload):
+    """Whether a RENAME request (its payload after the id) is one refuse-rename fails."""
+    n = struct.unpack(">I", payload[:4])[0]
+    old = payload[4:4 + n].decode(errors="replace")
+    m = struct.unpack(">I", payload[4 + n:8 + n])[0]
+    new = payload[8 + n:8 + n + m].decode(errors="replace")
+    temporary = os.path.basename(old).startswith(".joe-") and not old.endswith("-old")
+    return temporary and not os.path.lexists(new)
+
+
+def proxy():
+    """refuse-rename: every packet to and from the real server, but refused renames."""
+    import subprocess
+    import threading
+    server = subprocess.Popen([SFTP_SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    lock = threading.Lock()
+
+    def answers():
+        while True:
+            head = server.stdout.read(4)
+            if len(head) < 4:
+                os._exit(0)
+            body = server.stdout.read(struct.unpack(">I", head)[0])
+            with lock:
+                stdout.write(head + body)
+                stdout.flush()
+    threading.Thread(target=answers, daemon=True).start()
+    while True:
+        length, kind = struct.unpack(">IB", read_exact(5))
+        payload = read_exact(length - 1)
+        if kind == 18 and refused(payload[4:]):
+            with lock:
+                status(struct.unpack(">I", payload[:4])[0], 4, "refused by the test")
+            continue
+        server.stdin.write(struct.pack(">IB", length, kind) + payload)
+        server.stdin.flush()
+
+
 def main():
+    if MODE == "refuse-rename":
+        proxy()
     state = {"listed": False, "sent": False}
     while True:
         length, kind = struct.unpack(">IB", read_exact(5))

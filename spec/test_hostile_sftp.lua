@@ -197,6 +197,26 @@ function TestHostileDeath:test_a_server_that_dies_mid_request_fails_the_transfer
   lu.assertEquals(temporaries(dir), "")
 end
 
+-- SFTP v3 will not rename over a file, so a put over one moves the old file aside first;
+-- here the rename that then puts the new file in place fails: the old one is back.
+TestHostileRename = class_with_server({ subsystem = PYTHON .. " refuse-rename" })
+
+function TestHostileRename:test_a_put_whose_last_rename_fails_keeps_the_old_file()
+  local dir, there = h.tmpdir(), shared_dir()
+  h.sh(string.format("su %s -c 'echo old there > %s/f'", sshd.user, there))
+  h.write(dir .. "/new", "new\n")
+  local _, out = script(dir, string.format([[
+    print("over", cijoe.put(%q, %q))
+    print("new", cijoe.put(%q, %q))]], dir .. "/new", there .. "/f", dir .. "/new",
+    there .. "/g"), self.server:config())
+  local at = sshd.user .. "@127.0.0.1:" .. self.server.port
+  lu.assertEquals(out, string.format("over\tnil\t%s: %s/f: failure\nnew\tnil\t%s: %s/g: failure\n",
+    at, there, at, there))
+  lu.assertEquals(h.read(there .. "/f"), "old there\n")
+  lu.assertNil(h.read(there .. "/g"))
+  lu.assertEquals(temporaries(there), "")
+end
+
 TestHostileFiles = class_with_server()
 
 function TestHostileFiles:setUp()

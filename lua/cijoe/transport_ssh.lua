@@ -149,13 +149,25 @@ local function remote_side(t, sess)
     end
     return call("symlink", path, target)
   end
-  -- SFTP v3's rename (OpenSSH's) will not replace a file: remove it first, then.
+  -- SFTP v3's rename (OpenSSH's) will not replace a file, and libssh2 1.10 cannot ask
+  -- for OpenSSH's posix-rename: the old file goes aside (from .. "-old", a temporary
+  -- name too), the new one takes its name, then the old one is removed. When the second
+  -- rename fails, the old file is put back; a connection lost between the two leaves it
+  -- whole under the side name, never lost.
   function side.rename(_, from, to)
     local ok = session_call(sess, "rename", from, to)
     if ok then return true end
     local st = session_call(sess, "lstat", to)
-    if st and st.type ~= "directory" then session_call(sess, "remove", to) end
-    return call("rename", from, to)
+    if not st or st.type == "directory" then return call("rename", from, to) end
+    local aside, err = from .. "-old", nil
+    ok, err = call("rename", to, aside)
+    if ok then ok, err = call("rename", from, to) end
+    if not ok then
+      session_call(sess, "rename", aside, to)
+      return nil, err
+    end
+    session_call(sess, "remove", aside)
+    return true
   end
   return side
 end
