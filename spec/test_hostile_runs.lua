@@ -86,6 +86,18 @@ step("fail", function() return cijoe.run_local("false S1-github-secret") end)]])
   lu.assertStrContains(rout, "********")
 end
 
+-- A numeric secret (YAML makes 918273645 a number) is masked in command lines too.
+function TestHostileRuns:test_a_secret_that_is_a_number_is_masked_in_command_lines()
+  h.write(self.dir .. "/c.yaml", "db_pwd: 918273645\n")
+  h.write(self.dir .. "/wf.lua", [[
+step("use", function() return cijoe.run_local("false " .. cijoe.getconf("db_pwd")) end)]])
+  local status, out, err = self:joe("-v -c c.yaml -o run wf.lua")
+  lu.assertEquals(status, 1, err)
+  lu.assertStrContains(err, "$ false ********")
+  local everything = out .. err .. h.sh("cd " .. self.dir .. "/run && cat $(find . -type f)")
+  lu.assertNotStrContains(everything, "918273645")
+end
+
 function TestHostileRuns:test_twelve_runs_into_one_output_directory_one_runs()
   h.write(self.dir .. "/wf.lua", string.format([[
 step("s", function()

@@ -38,7 +38,11 @@ end
 local function mask(v, secret, extra, found)
   if type(v) ~= "table" then
     if secret and v ~= nil then
-      if type(v) == "string" and #v >= 3 then found[#found + 1] = v end
+      -- a number too (a PIN, a numeric password) is text in a command line; values under
+      -- 3 characters are masked in the config only: masking "ab" in every log would hide
+      -- the logs, not the secret
+      local text = (type(v) == "string" or type(v) == "number") and tostring(v) or nil
+      if text and #text >= 3 then found[#found + 1] = text end
       return secrets.MASK
     end
     return v
