@@ -57,6 +57,9 @@ end
 
 -- Check the arguments of an API call: strings up to the opts table at opts_index, which
 -- may be nil. Returns opts as a table.
+-- The longest timeout of a command: 23 days, under what C's timers can count.
+local MAX_TIMEOUT = 2000000
+
 local function check_args(fname, opts_index, ...)
   local args = table.pack(...)
   for i = 1, opts_index - 1 do
@@ -71,6 +74,14 @@ local function check_args(fname, opts_index, ...)
   if opts and opts.cwd ~= nil and (type(opts.cwd) ~= "string" or opts.cwd:find("%z")) then
     error(string.format("bad option cwd to '%s' (%s)", fname, type(opts.cwd) ~= "string" and
       "a string expected, got " .. type(opts.cwd) or "it holds a NUL byte, which no path can"), 3)
+  end
+  -- bounded before C, whose timers count milliseconds in an int (24 days)
+  local timeout = opts and opts.timeout
+  local seconds = tonumber(timeout)
+  if timeout ~= nil and not (seconds and seconds > 0 and seconds <= MAX_TIMEOUT) then
+    error(string.format("bad option timeout to '%s' (a number of seconds above 0 and at most " ..
+      "%d expected, got %s)", fname, MAX_TIMEOUT, seconds and ("%g"):format(seconds)
+      or tostring(timeout)), 3)
   end
   return opts or {}
 end
@@ -187,8 +198,8 @@ end
 -- returns, unless opts.probe says the transport may be down.
 -- @tparam string cmd a shell command (run by `sh -c`, or the target's login shell)
 -- @tparam[opt] table opts `transport` (a name of `cijoe.transport`, or "local"), `cwd`,
---   `env` ({NAME = value}), `timeout` (seconds), `monitor` (stream the output),
---   `probe` (true: a transport that is down is an answer, not a failure)
+--   `env` ({NAME = value}), `timeout` (seconds, at most 2,000,000), `monitor` (stream the
+--   output), `probe` (true: a transport that is down is an answer, not a failure)
 -- @treturn[1] int err: the exit status, 128+N when signal N killed it (never 0 when it
 --   timed out)
 -- @treturn[1] State state: `cmd`, `cwd`, `transport`, `err`, `begin`, `end`, `elapsed`,

@@ -311,6 +311,21 @@ function TestSsh:test_key_file_messages()
   end
 end
 
+-- Numbers that OpenSSH takes but C could not (seconds * 1000 in an int, a count past any
+-- integer) are held to joe's bounds on their way from ssh_config; a command's timeout is
+-- refused past them, before it reaches C (under the sanitizers, an overflow would stop joe).
+function TestSsh:test_numbers_too_big_for_c_are_bounded_or_refused()
+  h.write(self.dir .. "/ssh_config", "Host *\n  ConnectTimeout 2147483647\n" ..
+    "  ServerAliveInterval 2147483647\n  ServerAliveCountMax 99999999999999999999\n")
+  h.write(self.dir .. "/b.yaml", self.server:config(nil, { ssh_config = self.dir .. "/ssh_config" }))
+  local status, out = self:script([[
+print(cijoe.run("echo up"))
+print(pcall(cijoe.run, "true", { timeout = 1e12 }))]], "b.yaml")
+  lu.assertEquals(status, 0, out)
+  lu.assertStrMatches(out, "0\ttable: [^\n]+\nfalse\t[^\n]*bad option timeout to 'run' %(a " ..
+    "number of seconds above 0 and at most 2000000 expected, got 1e%+12%)\n")
+end
+
 -- With no key_filename, OpenSSH's default key files are tried (after the agent), and the
 -- failure lists what was tried.
 function TestSsh:test_default_identities()

@@ -40,6 +40,12 @@ local function known_files(c, r)
   return files
 end
 
+-- An ssh_config number held to the bound of joe's own key (cijoe.config_values) before
+-- it reaches C: OpenSSH takes a ConnectTimeout of 68 years, and a day is the same in use.
+local function at_most(v, most)
+  return v and math.min(v, most)
+end
+
 --- The settings of a host: c is a transport's config entry (or a hop's {hostname,
 --- username, port}), alias what it is called; its keys win over ssh_config's, which win
 --- over OpenSSH's defaults. Returns them, or nil and "file:line: message".
@@ -55,9 +61,9 @@ function login.settings(alias, c)
     identities_only = r.identities_only, passphrase = c.passphrase, password = c.password,
     known_hosts = known_files(c, r), hash = r.hash_known_hosts,
     policy = policy(first(c.host_key_check, r.strict_host_key_checking)),
-    connect_timeout = first(c.connect_timeout, r.connect_timeout, 10),
-    keepalive = first(c.keepalive, r.server_alive_interval, 15),
-    count_max = first(c.keepalive_count_max, r.server_alive_count_max, 3),
+    connect_timeout = first(c.connect_timeout, at_most(r.connect_timeout, 86400), 10),
+    keepalive = first(c.keepalive, at_most(r.server_alive_interval, 86400), 15),
+    count_max = first(c.keepalive_count_max, at_most(r.server_alive_count_max, 1000), 3),
     transfer_timeout = c.transfer_timeout or 60, ssh_config = c.ssh_config,
     proxy_jump = first(c.proxy_jump, r.proxy_jump), proxy_command = first(c.proxy_command,
       r.proxy_command), host_key_alias = r.host_key_alias }
