@@ -44,8 +44,13 @@ for _, name in ipairs({ "t01", "t02", "t03", "dead" }) do
 end
 print("wall", require("cijoe.proc").now() - t0 < 3)]])
   local status, out = h.joe_in(self.dir, "-q -c each.yaml s.lua")
-  lu.assertEquals(status, 0, out)
+  -- the script returns nothing, but dead's command could not run: that fails the step
+  lu.assertEquals(status, 1, out)
   lu.assertStrContains(out, "t01\t0\tfalse\ttrue\nt02\t7\tfalse\ttrue\nt03\t0\tfalse\ttrue\ndead\tnil\ttrue\ttrue\nwall\ttrue\n")
+  local state = h.yaml(h.latest(self.dir) .. "/workflow.state")
+  lu.assertEquals(state.steps[1].status, "failed")
+  lu.assertStrMatches(state.steps[1].failure.message, "could not run `echo hello from dead; " ..
+    "sleep 1` on dead: .*Connection refused.*")
   local step = h.latest(self.dir) .. "/001_s"
   lu.assertEquals(h.read(step .. "/t02/cmd_01.output"), "hello from t02\n")
   lu.assertEquals(h.yaml(step .. "/t02/cmd_02.state").err, 7)

@@ -124,9 +124,12 @@ local function each_child(fn, dir, target)
     get = function(src, dst, opts) return cijoe.get(src, dst, on(target, opts)) end }
   local t0 = proc.now()
   local ok, err, msg = pcall(fn, t)
+  local unrun = r.step.unrun
   local result = { err = ok and math.tointeger(err) or nil, elapsed = proc.now() - t0,
     message = not ok and tostring(err) or type(msg) == "string" and msg or nil,
-    could_not_run = r.step.unrun and require("cijoe.verdict").describe(r.step.unrun) or nil }
+    could_not_run = unrun and require("cijoe.verdict").describe(unrun) or nil,
+    unrun = unrun and { cmd = unrun.cmd, transport = unrun.transport, error = unrun.error,
+      copy = unrun.copy, output_fpath = unrun.output_fpath } or nil }
   local dir_made, derr = r:step_path()
   local written, werr = dir_made and yaml.write(dir_made .. "/each.result", result)
   if not written then io.stderr:write("joe: ", tostring(werr or derr), "\n") return 1 end
@@ -150,11 +153,16 @@ function each.each(targets, fn, opts)
   if not dir then error("cijoe.each: " .. err, 3) end
   local function child(target) return each_child(fn, dir, target) end
   local statuses = each.fan_out(targets, child, jobs)
+  local step = run.current().step
   for _, target in ipairs(targets) do
     local f = io.open(dir .. "/" .. run.safe_name(target) .. "/each.result", "rb")
-    results[target] = f and yaml.load(f:read("a")) or
+    local result = f and yaml.load(f:read("a")) or
       { message = "its process ended with status " .. tostring(statuses[target]) }
     if f then f:close() end
+    -- a target's command that could not run fails the step, as one of the step's own
+    -- does, whatever fn and the step make of it
+    if result.unrun and step and not step.unrun then step.unrun = result.unrun end
+    result.unrun, results[target] = nil, result
   end
   return results
 end
