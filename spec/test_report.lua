@@ -123,7 +123,9 @@ function TestReport:test_github_step_summary_is_appended()
   lu.assertStrMatches(md, "earlier\n### joe: wf failed\n\n1 passed, 2 failed, 1 skipped; tests: 1 passed, 1 failed, "
     .. "1 skipped in %d+%.%d%ds\n\n"
     .. "| # | step | status | elapsed |\n|%-%-:|%-%-%-|%-%-%-|%-%-:|\n| 1 | build | passed | %d+%.%d%ds |\n"
-    .. "| 2 | lint | skipped | 0%.00s |\n| 3 | tests | failed | .*| 4 | fails | failed | %d+%.%d%ds |\n\n")
+    .. "| 2 | lint | skipped | 0%.00s |\n| 3 | tests | failed | .*| 4 | fails | failed | %d+%.%d%ds |\n\n"
+    .. "%- %*%*3 tests%*%*: ` 1 of 3 tests failed: t_bad `\n"
+    .. "%- %*%*4 fails%*%*: `` `echo 'it <b>broke</b>' >&2; exit 3` on local: exit status 3 ``\n\n")
 end
 
 -- A crash is simulated by cutting the journal after step 4 began (what a run killed there

@@ -90,6 +90,27 @@ local function omitted(parts, s, cmds)
     cmds.omitted_failed, record.SHOWN // 2, s.rel) })
 end
 
+-- text as one Markdown code span, so that nothing in it renders (HTML entities would
+-- show as such inside one): fenced by more backticks than it holds in a row.
+local function md_code(text)
+  local longest = 0
+  for run in text:gmatch("`+") do longest = math.max(longest, #run) end
+  local fence = ("`"):rep(longest + 1)
+  return fence .. " " .. text:gsub("%c", " ") .. " " .. fence
+end
+
+-- What failed, a line per failed step, below the GitHub summary's table ("" if none).
+local function md_failures(parts, steps)
+  local failed = {}
+  for _, s in ipairs(steps) do
+    local f = type(s.failure) == "table" and s.failure.message
+    if f then
+      failed[#failed + 1] = { number = s.number, name = s.name, message = md_code(tostring(f)) }
+    end
+  end
+  return #failed > 0 and "\n" .. each(parts.mdfailure, failed) .. "\n" or ""
+end
+
 -- A copy's line: what moved and how it went.
 local function copy_line(c)
   local what = c.ok and string.format("%d files, %d bytes", c.files or 0, c.bytes or 0)
@@ -160,6 +181,7 @@ local function page_values(parts, dir, state, ctx)
   v.started = type(state.begin) == "number"
     and os.date("%Y-%m-%d %H:%M:%S", math.floor(state.begin))
   v.md_rows, v.md_metrics = each(parts.row, state.steps), rm.markdown(parts, ctx)
+  v.md_failures = md_failures(parts, state.steps)
   v.step_parts = "\0"
   return v
 end
