@@ -142,6 +142,7 @@ local function settle(st, result, why)
     return
   end
   st.err, st.timed_out, st.interrupted = result.err, result.timed_out, result.interrupted
+  st.lost = result.lost
   if result.log_error then st.log_error = st.output_fpath .. ": " .. result.log_error end
 end
 
@@ -182,6 +183,9 @@ local function execute(name, cmd, opts)
       monitor = monitor })
     if console.live then console.command() end
     if not result then log:write("joe: could not run the command: ", why, "\n") end
+    if result and result.lost then
+      log:write("joe: the connection was lost while the command ran: ", result.lost, "\n")
+    end
     log:close()
   end
   settle(st, result, why)
@@ -203,7 +207,9 @@ end
 -- @treturn[1] int err: the exit status, 128+N when signal N killed it (never 0 when it
 --   timed out)
 -- @treturn[1] State state: `cmd`, `cwd`, `transport`, `err`, `begin`, `end`, `elapsed`,
---   `timed_out`, `interrupted`, `output_fpath`, `state_fpath`, and `state:output()`
+--   `timed_out`, `interrupted`, `lost` (over SSH: why the connection went while the
+--   command ran; err is then 255, as ssh gives, and the step fails), `output_fpath`,
+--   `state_fpath`, and `state:output()`
 -- @treturn[2] nil when the command could not run (and then nothing of it ran)
 -- @treturn[2] string why
 -- @usage local err, st = cijoe.run("make -j4", { cwd = "/src", timeout = 600 })

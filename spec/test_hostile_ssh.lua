@@ -197,11 +197,13 @@ function TestHostileTarget:test_a_stalled_server_is_found_dead_by_its_keepalives
     return (h.read(self.dir .. "/out.txt") or ""):find("\n%d+\n$")
   end, h.bound(30))
   lu.assertNotNil(done, "joe hung after the server came back")
-  lu.assertStrMatches(h.read(self.dir .. "/out.txt"), "nil\ttransport target: " ..
+  lu.assertStrMatches(h.read(self.dir .. "/out.txt"), "255\ttable: [^\n]+\n0\ttable: [^\n]+\n" ..
+    ".*: the connection was lost while it ran %(exit status 255%): transport target: " ..
     "joetest@127%.0%.0%.1:" .. self.server.port .. ": connection lost: no answer to 2 " ..
-    "keepalives[^\n]*\n0\ttable: [^\n]+\n.*\n1\n")
+    "keepalives.*\n1\n")
   local st = h.yaml(self.dir .. "/cijoe-output/latest/001_s/cmd_01.state")
-  lu.assertStrContains(st.error, "connection lost: no answer to 2 keepalives")
+  lu.assertEquals(st.err, 255)
+  lu.assertStrContains(st.lost, "connection lost: no answer to 2 keepalives")
   lu.assertEquals(h.read(self.dir .. "/cijoe-output/latest/001_s/cmd_02.output"), "again\n")
 end
 
@@ -398,6 +400,8 @@ cijoe:
   self:link("up")
   lu.assertNotNil(begun, "the command did not begin")
   lu.assertNotNil(done, "joe hung on a blackholed target")
-  lu.assertStrMatches(h.read(dir .. "/out.txt"), "nil\ttransport target: [^\n]*: connection " ..
-    "lost: no answer to 2 keepalives[^\n]*\nnil\ttransport target: [^\n]+\n.*1\n")
+  lu.assertStrMatches(h.read(dir .. "/out.txt"), "255\ttable: [^\n]+\nnil\ttransport target: " ..
+    "[^\n]+\n.*1\n")
+  lu.assertStrContains(h.yaml(dir .. "/cijoe-output/latest/001_s/cmd_01.state").lost,
+    "connection lost: no answer to 2 keepalives")
 end

@@ -41,7 +41,8 @@ local function result_of(c)
   if c.probe then status = "probe" end
   if c.error then return "could not run: " .. tostring(c.error), status end
   local text = "exit " .. tostring(c.err) ..
-    (c.timed_out and " (timed out)" or c.interrupted and " (interrupted)" or "")
+    (c.timed_out and " (timed out)" or c.interrupted and " (interrupted)" or
+      c.lost and " (the connection was lost while it ran: " .. tostring(c.lost) .. ")" or "")
   if c.log_error then text = text .. "; its record is incomplete: " .. c.log_error end
   return text, status
 end

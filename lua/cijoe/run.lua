@@ -209,7 +209,7 @@ function Run:command_done(st)
   local step = self.step
   self:event({ ev = "cmd", n = step and step.number, log = st.output_fpath:sub(#self.dir + 2),
     cmd = st.cmd, transport = st.transport, err = st.err, elapsed = st.elapsed,
-    timed_out = st.timed_out, interrupted = st.interrupted, error = st.error,
+    timed_out = st.timed_out, interrupted = st.interrupted, error = st.error, lost = st.lost,
     log_error = st.log_error, probe = st.probe, target = step and step.target })
   if st.log_error then self:stop(st.log_error) end -- the record of the run is incomplete
   if st.probe then return end
@@ -217,7 +217,7 @@ function Run:command_done(st)
     self.failed_commands = self.failed_commands + 1
   end
   if not step then return end
-  if st.err == nil then step.unrun = st
+  if st.err == nil or st.lost then step.unrun = st -- lost: how it ended is unknown
   elseif st.err ~= 0 or st.log_error then step.last_failed = st end
 end
 

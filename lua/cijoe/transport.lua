@@ -5,7 +5,9 @@
 --   t:run(cmd, {cwd = dir, env = {{name, value, secret}...}, log = file, timeout = s,
 --          monitor = bool}) -> result | nil, why
 --       result = {err = status, timed_out = true|nil, interrupted = true|nil,
---                 log_error = why the log stopped taking writes | nil}
+--                 log_error = why the log stopped taking writes | nil,
+--                 lost = why the connection went while it ran | nil (err is then 255,
+--                 as ssh(1) gives: it started, and how it ended is unknown)}
 --       nil, why: the command did not run (and nothing of it did)
 --   t:put(src, dst, opts) / t:get(src, dst, opts) -> stats | nil, why: a file or a tree,
 --       through the one tree copy (cijoe.copy), the same rules on every transport

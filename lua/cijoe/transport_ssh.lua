@@ -81,6 +81,9 @@ local function markers_of_a_command()
 end
 
 --- Run cmd on the target; see cijoe.transport for the result.
+-- The status of a command whose connection went while it ran, as ssh(1) gives it.
+local LOST = 255
+
 function T:run(cmd, opts)
   local markers = markers_of_a_command()
   local full, input = wrap(cmd, opts, markers)
@@ -91,6 +94,11 @@ function T:run(cmd, opts)
       monitor = opts.monitor, start_timeout = self.conf.connect_timeout,
       pid_marker = markers.pid, end_marker = markers.ending, stop = STOP, input = input })
     if status then return transport.result(status, why, extra) end
+    if extra == "run" and why ~= "interrupted" then -- it started: never "did not run"
+      local result = transport.result(LOST)
+      result.lost = "transport " .. self.name .. ": " .. why
+      return result
+    end
     if why == "interrupted" or extra ~= "start" or attempt == 2 then
       return nil, why == "interrupted" and why or "transport " .. self.name .. ": " .. why
     end

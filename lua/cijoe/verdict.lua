@@ -28,6 +28,10 @@ function verdict.describe(st)
   local what = "`" .. tostring(st.cmd) .. "` on " .. tostring(st.transport) .. ": "
   if st.error and st.copy then return "could not copy: " .. what .. tostring(st.error) end
   if st.error then return "could not run " .. what .. tostring(st.error) end
+  if st.lost then
+    return what .. "the connection was lost while it ran (exit status " .. tostring(st.err)
+      .. "): " .. tostring(st.lost)
+  end
   if st.interrupted then return what .. "interrupted (exit status " .. tostring(st.err) .. ")" end
   if st.timed_out then
     return what .. "timed out after " .. tostring(st.timeout) .. " s (exit status " ..
@@ -42,6 +46,7 @@ local function command_failure(kind, st, headline)
   local rel = st.output_fpath and st.output_fpath:match("([^/]+/[^/]+)$")
   return { kind = kind, message = headline or verdict.describe(st), log = rel,
     command = { cmd = st.cmd, transport = st.transport, err = st.err, error = st.error,
+      lost = st.lost,
       timed_out = st.timed_out, interrupted = st.interrupted },
     output = st.output_fpath and tail(st.output_fpath, verdict.TAIL_LINES) or nil }
 end
