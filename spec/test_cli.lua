@@ -131,7 +131,8 @@ function TestCli:test_step_results_pass_skip_fail()
   lu.assertStrMatches(out, ".*zero +passed.*none +passed.*skip +skipped +[%d.]+s  %(no null_blk here%)\n.*nilmsg +failed.*false +failed.*status +failed.*")
   local steps = h.yaml(h.latest(self.dir) .. "/workflow.state").steps
   lu.assertEquals(steps[4].error, "could not") -- the step's own words, nothing internal
-  lu.assertEquals(steps[5].error, "the step reported a failure (its function returned false and no message)")
+  lu.assertEquals(steps[5].error,
+    "the step's function said it failed (false) but not why: return false, \"what failed\" to say it")
   lu.assertEquals(steps[6].failure.message, "`exit 3` on local: exit status 3")
 end
 

@@ -113,8 +113,8 @@ local function returned_failure(step, result, msg)
   if math.type(result) == "integer" then
     return { kind = "message", message = "the step ended with status " .. result }
   end
-  return { kind = "message", message = "the step reported a failure (its function " ..
-    "returned " .. tostring(result) .. " and no message)" }
+  return { kind = "message", message = "the step's function said it failed (" ..
+    tostring(result) .. ") but not why: return false, \"what failed\" to say it" }
 end
 
 --- The result of a step (for run:end_step) from how its function ended: outcome =
