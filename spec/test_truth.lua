@@ -135,6 +135,37 @@ function TestTruth:test_a_failed_copy_fails_its_step()
   lu.assertEquals(h.read(h.latest(self.dir) .. "/004_good_copies/artifacts/back.lua"), IGNORED_COPIES)
 end
 
+-- A command that could not run, ignored by the code around it, in each kind of step
+-- that is not a plain workflow step: a `joe test` test (LuaUnit's own lines agree), a
+-- package's worklet and a CIJOE task's step.
+function TestTruth:test_an_ignored_command_that_could_not_run_fails_tests_worklets_and_tasks()
+  h.write(self.dir .. "/test_x.lua", [[
+local lu = require("luaunit")
+function test_ignores() cijoe.run("true", { transport = "nowhere" }) end
+function test_fine() lu.assertEquals(1, 1) end]])
+  local status, out = h.joe_in(self.dir, "test test_x.lua")
+  lu.assertEquals(status, 1, out)
+  lu.assertStrContains(out, "test_ignores ... FAIL\ncould not run `true` on nowhere: " ..
+    "unknown transport 'nowhere'\n")
+  lu.assertStrContains(out, "Ran 2 tests in ")
+  lu.assertStrContains(out, " 1 success, 1 failure\n")
+  lu.assertStrMatches(out, ".*\n1 passed, 1 failed, 0 skipped\n$")
+  h.write(self.dir .. "/packages/mine/worklets/ignore.lua", [[
+--- Run a command and ignore what became of it.
+return function(args, cijoe) cijoe.run("true", { transport = "nowhere" }) end]])
+  h.write(self.dir .. "/wf.lua", 'step{name = "w", uses = "mine.ignore"}\n')
+  status = h.joe_in(self.dir, "-q wf.lua")
+  lu.assertEquals(status, 1)
+  lu.assertEquals(statuses(self.dir), { "w=failed" })
+  h.write(self.dir .. "/task.yaml", "steps:\n- name: t\n  uses: mine.ignore\n" ..
+    "- name: after\n  run: 'true'\n")
+  status = h.joe_in(self.dir, "-q task.yaml")
+  lu.assertEquals(status, 1)
+  lu.assertEquals(statuses(self.dir)[1], "t=failed")
+  lu.assertStrContains(h.yaml(h.latest(self.dir) .. "/workflow.state").steps[1].failure.message,
+    "could not run `true` on nowhere: unknown transport 'nowhere'")
+end
+
 function TestTruth:test_piped_repl_fails_on_a_failed_command()
   local _, status = h.sh("cd " .. h.q(self.dir) .. " && echo 'run \"false\"' | " .. h.q(h.joe) .. " repl")
   lu.assertEquals(status, 1)
