@@ -88,6 +88,15 @@ function TestQemuImage:test_initialize_makes_an_overlay_and_a_seed_and_copies_no
   lu.assertEquals(h.sh("sha256sum " .. h.q(self.base)), sum)
 end
 
+-- cloud_init: "no", quoted as YAML users write it, means no seed, as false does.
+function TestQemuImage:test_a_quoted_no_for_cloud_init_makes_no_seed()
+  self:configure("qemu: {guests: {img: {cloud_init: 'no'}}}")
+  local g = assert(qemu.guest("img"))
+  lu.assertEquals(g:initialize(), true)
+  lu.assertNotNil(h.read(g.path .. "/boot.qcow2") and true)
+  lu.assertNil(h.read(g.path .. "/seed.img"))
+end
+
 function TestQemuImage:test_root_gets_the_key_itself()
   self:configure("cijoe: {transport: {imgt: {username: root}}}")
   local g = assert(qemu.guest("img"))

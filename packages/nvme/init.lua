@@ -25,7 +25,8 @@ end
 -- Whether commands on the transport called name go through sudo.
 local function needs_sudo(name)
   local setting = cijoe.getconf("nvme.sudo", "auto")
-  if setting == true or setting == "true" or setting == "yes" then return true end
+  local said = require("cijoe.config").boolean(setting) -- quoted "yes", "off" too
+  if said ~= nil then return said end
   if setting ~= "auto" then return false end
   local user = name ~= "local" and cijoe.getconf("cijoe.transport." .. name .. ".username")
   user = user or os.getenv("USER") or "root"

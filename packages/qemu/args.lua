@@ -25,9 +25,10 @@ local function props(list)
   return table.concat(out, ",")
 end
 
--- YAML gives booleans; environment overrides give strings.
+-- YAML gives booleans; environment overrides and quoted values give strings ("yes",
+-- "On"), read as every boolean of a config is (cijoe.config.boolean).
 local function truthy(v)
-  return v == true or v == "true" or v == "yes" or v == "on" or v == 1
+  return require("cijoe.config").boolean(v) == true or v == 1
 end
 
 -- Append the other arguments to words, as strings.

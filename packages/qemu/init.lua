@@ -192,7 +192,9 @@ function Guest:initialize()
   local ok, err = host.refuse_running(self)
   if ok then ok, err = host.make_folder(self) end
   if ok then ok, err = cloud.make_overlay(self, base, fmt, self.path .. "/boot.qcow2") end
-  if ok and self:get("cloud_init") ~= false then ok, err = cloud.make_seed(self) end
+  if ok and require("cijoe.config").boolean(self:get("cloud_init")) ~= false then -- "no" too
+    ok, err = cloud.make_seed(self)
+  end
   return ok, err
 end
 

@@ -37,7 +37,9 @@ local function image_disks(g, c)
     if not ok then return nil, msg end
   end
   c.boot_img, c.boot_img_format = overlay, "qcow2"
-  if g:get("cloud_init") ~= false then c.seed = g.path .. "/seed.img" end
+  if require("cijoe.config").boolean(g:get("cloud_init")) ~= false then -- "no" too
+    c.seed = g.path .. "/seed.img"
+  end
   return true
 end
 
