@@ -129,7 +129,8 @@ local function each_child(fn, dir, target)
     message = not ok and tostring(err) or type(msg) == "string" and msg or nil,
     could_not_run = unrun and require("cijoe.verdict").describe(unrun) or nil,
     unrun = unrun and { cmd = unrun.cmd, transport = unrun.transport, error = unrun.error,
-      copy = unrun.copy, output_fpath = unrun.output_fpath } or nil }
+      err = unrun.err, lost = unrun.lost, copy = unrun.copy,
+      output_fpath = unrun.output_fpath } or nil }
   local dir_made, derr = r:step_path()
   local written, werr = dir_made and yaml.write(dir_made .. "/each.result", result)
   if not written then io.stderr:write("joe: ", tostring(werr or derr), "\n") return 1 end
