@@ -97,6 +97,18 @@ function TestQemuImage:test_a_quoted_no_for_cloud_init_makes_no_seed()
   lu.assertNil(h.read(g.path .. "/seed.img"))
 end
 
+-- Any other word is refused before anything is made: it was taken as a mapping, and the
+-- seed made with none of what the user meant.
+function TestQemuImage:test_a_cloud_init_that_is_no_mapping_or_boolean_is_refused()
+  self:configure("qemu: {guests: {img: {cloud_init: maybe}}}")
+  local g = assert(qemu.guest("img"))
+  local ok, msg = g:initialize()
+  lu.assertNil(ok)
+  lu.assertEquals(msg, "guest 'img': cloud_init is 'maybe': it must be a mapping (hostname," ..
+    " user_data), true or false")
+  lu.assertNil(h.read(g.path .. "/boot.qcow2"))
+end
+
 function TestQemuImage:test_root_gets_the_key_itself()
   self:configure("cijoe: {transport: {imgt: {username: root}}}")
   local g = assert(qemu.guest("img"))

@@ -204,6 +204,18 @@ local function put_file(g, text, name)
   return true
 end
 
+--- Whether guest g gets a cloud-init seed: its `cloud_init` absent, a mapping or a YAML
+--- 1.1 true ("yes", "on") is true; false ("no", "off", quoted or not) is false; anything
+--- else is nil and a message, before anything is made (it was taken as a mapping).
+function cloud.wanted(g)
+  local value = g:get("cloud_init")
+  if value == nil or type(value) == "table" then return true end
+  local b = require("cijoe.config").boolean(value)
+  if b ~= nil then return b end
+  return fail(g, "cloud_init is '" .. tostring(value) .. "': it must be a mapping (hostname,"
+    .. " user_data), true or false")
+end
+
 --- Make guest g's NoCloud seed (seed.img, a cidata volume) in its folder from user-data
 --- and meta-data, which are kept in the step's artifacts too. Returns true, or nil and a
 --- message (a missing seed tool says which package to install).

@@ -189,12 +189,12 @@ function Guest:initialize()
   local base = cloud.base_path(self)
   local fmt, ferr = cloud.check_base(self, base)
   if not fmt then return nil, ferr end
+  local seed, why = cloud.wanted(self)
+  if seed == nil then return nil, why end
   local ok, err = host.refuse_running(self)
   if ok then ok, err = host.make_folder(self) end
   if ok then ok, err = cloud.make_overlay(self, base, fmt, self.path .. "/boot.qcow2") end
-  if ok and require("cijoe.config").boolean(self:get("cloud_init")) ~= false then -- "no" too
-    ok, err = cloud.make_seed(self)
-  end
+  if ok and seed then ok, err = cloud.make_seed(self) end
   return ok, err
 end
 

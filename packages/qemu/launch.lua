@@ -37,9 +37,9 @@ local function image_disks(g, c)
     if not ok then return nil, msg end
   end
   c.boot_img, c.boot_img_format = overlay, "qcow2"
-  if require("cijoe.config").boolean(g:get("cloud_init")) ~= false then -- "no" too
-    c.seed = g.path .. "/seed.img"
-  end
+  local seed, msg = cloud.wanted(g)
+  if seed == nil then return nil, msg end
+  if seed then c.seed = g.path .. "/seed.img" end
   return true
 end
 
