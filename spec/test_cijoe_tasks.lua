@@ -96,6 +96,26 @@ steps:
   os.remove("/tmp/joe-spec-" .. target.port .. ".yaml")
 end
 
+-- CIJOE's transport_name picks the transport to wait for, not the default one: the first
+-- transport (the default) has nothing listening, the second answers.
+function TestCijoeTasks:test_transport_name_waits_for_the_named_transport_not_the_default()
+  local target = sshd.start()
+  h.write(self.dir .. "/c.toml", string.format('[cijoe.transport.dead]\nhostname = "%s"\n' ..
+    'port = %d\nusername = "%s"\n[cijoe.transport.target]\nhostname = "%s"\nport = %d\n' ..
+    'username = "%s"\nkey_filename = "%s/id_ed25519"\nknown_hosts = "%s/known_hosts"\n',
+    target.address, h.free_port(), sshd.user, target.address, target.port, sshd.user,
+    target.dir, target.dir))
+  h.write(self.dir .. "/t.yaml", "steps:\n- name: up\n  uses: core.wait_for_transport\n" ..
+    "  with:\n    transport_name: target\n    timeout: 3\n- name: down\n" ..
+    "  uses: core.wait_for_transport\n  with:\n    transport_name: dead\n    state: down\n" ..
+    "    timeout: 3\n- name: default\n  uses: core.wait_for_transport\n  with:\n" ..
+    "    timeout: 2\n")
+  local status, out, err = h.joe_in(self.dir, "-c c.toml t.yaml")
+  lu.assertEquals(status, 1, out .. err)
+  lu.assertStrMatches(out, ".*up +passed.*down +passed.*default +failed.*")
+  lu.assertStrContains(out .. err, "transport dead is not up after 2 s")
+end
+
 function TestCijoeTasks:test_a_key_the_config_lacks_fails_its_step_and_runs_nothing()
   h.write(self.dir .. "/t.yaml", "steps:\n- name: a\n  run: |\n    echo one\n" ..
     "    echo {{ config.nosuch.key }}\n- name: b\n  uses: core.cmdrunner\n  with:\n" ..

@@ -90,8 +90,8 @@ function TestMetricsGuest:test_logs_and_status_from_the_guest_become_series()
   lu.assertEquals(h.read(run .. "/003_left/cmd_01.output"), "0\n") -- nothing left in the guest
   lu.assertEquals(h.sh("ls " .. h.q(run .. "/002_logged/artifacts")),
     "fio-lg.json\nfio-lg_bw.1.log\nfio-lg_iops.1.log\n")
-  status, out = h.joe_in(self.dir, "extract")
-  lu.assertEquals(status, 0, out)
+  status, out, err = h.joe_in(self.dir, "extract")
+  lu.assertEquals(status, 0, out .. err)
   local series = h.yaml(run .. "/002_logged/series.yml").series
   local kinds = {}
   for _, s in ipairs(series) do
