@@ -149,7 +149,8 @@ function test_fine() lu.assertEquals(1, 1) end]])
     "unknown transport 'nowhere'\n")
   lu.assertStrContains(out, "Ran 2 tests in ")
   lu.assertStrContains(out, " 1 success, 1 failure\n")
-  lu.assertStrMatches(out, ".*\n1 passed, 1 failed, 0 skipped\n$")
+  lu.assertStrMatches(out, ".*\nFAILED test_ignores: could not run `true` on nowhere: " ..
+    "unknown transport 'nowhere'\n1 passed, 1 failed, 0 skipped\n$") -- pytest's short summary
   h.write(self.dir .. "/packages/mine/worklets/ignore.lua", [[
 --- Run a command and ignore what became of it.
 return function(args, cijoe) cijoe.run("true", { transport = "nowhere" }) end]])

@@ -154,6 +154,17 @@ local function test_list(opts, files, fx)
   return list
 end
 
+-- One line per failed test, as pytest's short summary: its name and the first line of
+-- why, so that the tail of a long CI log (often all one sees of it) names every failure.
+local function short_summary(results)
+  for _, t in ipairs(results) do
+    if t.status ~= "passed" and t.status ~= "skipped" then
+      local why = tostring(t.message or t.status):match("^[^\n]*"):sub(1, 160)
+      print(string.format("FAILED %s: %s", tostring(t.name), why))
+    end
+  end
+end
+
 -- Run the tests of files with LuaUnit; prints "N passed, N failed, N skipped" last and
 -- returns nonzero when any failed.
 local function run(opts, files, name)
@@ -173,6 +184,7 @@ local function run(opts, files, name)
   local failed = counts.failed + counts.error
   assert(yaml.write(r.dir .. "/tests.yaml", results))
   r:finish(proc.signal() and "interrupted" or failed > 0 and "failed" or "passed")
+  short_summary(results)
   print(string.format("%d passed, %d failed, %d skipped", counts.passed, failed, counts.skipped))
   return proc.signal() and 128 + proc.signal() or failed > 0 and 1 or 0
 end
