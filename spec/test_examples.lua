@@ -7,6 +7,7 @@ local lu = require("luaunit")
 local h = require("helper")
 local sshd = require("sshd")
 local fixture = require("qemu_fixture")
+local metrics_fixture = require("metrics_fixture")
 local packages = require("cijoe.packages")
 
 local EXAMPLES = h.root .. "/examples"
@@ -116,6 +117,38 @@ function TestExamples:test_nvme_fio_sweep_with_requirements()
   lu.assertEquals(h.yaml(step_dir(run, "randread_4k") .. "/analysis.yml").status, "pass")
   lu.assertStrContains(h.read(step_dir(run, "requirements") .. "/cmd_02.output"),
     "5 passed, 0 failed")
+  self:sweep_against(config, run)
+end
+
+-- The sweep again with the first run as its baseline, as the README says: the comparison
+-- is made and passes (a threshold TCG's noise stays under: IOPS cannot fall 400%, latency
+-- does not grow fivefold); then that run against a baseline ten times faster fails.
+function TestExamples:sweep_against(config, base)
+  local run = self.dir .. "/run2"
+  h.write(self.dir .. "/against.yaml", "sweep: {baseline: " .. base .. ", threshold: 400%}\n")
+  local status, out, err = self:joe("nvme-fio-sweep", config .. " -c " .. self.dir ..
+    "/against.yaml -o " .. run .. " sweep.workflow")
+  lu.assertEquals(status, 0, out .. err)
+  local c = h.yaml(run .. "/compare.yml")
+  lu.assertEquals({ c.status, c.regressions, c.base }, { "pass", 0, base })
+  lu.assertTrue(c.compared >= 4, "compared " .. tostring(c.compared))
+  lu.assertStrContains(h.read(step_dir(run, "requirements") .. "/cmd_02.output"),
+    " compared, 0 regressions, ")
+  local faster = self.dir .. "/faster"
+  h.sh("cp -r " .. h.q(base) .. " " .. h.q(faster))
+  for _, s in ipairs({ "randread_4k", "randread_1M" }) do
+    metrics_fixture.change_metrics(faster, step_dir(faster, s):match("[^/]+$"), function(doc)
+      for _, job in ipairs(doc.jobs) do
+        job.read.clat_p99, job.read.iops = job.read.clat_p99 / 10, job.read.iops * 10
+      end
+    end)
+  end
+  local against_faster
+  status, against_faster = h.joe_in(self.dir, "analyse " .. run .. " -r " .. EXAMPLES ..
+    "/nvme-fio-sweep/requirements.yml --baseline " .. faster .. " -t 400%")
+  lu.assertEquals(status, 1, against_faster)
+  lu.assertStrMatches(against_faster, ".*\nrandread_4k +randread_4k +read +clat_p99 .* regression\n.*")
+  lu.assertEquals(h.yaml(run .. "/compare.yml").status, "fail")
 end
 
 function TestExamples:test_kernel_module_built_here_loaded_in_the_guest()
