@@ -379,3 +379,34 @@ function TestQemuHostOverSsh:test_img_create_and_a_guest_through_an_ssh_host()
   lu.assertEquals(fixture.processes(g.pidfile), "")
   lu.assertStrContains(h.read(g.console), "joe-guest: ready")
 end
+
+-- An image guest whose qemu host is reached over SSH: its overlay over a base image on
+-- that host, and its seed, are made there (by the host's user, with its qemu-img and
+-- seed tool), then it boots from them and answers.
+function TestQemuHostOverSsh:test_an_image_guest_is_made_and_booted_on_the_ssh_host()
+  local base = self.dir .. "/base.qcow2"
+  h.sh("qemu-img create -q -f qcow2 " .. h.q(base) .. " 256M && chown joetest " .. h.q(base))
+  cijoe.config = fixture.config({ fixture.override(self.dir), self.server:config({ "lab" }),
+    string.format("qemu: {host_transport: lab, guests: {default: {path: ~/%s/default, " ..
+      "kernel: %s/vmlinuz, initrd: %s/initrd.img, disks: [], image: %s}}}\n", self.home_dir,
+      self.dir, self.dir, base) })
+  local g = assert(qemu.guest("default"))
+  self.guest = g
+  lu.assertEquals(g:start(), true) -- no overlay yet: initialized first, on the SSH host
+  for _, file in ipairs({ "boot.qcow2", "seed.img" }) do
+    lu.assertEquals(owner(g.path .. "/" .. file), "joetest", file)
+  end
+  local overlay = h.sh("qemu-img info -U " .. h.q(g.path .. "/boot.qcow2"))
+  lu.assertStrContains(overlay, "backing file: " .. base .. "\n")
+  lu.assertEquals(h.sh("blkid -o value -s LABEL " .. h.q(g.path .. "/seed.img")), "cidata\n")
+  local cmd = fixture.processes(g.pidfile)
+  lu.assertStrContains(cmd, "-drive file=" .. g.path .. "/boot.qcow2,format=qcow2,if=virtio " ..
+    "-drive file=" .. g.path .. "/seed.img,format=raw,if=virtio,readonly=on")
+  lu.assertEquals(g:wait_up(60), true)
+  local err, st = cijoe.run("cat /sys/block/vd*/size")
+  lu.assertEquals(err, 0)
+  lu.assertStrContains(st:output(), "524288\n") -- the overlay's 256 MiB, in sectors
+  lu.assertEquals(g:poweroff(), true)
+  lu.assertEquals(g:wait_down(30), true)
+  lu.assertEquals(fixture.processes(g.pidfile), "")
+end
