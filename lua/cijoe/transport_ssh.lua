@@ -50,27 +50,27 @@ local STOP = [[kill -$s -$p 2>/dev/null || { c=; for d in /proc/[0-9]*; do ]] ..
   [[kill -$s $p $c; } 2>/dev/null; (sleep 2; kill -KILL -$p || kill -KILL $p $c) ]] ..
   [[</dev/null >/dev/null 2>&1 &]]
 
--- The command as the remote shell gets it: with secrets, first the exports that hold
--- them, read from stdin (so no command line shows them); its pid after the pid marker;
+-- The command as the remote shell gets it: with env, first the exports that hold its
+-- values, read from stdin (so no command line on the target shows them, secret or not:
+-- every user there sees command lines in ps); its pid after the pid marker;
 -- the command through eval (with no access to the shell's copies of stdout and stderr on
 -- fds 8 and 9); then the end marker with its status on each of those: once both came,
 -- all the command printed came too (sshd reads the two pipes apart). The markers are
 -- unique to this command, so they are found wherever they come, after any login output.
 -- Returns the command and its input.
 local function wrap(cmd, opts, markers)
-  local plain, hidden = {}, {}
-  for _, pair in ipairs(opts.env or {}) do
-    local export = "export " .. pair[1] .. "=" .. transport.quote(pair[2]) .. "\n"
-    if pair[3] then hidden[#hidden + 1] = export else plain[#plain + 1] = pair end
+  local exports = {}
+  for i, pair in ipairs(opts.env or {}) do
+    exports[i] = "export " .. pair[1] .. "=" .. transport.quote(pair[2]) .. "\n"
   end
   local function say(marker, value) -- the marker's \30 in printf's octal
     return "printf '\\036" .. marker:sub(2) .. "%d\\n' " .. value
   end
-  local first = #hidden > 0 and 'eval "$(cat)" && ' or ""
+  local first = #exports > 0 and 'eval "$(cat)" && ' or ""
   local mark = say(markers.ending, "$s")
   return "exec 8>&1 9>&2; " .. first .. say(markers.pid, "$$") .. " && eval " ..
-    transport.quote(transport.prefixed(cmd, opts.cwd, plain)) .. " 8>&- 9>&-; s=$?; " ..
-    mark .. " >&8; " .. mark .. " >&9", table.concat(hidden)
+    transport.quote(transport.prefixed(cmd, opts.cwd)) .. " 8>&- 9>&-; s=$?; " ..
+    mark .. " >&8; " .. mark .. " >&9", table.concat(exports)
 end
 
 -- The pid and end markers of a command: \30, a word and a random token.
