@@ -73,7 +73,8 @@ SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sa
 ASAN_OBJS := $(SRCS:src/%.c=build-asan/%.o) build-asan/embedded.o
 SAN_LOG   := $(CURDIR)/build-asan/reports/san
 SAN_ENV   := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(SAN_LOG) \
-             UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(SAN_LOG)
+             UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(SAN_LOG) \
+             JOE_SPEC_SANITIZED=1
 
 asan: build-asan/joe
 
