@@ -75,6 +75,15 @@ function TestSsh:test_env_cwd_and_hostile_values()
   lu.assertEquals(status, 0)
   lu.assertEquals(self:log(1), string.format("/tmp\nx'; touch %s; '$(touch %s)|2|", flag, flag))
   lu.assertNil(h.read(flag))
+  -- values with line breaks (read whole, not line by line), a backslash at a line's end
+  -- and a value that looks like the loop's own variable
+  status = self:script([[
+    cijoe.run('printf "%s|" "$A" "$B" "$C" "${joe_l-unset}"', { env = { A = "one\ntwo\r\n",
+      B = "back\\", C = "$joe_l" } })
+    cijoe.run('printf "%s|" "$B" "${joe_l-unset}"', { env = { B = "end\\" } })]])
+  lu.assertEquals(status, 0)
+  lu.assertEquals(self:log(1), "one\ntwo\r\n|back\\|$joe_l|unset|")
+  lu.assertEquals(self:log(2), "end\\|unset|")
 end
 
 function TestSsh:test_wrong_password_names_host()

@@ -50,6 +50,11 @@ local STOP = [[kill -$s -$p 2>/dev/null || { c=; for d in /proc/[0-9]*; do ]] ..
   [[kill -$s $p $c; } 2>/dev/null; (sleep 2; kill -KILL -$p || kill -KILL $p $c) ]] ..
   [[</dev/null >/dev/null 2>&1 &]]
 
+-- The exports read from stdin, one per line, by the shell's own read and eval: `cat` would
+-- be a process more for every command (a run's cijoe.run.env gives every command env).
+-- A value with a line break in it is read whole with cat instead.
+local READ_EXPORTS = 'while IFS= read -r joe_l; do eval "$joe_l"; done; unset joe_l; '
+
 -- The command as the remote shell gets it: with env, first the exports that hold its
 -- values, read from stdin (so no command line on the target shows them, secret or not:
 -- every user there sees command lines in ps); its pid after the pid marker;
@@ -59,14 +64,15 @@ local STOP = [[kill -$s -$p 2>/dev/null || { c=; for d in /proc/[0-9]*; do ]] ..
 -- unique to this command, so they are found wherever they come, after any login output.
 -- Returns the command and its input.
 local function wrap(cmd, opts, markers)
-  local exports = {}
+  local exports, multiline = {}, false
   for i, pair in ipairs(opts.env or {}) do
     exports[i] = "export " .. pair[1] .. "=" .. transport.quote(pair[2]) .. "\n"
+    multiline = multiline or pair[2]:find("[\r\n]") ~= nil
   end
   local function say(marker, value) -- the marker's \30 in printf's octal
     return "printf '\\036" .. marker:sub(2) .. "%d\\n' " .. value
   end
-  local first = #exports > 0 and 'eval "$(cat)" && ' or ""
+  local first = #exports == 0 and "" or multiline and 'eval "$(cat)" && ' or READ_EXPORTS
   local mark = say(markers.ending, "$s")
   return "exec 8>&1 9>&2; " .. first .. say(markers.pid, "$$") .. " && eval " ..
     transport.quote(transport.prefixed(cmd, opts.cwd)) .. " 8>&- 9>&-; s=$?; " ..
