@@ -83,6 +83,30 @@ function TestReport:test_html_shows_steps_commands_tests_artifacts_config()
   has(html, "    fail_fast: false")
 end
 
+-- A wait's probes are what a wait is made of: a transport that does not answer yet is no
+-- failure, so its probes are shown as probes (dashed, "probe"), not as red commands in a
+-- green step, and junit has no failure for them; the step passes or fails by the wait.
+function TestReport:test_a_wait_steps_probes_are_no_failures()
+  h.write(self.dir .. "/c.yaml", string.format("cijoe: {transport: {dead: {hostname: 127.0.0.1," ..
+    " port: %d, username: nobody, connect_timeout: 1}}}\n", h.free_port()))
+  h.write(self.dir .. "/w.lua", 'step{name = "gone", uses = "core.wait_for_transport", ' ..
+    'with = {transport = "dead", state = "down", timeout = 5}}\n' ..
+    'step{name = "up", uses = "core.wait_for_transport", with = {transport = "dead", timeout = 2}}\n')
+  local status = h.joe_in(self.dir, "-q -c c.yaml -o run w.lua")
+  lu.assertEquals(status, 1)
+  local html = h.read(self.dir .. "/run/report.html")
+  has(html, '<details class="step passed" id="step-1">')
+  has(html, '<details class="step failed" id="step-2" open>')
+  local gone = html:match('id="step%-1">(.-)id="step%-2"') or ""
+  has(gone, '<details class="cmd probe"')
+  lu.assertNil(gone:find('class="cmd failed"', 1, true), "a probe of the passed wait shows as failed")
+  has(html, "transport dead is not up after 2 s")
+  local junit = h.read(self.dir .. "/run/junit.xml")
+  local case = junit:match('<testcase [^>]*name="gone".-</testcase>')
+  lu.assertNotNil(case, junit)
+  lu.assertNil(case:find("<failure", 1, true), case)
+end
+
 function TestReport:test_html_is_self_contained()
   local _, _, run = self:run_workflow()
   local html = h.read(run .. "/report.html")
