@@ -51,6 +51,10 @@ function TestCli:test_runtime_error_has_traceback()
   local state = h.yaml(h.latest(self.dir) .. "/workflow.state")
   lu.assertEquals(state.status, "failed")
   lu.assertStrContains(h.read(h.latest(self.dir) .. "/001_boom/step.log"), "boom.lua:2: kaboom")
+  lu.assertNotStrContains(err, "lua/cijoe/") -- joe's own frames only with -v
+  local _, _, verbose = h.joe_in(self.dir, "-v boom.lua")
+  lu.assertStrContains(verbose, "boom.lua:2: kaboom")
+  lu.assertStrContains(verbose, "lua/cijoe/runner.lua:")
 end
 
 function TestCli:test_runs_never_overwrite_and_latest_moves()
