@@ -72,6 +72,7 @@ step("times_out", function() return cijoe.run("echo slow; sleep 30", { timeout =
 step("unreachable", function() local err = cijoe.run("true", { transport = "nowhere" }) if err ~= 0 then return err end end)
 step("errs", function() local t = nil; return t.field end)
 step("skips", function() return "skip", "no disk here" end)
+step("floods", function() return cijoe.run("seq -w 100000") end)
 ]=]
 
 function TestTruth:test_junit_read_by_a_real_consumer()
@@ -90,10 +91,14 @@ for suite in JUnitXml.fromfile(sys.argv[1]):
         print(c.classname, c.name, float(c.time) >= 0, "|".join(kinds))
         if "last lines" in text: print("  text:", text.splitlines()[-1])
         if c.system_out: print("  out:", c.system_out.splitlines()[-1])
+        if c.name == "floods":
+            lines = c.system_out.splitlines()
+            print("  capped:", len(c.system_out.encode()) <= 64 * 1024 + 200, lines[1],
+                  lines[2] == "%06d" % (100001 - (len(lines) - 2)))
 ]]) .. " " .. h.q(h.latest(self.dir) .. "/junit.xml"))
   lu.assertEquals(status, 0, out)
   lu.assertEquals(out, table.concat({
-    "suite wf 6 2 2 1 True True True",
+    "suite wf 7 2 2 1 True True True",
     "wf passes True ",
     "  out: bad \239\191\189 utf8, nul \239\191\189, esc \239\191\189[31m, ]]>",
     "wf fails True Failure[command]: `echo one; echo two; exit 3` on local: exit status 3",
@@ -106,7 +111,10 @@ for suite in JUnitXml.fromfile(sys.argv[1]):
     "  text:   | joe: could not run the command: unknown transport 'nowhere'",
     "  out: joe: could not run the command: unknown transport 'nowhere'",
     "wf errs True Error[error]: wf.lua:5: attempt to index a nil value (local 't')",
-    "wf skips True Skipped[skipped]: no disk here", "" }, "\n"))
+    "wf skips True Skipped[skipped]: no disk here",
+    "wf floods True ",
+    "  out: 100000", -- the end of the output, whole lines of it, and a note of the rest
+    "  capped: True [634466 bytes before this are in 007_floods/cmd_01.output] True", "" }, "\n"))
 end
 
 -- A put or get that failed fails its step even when the step ignores its nil (what it
