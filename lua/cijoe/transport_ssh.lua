@@ -67,7 +67,7 @@ local function wrap(cmd, opts, markers)
   local exports, multiline = {}, false
   for i, pair in ipairs(opts.env or {}) do
     exports[i] = "export " .. pair[1] .. "=" .. transport.quote(pair[2]) .. "\n"
-    multiline = multiline or pair[2]:find("[\r\n]") ~= nil
+    multiline = multiline or tostring(pair[2]):find("[\r\n]") ~= nil
   end
   local function say(marker, value) -- the marker's \30 in printf's octal
     return "printf '\\036" .. marker:sub(2) .. "%d\\n' " .. value
