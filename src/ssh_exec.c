@@ -230,6 +230,8 @@ static LIBSSH2_CHANNEL *start_command(struct session *s, const char *cmd, double
      request is a busy machine (a TCG guest under load took over 5 s), not a dead one. */
   joe_ssh_allow(s, (seconds > EXEC_REPLY_S ? seconds : EXEC_REPLY_S) * 1000);
   if (ch && libssh2_channel_exec(ch, cmd) != 0) {
+    /* a refusal is an answer: the server ran nothing */
+    *sent = libssh2_session_last_errno(s->ssh) != LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED;
     libssh2_channel_free(ch);
     ch = NULL;
   }
