@@ -100,8 +100,7 @@ function T:run(cmd, opts)
       monitor = opts.monitor, start_timeout = self.conf.connect_timeout,
       pid_marker = markers.pid, end_marker = markers.ending, stop = STOP, input = input })
     if status then return transport.result(status, why, extra) end
-    -- it started, or may have ("sent": never sent twice): never "did not run"
-    if (extra == "run" or extra == "sent") and why ~= "interrupted" then
+    if extra == "run" and why ~= "interrupted" then -- it started: never "did not run"
       local result = transport.result(LOST)
       result.lost = "transport " .. self.name .. ": " .. why
       return result
