@@ -16,9 +16,9 @@ TestNvmeGuest = {}
 
 function TestNvmeGuest:setUp()
   local class = TestNvmeGuest
+  self.saved = cijoe.config -- first: tearDown runs after a skip too, and puts it back
   local files, why = fixture.files()
   if not files then lu.skip(why) end
-  self.saved = cijoe.config
   if not class.dir then
     class.dir = h.tmpdir()
     class.over = fixture.override(class.dir)

@@ -49,9 +49,9 @@ end
 
 function TestQemuCloud:setUp()
   local class = TestQemuCloud
+  self.saved = cijoe.config -- first: tearDown runs after a skip too, and puts it back
   local image, why = fixture.debian_image()
   if not image then lu.skip(why) end
-  self.saved = cijoe.config
   if not class.dir then
     local over
     class.dir, over = make_folder(image)
