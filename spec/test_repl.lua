@@ -120,6 +120,25 @@ function TestRepl:test_sigterm_at_the_prompt_exits_143_and_spares_the_shell()
   self:expect("exit=143")
 end
 
+-- A closed terminal (the tmux server killed, which hangs up its ptys) ends the session as a
+-- shell ends on a hangup: joe goes at once, and its journal says the session failed. joe
+-- is the pane's own process (exec), so no shell's exit orphans its process group (see
+-- Pane:kill).
+function TestRepl:test_hangup_ends_the_session_and_records_it()
+  self.pane:run(string.format("cd %s && JOE_HISTORY=%s exec %s repl", h.q(self.dir),
+    h.q(self.dir .. "/history"), h.q(h.joe)))
+  self:expect("]>")
+  local joe = self.pane:shell_pid()
+  h.sh(self.pane.cmd .. " kill-server")
+  local deadline = now() + 10
+  while h.sh("kill -0 " .. joe .. " 2>/dev/null && echo alive || true") ~= "" do
+    lu.assertTrue(now() < deadline, "joe repl " .. joe .. " still runs 10 s after the hangup")
+    h.sh("sleep 0.05")
+  end
+  local journal = h.read(h.latest(self.dir) .. "/journal.yml")
+  lu.assertStrContains(journal, '"ev": "finish", "status": "failed"')
+end
+
 function TestRepl:test_prompt_names_transport_and_commands()
   h.write(self.dir .. "/t.config", "cijoe:\n  transport:\n    target:\n      hostname: 127.0.0.1\n" ..
     "      password: hunter2\n")

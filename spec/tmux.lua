@@ -23,8 +23,19 @@ function Pane:run(script, width, height)
   self.started = true
 end
 
---- The server goes, and its socket file, which tmux leaves behind.
+--- What still runs under the panes' shells gets SIGTERM, and the server goes when it has
+--- ended (5 s at most), with its socket file, which tmux leaves behind. Not the hangup of
+--- kill-server alone: it also ends the shell, whose exit orphans the process group, and
+--- the kernel then sends SIGCONT to its members; a joe built with ASan, stopped at exit by
+--- the leak checker's tracer, is woken by it, and the tracer and joe wait for each other
+--- for ever, spinning (two such starved the guests of the tests after them).
 function Pane:kill()
+  local children = h.sh(self.cmd .. " list-panes -a -F '#{pane_pid}' 2>/dev/null | " ..
+    "xargs -r -n1 pgrep -P || true"):gsub("%s+", " ")
+  if children:find("%d") then
+    h.sh("kill -TERM" .. children .. " 2>/dev/null; i=0; for p in" .. children .. "; do " ..
+      "while kill -0 $p 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done; done")
+  end
   h.sh(self.cmd .. ' kill-server; rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/' .. self.socket .. '"')
 end
 
