@@ -86,6 +86,30 @@ function TestSsh:test_env_cwd_and_hostile_values()
   lu.assertEquals(self:log(2), "end\\|unset|")
 end
 
+-- The wrapper runs the command only once the whole input came, its go line last: joe sends
+-- the input once the server confirmed the exec, so a channel given up before that (and
+-- the command sent again on a new session) ends the input early, and nothing runs twice.
+-- Through a real sh with the input cut in the go line, then whole; with no env, one value
+-- and one with a line break (read by cat).
+function TestSsh:test_a_command_runs_only_once_its_whole_input_came()
+  local wrap = require("cijoe.transport_ssh")._wrap
+  local markers = { pid = "\30joe-pid:t:", ending = "\30joe-end:t:" }
+  local ran = self.dir .. "/ran"
+  for _, env in ipairs({ {}, { { "A", "x y" } }, { { "A", "two\nlines" } } }) do
+    local cmd, input = wrap('echo "ran $A" >> ' .. h.q(ran), { env = env }, markers)
+    h.write(self.dir .. "/cut", input:sub(1, #input - 3))
+    h.write(self.dir .. "/whole", input)
+    local out, status = h.sh("sh -c " .. h.q(cmd) .. " < " .. h.q(self.dir .. "/cut"))
+    lu.assertEquals({ out, status, h.sh("cat " .. h.q(ran) .. " 2>&1 || true"):match("No such") },
+      { "", 125, "No such" })
+    out, status = h.sh("sh -c " .. h.q(cmd) .. " < " .. h.q(self.dir .. "/whole"))
+    lu.assertEquals(status, 0)
+    lu.assertStrContains(out, "\30joe-end:t:0\n")
+    lu.assertEquals(h.read(ran), "ran " .. (env[1] and env[1][2] or "") .. "\n")
+    os.remove(ran)
+  end
+end
+
 function TestSsh:test_wrong_password_names_host()
   h.write(self.dir .. "/pw.yaml", self.server:config(nil, { key_filename = false, password = "wrong" }))
   local status, out = self:script([[print(cijoe.run("true"))]], "pw.yaml")

@@ -35,18 +35,12 @@ function transport.quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
---- The command as a shell runs it with cwd entered and the env pairs ({name, value})
---- exported first, then the command itself through eval, so that nothing of it runs
---- when cd fails (its status is then the shell's 2 and its message).
-function transport.prefixed(cmd, cwd, env)
-  local q, parts = transport.quote, {}
-  if cwd then parts[1] = "cd -- " .. q(cwd) end
-  for _, pair in ipairs(env or {}) do
-    parts[#parts + 1] = "export " .. pair[1] .. "=" .. q(pair[2])
-  end
-  if #parts == 0 then return cmd end
-  parts[#parts + 1] = "eval " .. q(cmd)
-  return table.concat(parts, " && ")
+--- The command as a shell runs it in cwd (when given): through eval after the cd, so that
+--- nothing of it runs when cd fails (its status is then the shell's 2 and its message).
+--- The env goes apart: locally into the shell's environment, over SSH through stdin.
+function transport.prefixed(cmd, cwd)
+  if not cwd then return cmd end
+  return "cd -- " .. transport.quote(cwd) .. " && eval " .. transport.quote(cmd)
 end
 
 local openers, looked_for = {}, {} -- hooks; the <section>.transport modules looked for

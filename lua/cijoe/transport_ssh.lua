@@ -50,18 +50,26 @@ local STOP = [[kill -$s -$p 2>/dev/null || { c=; for d in /proc/[0-9]*; do ]] ..
   [[kill -$s $p $c; } 2>/dev/null; (sleep 2; kill -KILL -$p || kill -KILL $p $c) ]] ..
   [[</dev/null >/dev/null 2>&1 &]]
 
--- The exports read from stdin, one per line, by the shell's own read and eval: `cat` would
--- be a process more for every command (a run's cijoe.run.env gives every command env).
--- A value with a line break in it is read whole with cat instead.
+-- What the wrapper reads from stdin first: the exports, one per line, by the shell's own
+-- read and eval (`cat` would be a process more for every command: a run's cijoe.run.env
+-- gives every command env), and last the go line. A value with a line break in it is read
+-- whole with cat instead, and evaluated only when it ends in the go line. The command
+-- runs only once the go line came whole: joe sends the input when the server has
+-- confirmed the exec, and a channel that closes before (joe gave up waiting for that
+-- answer, and sends the command again on a new session) gives the wrapper an end of
+-- input without it, so it exits without running anything.
+local GO = "joe_go=1\n"
 local READ_EXPORTS = 'while IFS= read -r joe_l; do eval "$joe_l"; done; unset joe_l; '
+local READ_WHOLE = 'joe_l=$(cat); case $joe_l in *joe_go=1) eval "$joe_l";; esac; unset joe_l; '
+local GATE = '[ "$joe_go" = 1 ] || exit 125; unset joe_go; '
 
--- The command as the remote shell gets it: with env, first the exports that hold its
--- values, read from stdin (so no command line on the target shows them, secret or not:
--- every user there sees command lines in ps); its pid after the pid marker;
--- the command through eval (with no access to the shell's copies of stdout and stderr on
--- fds 8 and 9); then the end marker with its status on each of those: once both came,
--- all the command printed came too (sshd reads the two pipes apart). The markers are
--- unique to this command, so they are found wherever they come, after any login output.
+-- The command as the remote shell gets it: first the exports of env and the go line, read
+-- from stdin (so no command line on the target shows the values, secret or not: every
+-- user there sees command lines in ps); its pid after the pid marker; the command through
+-- eval (with no access to the shell's copies of stdout and stderr on fds 8 and 9); then
+-- the end marker with its status on each of those: once both came, all the command
+-- printed came too (sshd reads the two pipes apart). The markers are unique to this
+-- command, so they are found wherever they come, after any login output.
 -- Returns the command and its input.
 local function wrap(cmd, opts, markers)
   local exports, multiline = {}, false
@@ -69,15 +77,17 @@ local function wrap(cmd, opts, markers)
     exports[i] = "export " .. pair[1] .. "=" .. transport.quote(pair[2]) .. "\n"
     multiline = multiline or tostring(pair[2]):find("[\r\n]") ~= nil
   end
+  exports[#exports + 1] = GO
   local function say(marker, value) -- the marker's \30 in printf's octal
     return "printf '\\036" .. marker:sub(2) .. "%d\\n' " .. value
   end
-  local first = #exports == 0 and "" or multiline and 'eval "$(cat)" && ' or READ_EXPORTS
+  local first = "joe_go=; " .. (multiline and READ_WHOLE or READ_EXPORTS) .. GATE
   local mark = say(markers.ending, "$s")
   return "exec 8>&1 9>&2; " .. first .. say(markers.pid, "$$") .. " && eval " ..
     transport.quote(transport.prefixed(cmd, opts.cwd)) .. " 8>&- 9>&-; s=$?; " ..
     mark .. " >&8; " .. mark .. " >&9", table.concat(exports)
 end
+T._wrap = wrap -- for spec/test_ssh.lua: the wrapper through a real sh
 
 -- The pid and end markers of a command: \30, a word and a random token.
 local function markers_of_a_command()
