@@ -143,6 +143,18 @@ function TestTruth:test_a_failed_copy_fails_its_step()
   lu.assertEquals(h.read(h.latest(self.dir) .. "/004_good_copies/artifacts/back.lua"), IGNORED_COPIES)
 end
 
+-- The short summary's line says what failed when an assertion's message is a command's
+-- whole output (a run's step table first): where, then LuaUnit's own words.
+function TestTruth:test_short_summary_names_the_assertion_not_the_output()
+  h.write(self.dir .. "/test_y.lua", [[
+local lu = require("luaunit")
+function test_output() lu.assertEquals(1, 0, "step  name  status\n1  wf  failed\n") end]])
+  local status, out = h.joe_in(self.dir, "test test_y.lua")
+  lu.assertEquals(status, 1, out)
+  lu.assertStrContains(out, "\nFAILED test_output: test_y.lua:2: expected: 0, actual: 1\n" ..
+    "0 passed, 1 failed, 0 skipped\n")
+end
+
 -- A command that could not run, ignored by the code around it, in each kind of step
 -- that is not a plain workflow step: a `joe test` test (LuaUnit's own lines agree), a
 -- package's worklet and a CIJOE task's step.

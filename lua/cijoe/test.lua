@@ -154,12 +154,30 @@ local function test_list(opts, files, fx)
   return list
 end
 
--- One line per failed test, as pytest's short summary: its name and the first line of
--- why, so that the tail of a long CI log (often all one sees of it) names every failure.
+-- How LuaUnit's own messages begin: it puts an assertion's extra message (often a
+-- command's whole output, a run's step table first) before them.
+local ASSERTION_WORDS = { "expected", "Expected", "Could not", "Received", "Found",
+  "Values are", "Error message", "Content of", "Table" }
+
+-- What failed, in a line: where, then LuaUnit's own words when it gave any (the last line
+-- that begins as they do), else the message's first line.
+local function what_failed(message)
+  local first = message:match("^[^\n]*")
+  local where, why = first:match("^([^:\n]+:%d+: )") or "", first
+  for line in message:gmatch("[^\n]+") do
+    for _, word in ipairs(ASSERTION_WORDS) do
+      if line:sub(1, #word) == word then why = where .. line end
+    end
+  end
+  return why:sub(1, 160)
+end
+
+-- One line per failed test, as pytest's short summary: its name and what failed, so that
+-- the tail of a long CI log (often all one sees of it) names every failure.
 local function short_summary(results)
   for _, t in ipairs(results) do
     if t.status ~= "passed" and t.status ~= "skipped" then
-      local why = tostring(t.message or t.status):match("^[^\n]*"):sub(1, 160)
+      local why = what_failed(tostring(t.message or t.status))
       print(string.format("FAILED %s: %s", tostring(t.name), why))
     end
   end
