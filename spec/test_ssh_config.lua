@@ -194,6 +194,10 @@ function TestSshConfig:test_keyword_forms_quotes_comments_and_case()
     { "bob", 2345, "forms.example", "yes" })
   lu.assertEquals(r.proxy_command,
     "true forms.example 2345 bob forms forms % # sh sees the comment")
+  -- a list keyword with only a comment sets nothing; the line after it does (the fuzzer's)
+  file = h.write(self.dir .. "/config2", "Host bare\n  UserKnownHostsFile # comment\n" ..
+    "  UserKnownHostsFile /k1\n")
+  lu.assertEquals(same_as_openssh(file, "bare").user_known_hosts_files, { "/k1" })
 end
 
 function TestSshConfig:test_proxy_jump_and_proxy_command()

@@ -55,11 +55,13 @@ function handlers.identityfile(ctx, rest)
 end
 handlers.identityfile2 = handlers.identityfile
 
--- UserKnownHostsFile and GlobalKnownHostsFile: the first active line, all its files.
+-- UserKnownHostsFile and GlobalKnownHostsFile: the first active line, all its files. A
+-- line with none (only a comment) sets nothing, as in OpenSSH: a later line still may.
 local function known_hosts_files(field)
   return function(ctx, rest)
     local files, err = syntax.split(rest)
     if not files then return err end
+    if #files == 0 then return end
     for i, file in ipairs(files) do
       if file == "" then return "empty argument" end
       if file:lower() == "none" and (i > 1 or files[2]) then
