@@ -33,7 +33,7 @@ function Pane:kill()
   local children = h.sh(self.cmd .. " list-panes -a -F '#{pane_pid}' 2>/dev/null | " ..
     "xargs -r -n1 pgrep -P || true"):gsub("%s+", " ")
   if children:find("%d") then
-    h.sh("kill -TERM" .. children .. " 2>/dev/null; i=0; for p in" .. children .. "; do " ..
+    h.sh("kill -TERM " .. children .. " 2>/dev/null; i=0; for p in " .. children .. "; do " ..
       "while kill -0 $p 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done; done")
   end
   h.sh(self.cmd .. ' kill-server; rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/' .. self.socket .. '"')
