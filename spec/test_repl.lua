@@ -12,8 +12,26 @@ function TestRepl:setUp()
   self.pane = tmux.new()
 end
 
+-- The processes whose working directory is dir.
+local function working_in(dir)
+  return h.sh("for d in /proc/[0-9]*; do [ \"$(readlink $d/cwd 2>/dev/null)\" = " .. h.q(dir) ..
+    " ] && echo ${d#/proc/}; done; true"):gsub("%s+", " ")
+end
+
+-- The pane goes, and no joe it started may outlive it (a REPL left spinning once
+-- starved the guests of the tests after it): any such fails the test, and is killed.
 function TestRepl:tearDown()
   self.pane:kill()
+  local deadline, left = now() + 5, working_in(self.dir)
+  while left:find("%d") and now() < deadline do
+    h.sh("sleep 0.05")
+    left = working_in(self.dir)
+  end
+  if left:find("%d") then
+    local ps = h.sh("ps -o pid,stat,pcpu,args -p " .. left:gsub("^ *(.-) *$", "%1"):gsub(" ", ","))
+    h.sh("kill -KILL " .. left)
+    lu.fail("still running after the test's terminal went:\n" .. ps)
+  end
 end
 
 -- Start joe repl in a 200x50 pane (a new window when the session exists). The shell around
