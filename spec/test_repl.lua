@@ -74,7 +74,7 @@ end
 function TestRepl:test_history_recalled_after_restart()
   self:start()
   self:type("40 + 2", "Enter")
-  self:expect("42\n")
+  self:expect("42\njoe[local]>") -- a key typed before the prompt meets a cooked terminal
   self:type("", "C-d")
   self:expect("exit=0")
   self:start()
@@ -91,6 +91,7 @@ function TestRepl:test_tab_completes_fields()
   self:expect("joe[local]> cijoe.run")
   self:type('_local "echo completed"', "Enter")
   self:expect('joe[local]> cijoe.run_local "echo completed"\ncompleted\n0')
+  self:expect("}\njoe[local]>") -- the state printed, and the prompt back
   self:type("cijoe.config.cij", "Tab")
   self:expect("joe[local]> cijoe.config.cijoe")
 end
@@ -274,6 +275,24 @@ function TestRepl:test_ctrl_c_stops_a_remote_command()
   local left = h.sh("pgrep -u joetest -f '[s]leep " .. marker .. "' || true")
   server:kill_all()
   lu.assertEquals(left, "")
+end
+
+-- A REPL idle at its prompt keeps its SSH session alive, as while a command runs: the
+-- server's log shows keepalives between the two commands, and one session served both.
+function TestRepl:test_keepalives_go_out_while_the_prompt_waits()
+  local server = require("sshd").start({ log_level = "DEBUG" })
+  h.write(self.dir .. "/ka.yaml", server:config(nil, { keepalive = 2 }))
+  self:start("-c ka.yaml")
+  self:type('run "echo first $PPID"', "Enter")
+  local first = self:expect("0\njoe[target]>"):match("first (%d+)")
+  h.sh("sleep 4.5")
+  self:type('run "echo second $PPID"', "Enter")
+  self:expect("second " .. first .. "\n0\njoe[target]>") -- the same login shell's child
+  local log = h.read(server.dir .. "/sshd.log")
+  server:kill_all()
+  local between = log:match("request exec.-request exec") or ""
+  local _, keepalives = between:gsub("keepalive@", "")
+  lu.assertTrue(keepalives >= 2, log)
 end
 
 -- --repl-on-failure through a pipe: the session reads the lines, then the run goes on or

@@ -1,9 +1,12 @@
 /* Line editing for `joe repl` through libedit (BSD licence, readline's API): the prompt,
    history kept in a file, and tab completion whose candidates come from Lua. */
+#include <errno.h>
 #include <locale.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include <editline/readline.h>
 
@@ -33,6 +36,38 @@ static char **complete(const char *text, int start, int end) {
     matches = rl_completion_matches(text, candidate);
   lua_pop(reading, 1);
   return matches;
+}
+
+/* libedit's input: the next character typed, decoded as the locale says (libedit takes
+   the int as a wide character), or EOF (-1) at the end of input or once a signal came,
+   and readline returns. The wait is joe's, on the terminal and the signal pipe together:
+   libedit's own read takes a signal only while blocked in it, so a Ctrl-C that came while
+   a line was redrawn waited for the next key. joe's wait also sends the keepalives of open
+   SSH sessions. A byte that is no character of the locale goes as it is. */
+static int read_typed(FILE *in) {
+  int fd = in ? fileno(in) : STDIN_FILENO;
+  mbstate_t state = {0};
+  for (;;) {
+    struct pollfd p[2] = {{fd, POLLIN, 0}};
+    if (joe_pending_signal())
+      return EOF;
+    int ready = joe_wait(p, 1, -1);
+    if (ready < 0)
+      return EOF;
+    if (ready == 0)
+      continue;
+    char byte;
+    ssize_t n = read(fd, &byte, 1);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return EOF; /* the end of input, or a terminal hung up (EIO) */
+    wchar_t wc;
+    size_t used = mbrtowc(&wc, &byte, 1, &state);
+    if (used == (size_t)-2)
+      continue;
+    return used == (size_t)-1 ? (unsigned char)byte : (int)wc;
+  }
 }
 
 /* lineedit.read(prompt, completer, history_file) -> line; nil at the end of input; nil,
@@ -68,14 +103,15 @@ static int lineedit_isatty(lua_State *L) {
 }
 
 /* libedit set up once: the locale decodes what is typed; no signal handlers of its own
-   (they send the signal on to the whole process group, parent shell included); words
-   complete from Lua, with nothing appended. */
+   (they send the signal on to the whole process group, parent shell included); input
+   through read_typed; words complete from Lua, with nothing appended. */
 int luaopen_cijoe_lineedit(lua_State *L) {
   static const luaL_Reg funcs[] = {
       {"read", lineedit_read}, {"isatty", lineedit_isatty}, {NULL, NULL}};
   setlocale(LC_CTYPE, "");
   rl_readline_name = "joe";
   rl_catch_signals = 0;
+  rl_getc_function = read_typed;
   rl_attempted_completion_function = complete;
   rl_completion_append_character = '\0';
   luaL_newlib(L, funcs);
