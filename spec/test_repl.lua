@@ -22,12 +22,8 @@ end
 -- starved the guests of the tests after it): any such fails the test, and is killed.
 function TestRepl:tearDown()
   self.pane:kill()
-  local deadline, left = now() + 5, working_in(self.dir)
-  while left:find("%d") and now() < deadline do
-    h.sh("sleep 0.05")
-    left = working_in(self.dir)
-  end
-  if left:find("%d") then
+  if not h.wait_for(function() return not working_in(self.dir):find("%d") end, 5) then
+    local left = working_in(self.dir)
     local ps = h.sh("ps -o pid,stat,pcpu,args -p " .. left:gsub("^ *(.-) *$", "%1"):gsub(" ", ","))
     h.sh("kill -KILL " .. left)
     lu.fail("still running after the test's terminal went:\n" .. ps)
@@ -149,11 +145,10 @@ function TestRepl:test_hangup_ends_the_session_and_records_it()
   self:expect("]>")
   local joe = self.pane:shell_pid()
   h.sh(self.pane.cmd .. " kill-server")
-  local deadline = now() + 10
-  while h.sh("kill -0 " .. joe .. " 2>/dev/null && echo alive || true") ~= "" do
-    lu.assertTrue(now() < deadline, "joe repl " .. joe .. " still runs 10 s after the hangup")
-    h.sh("sleep 0.05")
-  end
+  local gone = h.wait_for(function()
+    return h.sh("kill -0 " .. joe .. " 2>/dev/null && echo alive || true") == ""
+  end, 10)
+  lu.assertTrue(gone, "joe repl " .. joe .. " still runs 10 s after the hangup")
   local journal = h.read(h.latest(self.dir) .. "/journal.yml")
   lu.assertStrContains(journal, '"ev": "finish", "status": "failed"')
 end
