@@ -33,8 +33,6 @@ local function temporary(path)
     math.random(0, 0x7fffffff), (base or path):sub(1, 180))
 end
 
-local copy_entry
-
 -- err with the temporary name tmp said as the destination dst: what failed is the
 -- copy to dst, and the temporary file is gone.
 local function said_as(err, tmp, dst)
@@ -46,20 +44,17 @@ end
 -- A file: its bytes to a temporary name, then renamed over the destination.
 local function copy_file(job, src, dst, st)
   local tmp = temporary(dst)
-  local ok, err = job.file(src, tmp, st.mode & job.mask, st.size)
+  local ok, err = job.file(src, tmp, st.mode, st.size)
   if ok then ok, err = job.dst:rename(tmp, dst) end
   if not ok then
     job.dst:remove(tmp)
     return nil, said_as(err, tmp, dst)
   end
-  job.stats.files, job.stats.bytes = job.stats.files + 1, job.stats.bytes + (st.size or 0)
   return true
 end
 
 -- A link: made again with the same target, by a temporary name renamed over dst.
-local function copy_link(job, src, dst)
-  local target, err = job.src:readlink(src)
-  if not target then return nil, err end
+local function copy_link(job, dst, target)
   local tmp = temporary(dst)
   local ok, lerr = job.dst:symlink(tmp, target)
   if ok then ok, lerr = job.dst:rename(tmp, dst) end
@@ -67,7 +62,6 @@ local function copy_link(job, src, dst)
     job.dst:remove(tmp)
     return nil, lerr
   end
-  job.stats.links = job.stats.links + 1
   return true
 end
 
@@ -84,9 +78,22 @@ local function folder(job, dst)
   return job.dst:mkdir(dst, 448) -- 0700 while it is filled
 end
 
--- A folder: its entries in name order, then its mode.
-local function copy_dir(job, src, dst, st)
-  local ok, err = folder(job, dst)
+local walk_entry
+
+-- The in-place writer: each file and link to a temporary name beside its destination,
+-- renamed over it once whole, and folders made (or found) in place.
+local function in_place(job)
+  local out = {}
+  function out.file(src, dst, st) return copy_file(job, src, dst, st) end
+  function out.link(dst, target) return copy_link(job, dst, target) end
+  function out.folder(dst) return folder(job, dst) end
+  function out.folder_done(dst, mode) return job.dst:setmode(dst, mode) end
+  return out
+end
+
+-- A folder: opened in the writer, its entries in name order, then its mode.
+local function walk_dir(job, src, dst, st)
+  local ok, err = job.out.folder(dst)
   if not ok then return nil, err end
   local entries, lerr = job.src:list(src)
   if not entries then return nil, lerr end
@@ -96,36 +103,65 @@ local function copy_dir(job, src, dst, st)
       return nil, string.format("%s: the listing holds the name %q, which no folder can; " ..
         "refusing it", src, tostring(e.name))
     end
-    ok, err = copy_entry(job, src .. "/" .. e.name, dst .. "/" .. e.name, e)
+    ok, err = walk_entry(job, src .. "/" .. e.name, dst .. "/" .. e.name, e)
     if not ok then return nil, err end
   end
   job.stats.folders = job.stats.folders + 1
-  return job.dst:setmode(dst, st.mode & job.mask)
+  return job.out.folder_done(dst, st.mode & job.mask)
 end
 
-function copy_entry(job, src, dst, st)
-  if st.type == "directory" then return copy_dir(job, src, dst, st) end
-  if st.type == "link" then return copy_link(job, src, dst) end
-  if st.type == "file" then return copy_file(job, src, dst, st) end
-  return nil, src .. ": a " .. tostring(st.type) .. " (not a file, folder or link) cannot be copied"
+function walk_entry(job, src, dst, st)
+  if st.type == "directory" then return walk_dir(job, src, dst, st) end
+  local ok, err
+  if st.type == "link" then
+    local target, rerr = job.src:readlink(src)
+    if not target then return nil, rerr end
+    ok, err = job.out.link(dst, target)
+    job.stats.links = job.stats.links + (ok and 1 or 0)
+  elseif st.type == "file" then
+    ok, err = job.out.file(src, dst, { mode = st.mode & job.mask, size = st.size })
+    job.stats.files, job.stats.bytes = job.stats.files + (ok and 1 or 0),
+      job.stats.bytes + (ok and st.size or 0)
+  else
+    return nil, src .. ": a " .. tostring(st.type) .. " (not a file, folder or link) cannot be copied"
+  end
+  return ok, err
 end
 
---- Copy src of side `from` to dst of side `to`, moving file bytes with file(src, tmp,
---- mode, size). dst is the new name, or the folder to copy into when it is one (as cp
---- -R and scp). opts.keep_setuid keeps setuid and setgid bits. Returns the stats
---- {files, folders, links, bytes}, or nil and what went wrong.
-function copy.tree(from, src, to, dst, file, opts)
+--- Where a copy of src (of side from) goes on side to: the source's stat (a link named
+--- is followed), the destination (dst, or dst/<src's name> when dst is a folder, as cp -R
+--- and scp) and what lstat says is there now (nil when nothing); or nil and why.
+function copy.destination(from, src, to, dst)
   local base = src:match("([^/]+)/*$")
   if not base then return nil, src .. ": give a file or a folder below /" end
   local st, err = from:stat(src)
   if not st then return nil, err end
   local d = to:stat(dst)
   if d and d.type == "directory" then dst = dst:gsub("/+$", "") .. "/" .. base end
-  local job = { src = from, dst = to, file = file, mask = (opts or {}).keep_setuid and 4095 or 1023,
+  return st, dst, to:lstat(dst)
+end
+
+--- Walk src (of side from, whose stat is st) into dst through the writer out: a table
+--- of folder(dst), folder_done(dst, mode), file(src, dst, {mode, size}) and
+--- link(dst, target), each returning true or nil and why. Modes come masked
+--- (opts.keep_setuid keeps setuid and setgid bits). Returns the stats {files, folders,
+--- links, bytes}, or nil and what went wrong.
+function copy.walk(from, src, st, dst, out, opts)
+  local job = { src = from, out = out, mask = (opts or {}).keep_setuid and 4095 or 1023,
     stats = { files = 0, folders = 0, links = 0, bytes = 0 } }
-  local ok, cerr = copy_entry(job, src, dst, st)
-  if not ok then return nil, cerr end
+  local ok, err = walk_entry(job, src, dst, st)
+  if not ok then return nil, err end
   return job.stats
 end
+
+--- Copy src of side `from` to dst of side `to` in place, moving file bytes with
+--- file(src, tmp, mode, size); dst as for copy.destination, opts as for copy.walk.
+function copy.tree(from, src, to, dst, file, opts)
+  local st, final = copy.destination(from, src, to, dst)
+  if not st then return nil, final end
+  return copy.walk(from, src, st, final, in_place({ dst = to, file = file }), opts)
+end
+
+copy.temporary = temporary
 
 return copy
