@@ -99,3 +99,45 @@ function TestCopy:test_a_failed_get_leaves_the_old_file_whole()
   lu.assertEquals(h.read(self.dir .. "/keep.txt"), "old content")
   lu.assertEquals(h.sh("ls -A " .. h.q(self.dir) .. " | grep -c '^\\.joe-' || true"), "0\n")
 end
+
+-- A new folder put over SSH goes as a tar stream (lua/cijoe/tar_put.lua) into a temporary
+-- folder renamed into place: the same tree as in place, with what a stream must carry
+-- right (names over 100 bytes and not UTF-8, a long link target, a folder without write
+-- permission, a file big enough to go over SFTP between batches).
+function TestCopy:test_a_new_folder_over_ssh_comes_whole()
+  local t = self.dir .. "/tree"
+  local long = string.rep("d", 150) .. "/" .. string.rep("f", 120)
+  h.write(t .. "/" .. long, "deep")
+  h.write(t .. "/caf\xe9", "latin-1 name")
+  h.write(t .. "/ro/inside", "in a folder no one may write")
+  h.sh(table.concat({ "cd " .. h.q(t), "head -c 300000 /dev/urandom > big", "chmod 555 ro",
+    "ln -s " .. string.rep("t", 200) .. " longlink" }, " && "))
+  local parent = "/tmp/joe-copy-" .. math.random(1e9)
+  h.sh("mkdir -m 777 " .. parent)
+  h.write(self.dir .. "/s.lua", string.format("print(cijoe.put('tree', %q))", parent .. "/new"))
+  local status, out = h.joe_in(self.dir, "-q -c ssh.yaml s.lua")
+  local there, files = listing(parent .. "/new"), h.sh("ls -A " .. parent)
+  local same = h.sh("cmp " .. t .. "/big " .. parent .. "/new/big && cat " .. h.q(parent ..
+    "/new/" .. long) .. "; echo $?")
+  h.sh("rm -rf " .. parent)
+  lu.assertEquals({ status, out }, { 0, "true\n" })
+  lu.assertEquals(there, listing(t):gsub("suid regular file 4755", "suid regular file 755"))
+  lu.assertEquals(files, "new\n") -- no temporary folder left beside it
+  lu.assertEquals(same, "deep0\n")
+end
+
+-- A put of a new folder that fails part way (a fifo, which cannot be copied, after files
+-- that went) leaves nothing under the destination's name and no temporary folder.
+function TestCopy:test_a_new_folder_that_fails_over_ssh_leaves_nothing()
+  h.sh("mkfifo " .. h.q(self.dir .. "/tree/zz-fifo"))
+  local parent = "/tmp/joe-copy-" .. math.random(1e9)
+  h.sh("mkdir -m 777 " .. parent)
+  h.write(self.dir .. "/s.lua", string.format("print(cijoe.put('tree', %q))", parent .. "/new"))
+  local status, out = h.joe_in(self.dir, "-q -c ssh.yaml s.lua")
+  local files = h.sh("ls -A " .. parent)
+  h.sh("rm -rf " .. parent)
+  lu.assertEquals(status, 1) -- a failed copy fails its step
+  lu.assertEquals(out, "nil\ttree/zz-fifo: not a file, folder or link " ..
+    "(a device, socket or fifo): cannot be copied\n")
+  lu.assertEquals(files, "")
+end

@@ -14,6 +14,9 @@
 --   are never copied. A folder is made 0700 while it is filled, then gets its mode.
 -- - Other kinds of entries (devices, sockets, fifos) are an error: they cannot be copied.
 --
+-- The walk hands each entry to a writer: in place (above), or for a new folder on an
+-- SSH target with GNU tar, a tar stream into a temporary folder (lua/cijoe/tar_put.lua).
+--
 -- A side is this machine or a target: an object with lstat, stat, list (entries with
 -- name, type, mode, size), mkdir, readlink, symlink(path, target), rename (over what is
 -- there), remove, setmode, all returning nil and a message on failure. The file copier
@@ -82,8 +85,9 @@ local walk_entry
 
 -- The in-place writer: each file and link to a temporary name beside its destination,
 -- renamed over it once whole, and folders made (or found) in place.
-local function in_place(job)
-  local out = {}
+--- The writer that copies in place onto side to, file bytes by file(src, tmp, mode, size).
+function copy.in_place(to, file)
+  local job, out = { dst = to, file = file }, {}
   function out.file(src, dst, st) return copy_file(job, src, dst, st) end
   function out.link(dst, target) return copy_link(job, dst, target) end
   function out.folder(dst) return folder(job, dst) end
@@ -123,7 +127,7 @@ function walk_entry(job, src, dst, st)
     job.stats.files, job.stats.bytes = job.stats.files + (ok and 1 or 0),
       job.stats.bytes + (ok and st.size or 0)
   else
-    return nil, src .. ": a " .. tostring(st.type) .. " (not a file, folder or link) cannot be copied"
+    return nil, src .. ": not a file, folder or link (a device, socket or fifo): cannot be copied"
   end
   return ok, err
 end
@@ -159,9 +163,9 @@ end
 function copy.tree(from, src, to, dst, file, opts)
   local st, final = copy.destination(from, src, to, dst)
   if not st then return nil, final end
-  return copy.walk(from, src, st, final, in_place({ dst = to, file = file }), opts)
+  return copy.walk(from, src, st, final, copy.in_place(to, file), opts)
 end
 
-copy.temporary = temporary
+copy.temporary, copy.said_as = temporary, said_as
 
 return copy

@@ -5,6 +5,7 @@
 local copy = require("cijoe.copy")
 local fs = require("cijoe.fs")
 local login = require("cijoe.ssh_login")
+local tar_put = require("cijoe.tar_put")
 local transport = require("cijoe.transport")
 local transport_local = require("cijoe.transport_local")
 
@@ -70,7 +71,8 @@ local GATE = '[ "$joe_go" = 1 ] || exit 125; unset joe_go; '
 -- the end marker with its status on each of those: once both came, all the command
 -- printed came too (sshd reads the two pipes apart). The markers are unique to this
 -- command, so they are found wherever they come, after any login output.
--- Returns the command and its input.
+-- With opts.stdin (joe's own tar stream) the command reads that instead, and no exports
+-- nor go line go first. Returns the command and its input.
 local function wrap(cmd, opts, markers)
   local exports, multiline = {}, false
   for i, pair in ipairs(opts.env or {}) do
@@ -82,10 +84,12 @@ local function wrap(cmd, opts, markers)
     return "printf '\\036" .. marker:sub(2) .. "%d\\n' " .. value
   end
   local first = "joe_go=; " .. (multiline and READ_WHOLE or READ_EXPORTS) .. GATE
+  local input = table.concat(exports)
+  if opts.stdin then first, input = "", opts.stdin end
   local mark = say(markers.ending, "$s")
   return "exec 8>&1 9>&2; " .. first .. say(markers.pid, "$$") .. " && eval " ..
     transport.quote(transport.prefixed(cmd, opts.cwd)) .. " 8>&- 9>&-; s=$?; " ..
-    mark .. " >&8; " .. mark .. " >&9", table.concat(exports)
+    mark .. " >&8; " .. mark .. " >&9", input
 end
 T._wrap = wrap -- for spec/test_ssh.lua: the wrapper through a real sh
 
@@ -243,8 +247,14 @@ end
 function T:put(src, dst, opts)
   local sess, err = self:session()
   if not sess then return nil, err end
-  local there = remote_side(self, sess)
-  return copy.tree(transport_local.disk, src, there, dst, put_file(self, sess), opts)
+  local there, file = remote_side(self, sess), put_file(self, sess)
+  local st, final, present = copy.destination(transport_local.disk, src, there, dst)
+  if not st then return nil, final end
+  if st.type == "directory" and not present then -- a new folder: as a tar stream if it can
+    local stats, serr = tar_put.put(self, sess, there, file, src, st, final, opts)
+    if stats ~= false then return stats, serr end
+  end
+  return copy.walk(transport_local.disk, src, st, final, copy.in_place(there, file), opts)
 end
 
 --- Copy a file or folder of the target to dst on this machine.
