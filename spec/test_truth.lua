@@ -73,6 +73,7 @@ step("unreachable", function() local err = cijoe.run("true", { transport = "nowh
 step("errs", function() local t = nil; return t.field end)
 step("skips", function() return "skip", "no disk here" end)
 step("floods", function() return cijoe.run("seq -w 100000") end)
+step("many", function() for _ = 1, 300 do cijoe.run(": " .. string.rep("x", 1000)) end end)
 ]=]
 
 function TestTruth:test_junit_read_by_a_real_consumer()
@@ -95,10 +96,12 @@ for suite in JUnitXml.fromfile(sys.argv[1]):
             lines = c.system_out.splitlines()
             print("  capped:", len(c.system_out.encode()) <= 64 * 1024 + 200, lines[1],
                   lines[2] == "%06d" % (100001 - (len(lines) - 2)))
+        if c.name == "many":
+            print("  many:", len(c.system_out.encode()) <= 64 * 1024, c.system_out.splitlines()[0])
 ]]) .. " " .. h.q(h.latest(self.dir) .. "/junit.xml"))
   lu.assertEquals(status, 0, out)
   lu.assertEquals(out, table.concat({
-    "suite wf 7 2 2 1 True True True",
+    "suite wf 8 2 2 1 True True True",
     "wf passes True ",
     "  out: bad \239\191\189 utf8, nul \239\191\189, esc \239\191\189[31m, ]]>",
     "wf fails True Failure[command]: `echo one; echo two; exit 3` on local: exit status 3",
@@ -114,7 +117,10 @@ for suite in JUnitXml.fromfile(sys.argv[1]):
     "wf skips True Skipped[skipped]: no disk here",
     "wf floods True ",
     "  out: 100000", -- the end of the output, whole lines of it, and a note of the rest
-    "  capped: True [634466 bytes before this are in 007_floods/cmd_01.output] True", "" }, "\n"))
+    "  capped: True [634550 bytes before this are in 007_floods/cmd_01.output] True",
+    "wf many True ", -- command lines count toward the cap too
+    "  out: $ : " .. string.rep("x", 1000),
+    "  many: True [235 more commands are in the output directory]", "" }, "\n"))
 end
 
 -- A put or get that failed fails its step even when the step ignores its nil (what it

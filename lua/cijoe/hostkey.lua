@@ -20,8 +20,10 @@ function hostkey.fingerprint(sha256)
   return "SHA256:" .. base64.encode(sha256):gsub("=+$", "")
 end
 
--- Append the entry to file, making its folder (0700, as OpenSSH does) when missing.
-local function append(file, entry)
+-- Append the entry to file, making its folder (0700, as OpenSSH does) when missing;
+-- unless, once the lock is held, known() says another run added the key meanwhile (so
+-- runs that accept one target's key at once write it once).
+local function append(file, entry, known)
   local dir = file:match("^(.*)/[^/]*$")
   if dir and not fs.stat(dir) then
     local ok, err = fs.mkdir(dir, true, 448)
@@ -30,7 +32,7 @@ local function append(file, entry)
   local f, err = io.open(file, "ab")
   if not f then return nil, err end
   local ok, werr = fs.lock(f)
-  if ok then ok, werr = f:write(entry, "\n") end
+  if ok and not known() then ok, werr = f:write(entry, "\n") end
   local closed, cerr = f:close()
   if ok and closed then return true end
   return nil, tostring(werr or cerr)
@@ -68,8 +70,11 @@ function hostkey.check(sess, policy, files, host, port, hash)
     return nil, "the host key is not known (" .. fp .. "); add it to " .. files[1] ..
       " or set host_key_check: accept-new" .. certificates(files, host, port)
   end
+  local function known()
+    return known_hosts.lookup(files, host, port, ktype, b64, ssh.hmac_sha1) == "match"
+  end
   local ok, err = append(files[1], known_hosts.entry(host, port, ktype, b64,
-    hash and ssh.hmac_sha1 or nil))
+    hash and ssh.hmac_sha1 or nil), known)
   if not ok then return nil, "cannot add the host key to " .. files[1] .. ": " .. err end
   return true
 end

@@ -46,21 +46,28 @@ local function tail(path, cap)
 end
 
 --- The output of a step's commands for <system-out>: each command line, then the end of
---- its output, at most CAP bytes in all (the last of them), with a note where bytes or
+--- its output, at most CAP bytes in all (the last of them, command lines and notes
+--- counted), with a note where bytes or
 --- commands (those over CAP, and those the list omitted: record.SHOWN) were left out.
 function junit.system_out(dir, commands)
   commands = commands or {}
   local parts, left, unshown = {}, junit.CAP, commands.omitted or 0
   for i = #commands, 1, -1 do
     local c = commands[i]
-    if left <= 0 then
+    local head = "$ " .. tostring(c.cmd) .. "\n"
+    if left - #head <= 0 then -- command lines count toward the cap too
       unshown = unshown + i
       break
     end
-    local text, before = tail(dir .. "/" .. tostring(c.log), left)
+    left = left - #head
+    local path = dir .. "/" .. tostring(c.log)
+    local text, before = tail(path, left)
+    if before > 0 then -- cut: room for the note that says so
+      text, before = tail(path, math.max(0, left - 40 - #tostring(c.log)))
+    end
     left = left - #text
     local note = before > 0 and ("[%d bytes before this are in %s]\n"):format(before, c.log) or ""
-    table.insert(parts, 1, "$ " .. tostring(c.cmd) .. "\n" .. note .. text)
+    table.insert(parts, 1, head .. note .. text)
   end
   if unshown > 0 then
     table.insert(parts, 1, "[" .. unshown .. " more commands are in the output directory]\n")
